@@ -1,0 +1,1 @@
+"""Flowyard's HTTP API: the ordered-steps surface (v1) and its shared plumbing."""

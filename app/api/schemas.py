@@ -1,0 +1,230 @@
+"""Request and response bodies of the ordered-steps API (`/api/v1`), in its camelCase field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic.alias_generators import to_camel
+
+from app import clock
+
+__all__ = [
+    "AgentCreate",
+    "AgentOut",
+    "AgentUpdate",
+    "ApprovalOut",
+    "NodeRunOut",
+    "PageOut",
+    "RejectRequest",
+    "ResumeRequest",
+    "RunAccepted",
+    "RunDetailOut",
+    "RunOut",
+    "RunRequest",
+    "StepIn",
+    "StepOut",
+    "WorkflowCreate",
+    "WorkflowDetailOut",
+    "WorkflowOut",
+    "WorkflowUpdate",
+]
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown request fields are refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @field_serializer("*", when_used="json")
+    def _times(self, value: Any) -> Any:
+        return clock.iso(value) if isinstance(value, datetime) else value
+
+
+class PageOut(ApiModel, Generic[T]):
+    content: list[T]
+    total_elements: int
+    total_pages: int
+    page: int
+    size: int
+
+
+class WorkflowCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=200, description="A human-readable name for the workflow.")
+    description: str = Field("", max_length=5000)
+
+
+class WorkflowUpdate(ApiModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+
+
+class WorkflowOut(ApiModel):
+    id: str
+    name: str
+    description: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StepIn(ApiModel):
+    agent_id: str = Field(min_length=1, max_length=100, description="The ID of the agent to invoke for this step.")
+    action: str = Field(max_length=100_000, description="The prompt, template or instruction for this step.")
+    step_order: int | None = Field(None, ge=1, le=100_000, description="Position in the sequence, from 1.")
+    key: str | None = Field(None, description="Name used in templates (nodes.<key>.output); generated when omitted.")
+    name: str = Field("", max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the agent's config for this step.")
+    input_mapping: str | dict[str, Any] | None = Field(None, description="Template(s) that build this step's input.")
+    needs_approval: bool = Field(False, description="Pause the run for a human to approve this step's output.")
+    retries: int = Field(0, ge=0, le=20)
+    retry_backoff_seconds: float = Field(1.0, ge=0, le=3600)
+    timeout_seconds: float | None = Field(None, gt=0, le=86_400)
+    after: list[str] | None = Field(None, description="Keys of the steps this one follows; default: the previous step.")
+
+
+class StepOut(ApiModel):
+    id: str
+    workflow_id: str
+    key: str
+    agent_id: str
+    action: str
+    step_order: int | None
+    name: str
+    config: dict[str, Any]
+    input_mapping: Any
+    needs_approval: bool
+    retries: int
+    retry_backoff_seconds: float
+    timeout_seconds: float | None
+
+
+class EdgeOut(ApiModel):
+    source: str
+    target: str
+    source_handle: str | None = None
+    condition: str | None = None
+
+
+class WorkflowDetailOut(WorkflowOut):
+    steps: list[StepOut]
+    edges: list[EdgeOut]
+
+
+class RunRequest(ApiModel):
+    input: Any = Field(description="The initial input passed to the first step (any JSON value).")
+    session_id: str | None = Field(None, max_length=200, description="Session for context continuity; new if omitted.")
+    callback_url: str | None = Field(None, max_length=2000, pattern=r"^https?://", description="POSTed the result at the end.")
+
+
+class RunAccepted(ApiModel):
+    job_id: str
+    run_id: str
+    workflow_id: str
+    session_id: str | None
+    status: str
+
+
+class RunOut(ApiModel):
+    id: str
+    run_id: str
+    workflow_id: str
+    workflow_version: int
+    session_id: str | None
+    status: str
+    trigger: str
+    current_step_order: int | None
+    duration_ms: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class NodeRunOut(ApiModel):
+    key: str
+    step_order: int | None
+    agent_id: str | None
+    status: str
+    attempt: int
+    input: Any
+    output: Any
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+class ApprovalOut(ApiModel):
+    id: str
+    node_key: str
+    status: str
+    proposal: Any
+    output: Any
+    decided_by: str | None
+    reason: str | None
+    created_at: datetime | None
+    decided_at: datetime | None
+
+
+class RunDetailOut(RunOut):
+    input: Any
+    output: Any
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    nodes: list[NodeRunOut]
+    approvals: list[ApprovalOut]
+
+
+class ResumeRequest(ApiModel):
+    output: Any = Field(description="The approved content, injected as the output of the paused step.")
+    node_key: str | None = Field(None, description="Which waiting step to resume; default: the earliest.")
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class RejectRequest(ApiModel):
+    reason: str = Field(min_length=1, max_length=5000)
+    node_key: str | None = None
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class ResumeAccepted(ApiModel):
+    job_id: str
+    run_id: str
+    approval_id: str
+    status: str
+
+
+class AgentCreate(ApiModel):
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Stable id; generated when omitted.")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=5000)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentUpdate(ApiModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    config: dict[str, Any] | None = None
+
+
+class AgentOut(ApiModel):
+    id: str
+    name: str
+    kind: str
+    description: str
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class KindOut(ApiModel):
+    kind: str
+    title: str
+    group: str
+    description: str
+    config_schema: dict[str, Any]
+    input_schema: dict[str, Any]

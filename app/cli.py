@@ -1,0 +1,146 @@
+"""The `flowyard` command: serve, bench, export, import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    return Settings(**overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    print(f"Flowyard on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from app.bench import run_benchmarks
+
+    report = asyncio.run(run_benchmarks(quick=args.quick))
+    print(json.dumps(report, indent=2) if args.json else report["text"])
+    return 0
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from app.services import Flowyard
+
+    return Flowyard.open(_settings(args))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from app.engine.exceptions import FlowyardError
+
+    async def go() -> str:
+        flowyard = _open(args)
+        try:
+            document = await flowyard.export_workflow(args.workflow_id)
+            return document.model_dump_json(indent=2)
+        finally:
+            await flowyard.http.aclose()
+            flowyard.db.dispose()
+
+    try:
+        text = asyncio.run(go())
+    except FlowyardError as exc:
+        print(f"flowyard export: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from app.engine.exceptions import FlowyardError
+
+    try:
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"flowyard import: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    except json.JSONDecodeError as exc:
+        print(f"flowyard import: {args.file} is not JSON: {exc}", file=sys.stderr)
+        return 1
+
+    async def go() -> str:
+        flowyard = _open(args)
+        try:
+            workflow = await flowyard.import_workflow(document)
+            return f"{workflow.id}\t{workflow.name}"
+        finally:
+            await flowyard.http.aclose()
+            flowyard.db.dispose()
+
+    try:
+        print(asyncio.run(go()))
+    except FlowyardError as exc:
+        print(f"flowyard import: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowyard", description="Durable, visual agent workflows.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the web app, the API and the executor")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, FLOWYARD_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080, FLOWYARD_PORT)")
+    serve.add_argument("--db", help="database URL (default SQLite in FLOWYARD_DATA_DIR; FLOWYARD_DATABASE_URL)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(handler=_serve)
+
+    bench = commands.add_parser("bench", help="measure the engine's overhead against a bare SQLite floor")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions (for a smoke test)")
+    bench.set_defaults(handler=_bench)
+
+    export = commands.add_parser("export", help="print a workflow as a versioned JSON document")
+    export.add_argument("workflow_id")
+    export.add_argument("-o", "--output", help="write to this file instead of standard output")
+    export.add_argument("--db", help="database URL")
+    export.set_defaults(handler=_export)
+
+    imp = commands.add_parser("import", help="create a workflow from an exported JSON document")
+    imp.add_argument("file")
+    imp.add_argument("--db", help="database URL")
+    imp.set_defaults(handler=_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handler: Any = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

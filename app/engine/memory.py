@@ -1,0 +1,205 @@
+"""An in-memory `RunStore`: for unit tests and for measuring the engine without a database.
+
+It keeps the same contract as the SQL store (the contract suite runs against both), including
+lease fencing, so tests that use it exercise the real engine semantics.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from app.engine.exceptions import Conflict, LeaseLost, NotFound
+from app.engine.model import Approval, NodeRunRecord, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
+from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
+
+__all__ = ["InMemoryRunStore"]
+
+_DRIVABLE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class InMemoryRunStore:
+    def __init__(self) -> None:
+        self.runs: dict[str, RunRecord] = {}
+        self.leases: dict[str, tuple[str, datetime]] = {}
+        self.nodes: dict[str, dict[str, NodeRunRecord]] = {}
+        self.approvals: dict[str, list[Approval]] = {}
+        self.definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self.agents: dict[str, AgentRecord] = {}
+
+    # --- set-up helpers (not part of the protocol) ---------------------------------------------------
+    def put_definition(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
+        self.definitions[(workflow_id, version)] = definition.model_copy(deep=True)
+
+    def put_agent(self, agent: AgentRecord) -> None:
+        self.agents[agent.id] = agent
+
+    # --- reading ---------------------------------------------------------------------------------
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        run = self.runs.get(run_id)
+        return copy.deepcopy(run) if run else None
+
+    async def get_definition(self, workflow_id: str, version: int) -> WorkflowDefinition | None:
+        definition = self.definitions.get((workflow_id, version))
+        return definition.model_copy(deep=True) if definition else None
+
+    async def get_agents(self, agent_ids: Collection[str]) -> dict[str, AgentRecord]:
+        return {i: self.agents[i] for i in agent_ids if i in self.agents}
+
+    async def get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
+        return [copy.deepcopy(n) for n in self.nodes.get(run_id, {}).values()]
+
+    async def get_approvals(self, run_id: str) -> list[Approval]:
+        return [copy.deepcopy(a) for a in self.approvals.get(run_id, [])]
+
+    # --- creating and commanding ------------------------------------------------------------------
+    async def create_run(self, run: RunRecord) -> None:
+        if run.id in self.runs:
+            raise Conflict(f"run '{run.id}' exists already")
+        self.runs[run.id] = copy.deepcopy(run)
+
+    def _run(self, run_id: str) -> RunRecord:
+        run = self.runs.get(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        return run
+
+    async def decide_approval(
+        self,
+        run_id: str,
+        node_key: str | None,
+        *,
+        approved: bool,
+        output: Any,
+        decided_by: str | None,
+        reason: str | None,
+        now: datetime,
+    ) -> Approval:
+        run = self._run(run_id)
+        if run.status is not RunStatus.PAUSED:
+            raise Conflict(f"run '{run_id}' is {run.status.value}, not PAUSED")
+        pending = [a for a in self.approvals.get(run_id, []) if a.status == "PENDING"]
+        if node_key is not None:
+            pending = [a for a in pending if a.node_key == node_key]
+        if not pending:
+            where = f" at node '{node_key}'" if node_key else ""
+            raise Conflict(f"run '{run_id}' has no pending approval{where}")
+        nodes = self.nodes[run_id]
+        pending.sort(key=lambda a: (nodes[a.node_key].step_order or 0, a.created_at or now))
+        approval = pending[0]
+        node = nodes[approval.node_key]
+        approval.decided_by, approval.decided_at, approval.reason = decided_by, now, reason
+        node.finished_at = now
+        if approved:
+            approval.status, approval.output = "APPROVED", output
+            node.status, node.output = NodeStatus.COMPLETED, output
+        else:
+            approval.status = "REJECTED"
+            node.status, node.error = NodeStatus.FAILED, f"rejected: {reason or 'no reason given'}"
+        run.status, run.updated_at = RunStatus.QUEUED, now
+        return copy.deepcopy(approval)
+
+    async def request_cancel(self, run_id: str, *, now: datetime) -> RunRecord:
+        run = self._run(run_id)
+        if run.status.is_terminal:
+            raise Conflict(f"run '{run_id}' has already ended ({run.status.value})")
+        lease = self.leases.get(run_id)
+        if lease is None or lease[1] <= now or run.status is RunStatus.PAUSED:
+            for node in self.nodes.get(run_id, {}).values():
+                if not node.status.is_terminal:
+                    node.status, node.finished_at = NodeStatus.CANCELLED, now
+            for approval in self.approvals.get(run_id, []):
+                if approval.status == "PENDING":
+                    approval.status, approval.decided_at = "CANCELLED", now
+            run.status, run.error, run.updated_at, run.finished_at = RunStatus.CANCELLED, "cancelled", now, now
+            self.leases.pop(run_id, None)
+        else:
+            run.cancel_requested = True
+        return copy.deepcopy(run)
+
+    async def reset_for_rerun(self, run_id: str, *, now: datetime) -> RunRecord:
+        run = self._run(run_id)
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise Conflict(f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status.value}")
+        nodes = self.nodes.setdefault(run_id, {})
+        for key in [k for k, n in nodes.items() if n.status is not NodeStatus.COMPLETED]:
+            del nodes[key]
+        run.status, run.error, run.output, run.finished_at, run.updated_at = RunStatus.QUEUED, None, None, None, now
+        run.cancel_requested = False
+        return copy.deepcopy(run)
+
+    # --- leases ----------------------------------------------------------------------------------
+    async def acquire_lease(
+        self, run_id: str, owner: str, *, until: datetime, now: datetime, steal_from: str | None = None
+    ) -> bool:
+        run = self.runs.get(run_id)
+        if run is None or run.status not in _DRIVABLE:
+            return False
+        lease = self.leases.get(run_id)
+        if lease is not None and lease[1] > now and lease[0] not in (owner, steal_from):
+            return False
+        self.leases[run_id] = (owner, until)
+        return True
+
+    async def renew_leases(self, owner: str, *, until: datetime) -> LeaseRenewal:
+        held: set[str] = set()
+        cancel: set[str] = set()
+        for run_id, (holder, _) in list(self.leases.items()):
+            if holder == owner and self.runs[run_id].status in _DRIVABLE:
+                self.leases[run_id] = (owner, until)
+                held.add(run_id)
+                if self.runs[run_id].cancel_requested:
+                    cancel.add(run_id)
+        return LeaseRenewal(held, cancel)
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        lease = self.leases.get(run_id)
+        if lease is not None and lease[0] == owner:
+            del self.leases[run_id]
+
+    async def runs_to_drive(self, *, limit: int) -> list[LeaseInfo]:
+        runs = sorted((r for r in self.runs.values() if r.status in _DRIVABLE), key=lambda r: r.created_at or 0)
+        infos = []
+        for run in runs[:limit]:
+            owner, expires = self.leases.get(run.id, (None, None))
+            infos.append(LeaseInfo(run.id, owner, expires))
+        return infos
+
+    # --- progress -------------------------------------------------------------------------------
+    def _fence(self, run_id: str, owner: str) -> RunRecord:
+        lease = self.leases.get(run_id)
+        if lease is None or lease[0] != owner:
+            raise LeaseLost(run_id)
+        return self.runs[run_id]
+
+    async def start_run(self, run_id: str, owner: str, *, now: datetime) -> None:
+        run = self._fence(run_id, owner)
+        run.status, run.updated_at = RunStatus.RUNNING, now
+        run.started_at = run.started_at or now
+
+    async def save_node(self, owner: str, node: NodeRunRecord, *, now: datetime) -> None:
+        run = self._fence(node.run_id, owner)
+        nodes = self.nodes.setdefault(node.run_id, {})
+        existing = nodes.get(node.node_key)
+        if existing is not None and existing.status is NodeStatus.COMPLETED:
+            return
+        nodes[node.node_key] = copy.deepcopy(node)
+        run.updated_at = now
+        if node.step_order is not None and node.status is not NodeStatus.SKIPPED:
+            run.current_step_order = node.step_order
+
+    async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
+        await self.save_node(owner, node, now=now)
+        self.approvals.setdefault(node.run_id, []).append(replace(approval))
+
+    async def finish_run(
+        self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
+    ) -> None:
+        run = self._fence(run_id, owner)
+        run.status, run.output, run.error, run.updated_at = status, copy.deepcopy(output), error, now
+        if status.is_terminal:
+            run.finished_at = now
+        self.leases.pop(run_id, None)

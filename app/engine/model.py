@@ -1,0 +1,194 @@
+"""The plain data the engine works on: workflow definitions, statuses, run and node records.
+
+Nothing here knows about tables or pages; storage maps these to rows, the API to JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Approval",
+    "EdgeSpec",
+    "NodeRunRecord",
+    "NodeSpec",
+    "NodeStatus",
+    "Position",
+    "RunRecord",
+    "RunStatus",
+    "Trigger",
+    "WorkflowDefinition",
+]
+
+NODE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL_RUN
+
+    @property
+    def is_active(self) -> bool:
+        """Queued, running or paused: the run still has work ahead of it."""
+        return not self.is_terminal
+
+
+_TERMINAL_RUN = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class NodeStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    WAITING_APPROVAL = "WAITING_APPROVAL"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL_NODE
+
+
+_TERMINAL_NODE = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED})
+
+
+class Trigger(enum.StrEnum):
+    UI = "ui"
+    API = "api"
+    WEBHOOK = "webhook"
+    SCHEDULE = "schedule"
+    BATCH = "batch"
+
+
+class Position(BaseModel):
+    x: float = 0.0
+    y: float = 0.0
+
+
+class NodeSpec(BaseModel):
+    """One node of a workflow graph: which agent runs, with what action, config and input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    agent_id: str
+    name: str = ""
+    action: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    input_mapping: str | dict[str, Any] | None = None
+    position: Position = Field(default_factory=Position)
+    step_order: int | None = None
+    needs_approval: bool = False
+    retries: int = Field(0, ge=0, le=20)
+    retry_backoff_seconds: float = Field(1.0, ge=0, le=3600)
+    timeout_seconds: float | None = Field(None, gt=0, le=86_400)
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_identifier(cls, value: str) -> str:
+        if not NODE_KEY.match(value):
+            raise ValueError("a node key is a letter or _ followed by up to 63 letters, digits or _")
+        return value
+
+
+class EdgeSpec(BaseModel):
+    """A connection from one node's output (optionally a named outcome handle) to another node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    target: str
+    source_handle: str | None = None
+    condition: str | None = None
+
+    @property
+    def id(self) -> str:
+        handle = f":{self.source_handle}" if self.source_handle else ""
+        return f"{self.source}{handle}->{self.target}"
+
+
+class WorkflowDefinition(BaseModel):
+    """The graph a run executes: nodes and the edges between them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: list[NodeSpec] = Field(default_factory=list)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+
+    def node(self, key: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.key == key:
+                return node
+        raise KeyError(key)
+
+
+@dataclass
+class RunRecord:
+    """A run as the store keeps it."""
+
+    id: str
+    workflow_id: str
+    workflow_version: int
+    status: RunStatus
+    input: Any
+    session_id: str | None = None
+    trigger: Trigger = Trigger.API
+    output: Any = None
+    error: str | None = None
+    current_step_order: int | None = None
+    callback_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cancel_requested: bool = False
+
+
+@dataclass
+class NodeRunRecord:
+    """One node's progress within a run."""
+
+    run_id: str
+    node_key: str
+    status: NodeStatus
+    attempt: int = 0
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    handles: list[str] | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    usage: dict[str, Any] | None = None
+    step_order: int | None = None
+
+
+@dataclass
+class Approval:
+    """A proposal waiting for (or decided by) a human."""
+
+    id: str
+    run_id: str
+    node_key: str
+    proposal: Any
+    status: str = "PENDING"  # PENDING, APPROVED, REJECTED
+    output: Any = None
+    decided_by: str | None = None
+    reason: str | None = None
+    created_at: datetime | None = None
+    decided_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""Planning: check that a definition can run, and index its graph for the executor.
+
+`validate` lists every problem (each naming its node or edge) without stopping at the first;
+`Plan` is the indexed graph: predecessors, successors, entry and sink nodes, a stable order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from app.agents import registry
+from app.engine import mapping
+from app.engine.exceptions import Problem, WorkflowInvalid
+from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
+from app.engine.store import AgentRecord
+
+__all__ = ["Plan", "effective_config", "validate"]
+
+
+def effective_config(node: NodeSpec, agent: AgentRecord) -> dict[str, object]:
+    """The saved agent's config with the node's own settings laid over it."""
+    return {**(agent.config or {}), **node.config}
+
+
+@dataclass
+class Plan:
+    """A definition indexed for execution. Build it with `Plan.of` (which validates structure)."""
+
+    definition: WorkflowDefinition
+    nodes: dict[str, NodeSpec]
+    incoming: dict[str, list[EdgeSpec]]
+    outgoing: dict[str, list[EdgeSpec]]
+    order: list[str]
+    predecessors: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, definition: WorkflowDefinition) -> Plan:
+        problems = _structure_problems(definition)
+        if problems:
+            raise WorkflowInvalid(problems)
+        return cls._index(definition)
+
+    @classmethod
+    def _index(cls, definition: WorkflowDefinition) -> Plan:
+        nodes = {n.key: n for n in definition.nodes}
+        incoming: dict[str, list[EdgeSpec]] = {k: [] for k in nodes}
+        outgoing: dict[str, list[EdgeSpec]] = {k: [] for k in nodes}
+        for edge in definition.edges:
+            if edge.source in nodes and edge.target in nodes:
+                incoming[edge.target].append(edge)
+                outgoing[edge.source].append(edge)
+        predecessors = {k: list(dict.fromkeys(e.source for e in incoming[k])) for k in nodes}
+        return cls(definition, nodes, incoming, outgoing, _topological(nodes, outgoing, incoming), predecessors)
+
+    @property
+    def entry_nodes(self) -> list[str]:
+        return [k for k in self.order if not self.incoming[k]]
+
+    @property
+    def sink_nodes(self) -> list[str]:
+        return [k for k in self.order if not self.outgoing[k]]
+
+    def ancestors(self, key: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.predecessors.get(key, []))
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(self.predecessors.get(current, []))
+        return seen
+
+
+def _sort_key(node: NodeSpec, index: int) -> tuple[int, float, float, int]:
+    order = node.step_order if node.step_order is not None else 1_000_000_000
+    return (order, node.position.x, node.position.y, index)
+
+
+def _topological(
+    nodes: Mapping[str, NodeSpec], outgoing: Mapping[str, list[EdgeSpec]], incoming: Mapping[str, list[EdgeSpec]]
+) -> list[str]:
+    """Kahn's algorithm, ties broken by step order, then position: the order people expect."""
+    rank = {key: _sort_key(node, i) for i, (key, node) in enumerate(nodes.items())}
+    remaining = {k: len({e.source for e in incoming[k]}) for k in nodes}
+    heap = [(rank[k], k) for k, n in remaining.items() if n == 0]
+    heapq.heapify(heap)
+    order: list[str] = []
+    while heap:
+        _, key = heapq.heappop(heap)
+        order.append(key)
+        for target in dict.fromkeys(e.target for e in outgoing[key]):
+            remaining[target] -= 1
+            if remaining[target] == 0:
+                heapq.heappush(heap, (rank[target], target))
+    return order
+
+
+def _structure_problems(definition: WorkflowDefinition) -> list[Problem]:
+    problems: list[Problem] = []
+    if not definition.nodes:
+        return [Problem("the workflow has no nodes; add a step first")]
+    keys: set[str] = set()
+    for node in definition.nodes:
+        if node.key in keys:
+            problems.append(Problem(f"two nodes share the key '{node.key}'", node=node.key, field="key"))
+        keys.add(node.key)
+    seen_edges: set[str] = set()
+    for edge in definition.edges:
+        for end, key in (("source", edge.source), ("target", edge.target)):
+            if key not in keys:
+                problems.append(Problem(f"edge {edge.id} has unknown {end} node '{key}'", edge=edge.id, field=end))
+        if edge.source == edge.target:
+            problems.append(Problem(f"node '{edge.source}' is connected to itself", node=edge.source, edge=edge.id))
+        if edge.id in seen_edges:
+            problems.append(Problem(f"edge {edge.id} appears twice", edge=edge.id))
+        seen_edges.add(edge.id)
+    if problems:
+        return problems
+    plan = Plan._index(definition)
+    if len(plan.order) < len(plan.nodes):
+        in_cycle = [k for k in plan.nodes if k not in set(plan.order)]
+        problems.append(Problem(f"the graph has a cycle through {', '.join(sorted(in_cycle))}", node=sorted(in_cycle)[0]))
+    if len(plan.nodes) > 1:
+        for key in plan.nodes:
+            if not plan.incoming[key] and not plan.outgoing[key]:
+                problems.append(Problem(f"node '{key}' is not connected to the rest of the workflow", node=key))
+    return problems
+
+
+def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> list[Problem]:
+    """Every reason `definition` cannot run, given the saved agents it may refer to."""
+    problems = _structure_problems(definition)
+    if any(p.message.startswith(("the workflow has no nodes", "two nodes", "edge ")) for p in problems):
+        return problems
+    plan = Plan._index(definition)
+    for key, node in plan.nodes.items():
+        agent = agents.get(node.agent_id)
+        handles: list[str] | None = None
+        if agent is None:
+            problems.append(Problem(f"node '{key}' uses unknown agent '{node.agent_id}'", node=key, field="agent_id"))
+        elif registry.get_kind(agent.kind) is None:
+            problems.append(
+                Problem(f"agent '{agent.id}' of node '{key}' has unknown kind '{agent.kind}'", node=key, field="agent_id")
+            )
+        else:
+            try:
+                handles = registry.build(agent.kind, effective_config(node, agent)).outcome_handles()
+            except ValidationError as exc:
+                for err in exc.errors():
+                    where = ".".join(str(p) for p in err["loc"]) or "config"
+                    problems.append(Problem(f"node '{key}': config {where}: {err['msg']}", node=key, field="config"))
+        for edge in plan.outgoing[key]:
+            if handles is not None and edge.source_handle not in handles:
+                choices = ", ".join(handles)
+                problems.append(
+                    Problem(
+                        f"edge {edge.id} must leave '{key}' from one of its outcomes ({choices})",
+                        node=key,
+                        edge=edge.id,
+                        field="source_handle",
+                    )
+                )
+            elif handles is None and agent is not None and edge.source_handle is not None:
+                problems.append(
+                    Problem(f"node '{key}' has no outcome '{edge.source_handle}'", node=key, edge=edge.id)
+                )
+            if edge.condition is not None:
+                for message in mapping.template_problems(edge.condition):
+                    problems.append(Problem(f"edge {edge.id}: {message}", edge=edge.id, field="condition"))
+        ancestors = plan.ancestors(key)
+        for field_name, value in (("action", node.action), ("input_mapping", node.input_mapping)):
+            for message in mapping.template_problems(value):
+                problems.append(Problem(f"node '{key}' {field_name}: {message}", node=key, field=field_name))
+            for ref in sorted(mapping.referenced_nodes(value)):
+                if ref not in plan.nodes:
+                    problems.append(
+                        Problem(f"node '{key}' {field_name} refers to unknown node '{ref}'", node=key, field=field_name)
+                    )
+                elif ref not in ancestors:
+                    problems.append(
+                        Problem(
+                            f"node '{key}' {field_name} refers to '{ref}', which does not run before it",
+                            node=key,
+                            field=field_name,
+                        )
+                    )
+    return problems

@@ -1,0 +1,20 @@
+"""Identifier factories. Tests may replace `new_id` to get predictable ids."""
+
+from __future__ import annotations
+
+import secrets
+
+__all__ = ["new_id", "new_run_id", "new_workflow_id"]
+
+
+def new_id(prefix: str) -> str:
+    """A random id with a readable prefix, e.g. ``wf-1f3a9c0b52de4a17``."""
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def new_workflow_id() -> str:
+    return new_id("wf")
+
+
+def new_run_id() -> str:
+    return new_id("wr")

@@ -1,0 +1,79 @@
+"""Wiring: settings → storage → engine → API (+ the NiceGUI pages). Nothing else lives here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.api import v1
+from app.api.auth import require_token
+from app.api.errors import BodySizeLimit, install_error_handlers
+from app.services import Flowyard
+from app.settings import Settings
+
+__all__ = ["create_api", "create_app"]
+
+log = logging.getLogger("flowyard")
+
+
+def create_api(settings: Settings) -> FastAPI:
+    """The HTTP API alone (no UI): what tests and `create_app` build on."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        flowyard = Flowyard.open(settings)
+        api.state.flowyard = flowyard
+        await flowyard.start()
+        api.state.ready = True
+        try:
+            yield
+        finally:
+            api.state.ready = False
+            await flowyard.close()
+
+    api = FastAPI(
+        title="Flowyard",
+        version=__version__,
+        description="Durable, multi-step agent workflows: the ordered-steps API (`/api/v1`).",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.settings = settings
+    api.state.ready = False
+    api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(api)
+    api.include_router(v1.router, dependencies=[Depends(require_token)])
+
+    @api.get("/api/health", tags=["health"])
+    async def health() -> JSONResponse:
+        """200 with `{"status": "ok"}` once the app is ready (migrated, executor started); 503 before."""
+        if not api.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return api
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API with the browser UI mounted: what `flowyard serve` runs."""
+    from nicegui import ui
+
+    from app.pages import register_pages
+
+    api = create_api(settings)
+    register_pages(api)
+    ui.run_with(
+        api,
+        title="Flowyard",
+        favicon="🌿",
+        storage_secret=settings.storage_secret,
+        show_welcome_message=False,
+        reconnect_timeout=10.0,
+    )
+    return api

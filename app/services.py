@@ -1,0 +1,631 @@
+"""The application's services: what the API, the CLI and the pages call.
+
+`Flowyard` owns the database, the run store, the executor and the shared HTTP client. Each
+method is one use case in the user's words (create a workflow, add a step, run it, resume it)
+and either does all of its writes in one transaction or none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+
+from app import clock, ids
+from app.agents import registry
+from app.engine.events import EventBus, InProcessEventBus
+from app.engine.exceptions import Conflict, InvalidInput, NotFound, Problem, WorkflowInvalid
+from app.engine.executor import Executor
+from app.engine.model import Approval, EdgeSpec, NodeSpec, RunRecord, RunStatus, Trigger, WorkflowDefinition
+from app.engine.plan import validate
+from app.engine.store import AgentRecord
+from app.settings import Settings
+from storage import repositories as repo
+from storage.db import Database, migrate
+from storage.models import AgentRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
+from storage.run_store import SqlRunStore
+
+__all__ = ["EXPORT_FORMAT", "Flowyard", "Page", "StepCreate", "WorkflowDocument"]
+
+log = logging.getLogger("flowyard")
+
+T = TypeVar("T")
+EXPORT_FORMAT = "flowyard.workflow"
+EXPORT_VERSION = 1
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.size) if self.size else 0
+
+
+class StepCreate(BaseModel):
+    """A step (node) added through the ordered-steps API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str
+    action: str
+    step_order: int | None = Field(None, ge=1, le=100_000)
+    key: str | None = None
+    name: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    input_mapping: str | dict[str, Any] | None = None
+    needs_approval: bool = False
+    retries: int = Field(0, ge=0, le=20)
+    retry_backoff_seconds: float = Field(1.0, ge=0, le=3600)
+    timeout_seconds: float | None = Field(None, gt=0, le=86_400)
+    after: list[str] | None = None
+
+
+class AgentDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    kind: str
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowDocument(BaseModel):
+    """The versioned JSON document `flowyard export` writes and `flowyard import` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = EXPORT_FORMAT
+    version: int = EXPORT_VERSION
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    definition: WorkflowDefinition
+    agents: list[AgentDocument] = Field(default_factory=list)
+
+
+def new_session_id() -> str:
+    return f"session-{secrets.token_hex(6)}"
+
+
+def _new_node_id() -> str:
+    return ids.new_id("st")
+
+
+def _is_chain(definition: WorkflowDefinition) -> bool:
+    """True when the edges are exactly the chain of nodes in step order (or there are none)."""
+    if not definition.edges:
+        return True
+    ordered = _in_step_order(definition.nodes)
+    chain = {(a.key, b.key) for a, b in zip(ordered, ordered[1:], strict=False)}
+    plain = all(e.source_handle is None and e.condition is None for e in definition.edges)
+    return plain and {(e.source, e.target) for e in definition.edges} == chain
+
+
+def _in_step_order(nodes: list[NodeSpec]) -> list[NodeSpec]:
+    return sorted(nodes, key=lambda n: (n.step_order if n.step_order is not None else 1 << 30, n.position.x))
+
+
+def _chain_edges(nodes: list[NodeSpec]) -> list[EdgeSpec]:
+    ordered = _in_step_order(nodes)
+    return [EdgeSpec(source=a.key, target=b.key) for a, b in zip(ordered, ordered[1:], strict=False)]
+
+
+def _renumber(nodes: list[NodeSpec]) -> None:
+    for number, node in enumerate(_in_step_order(nodes), start=1):
+        node.step_order = number
+        node.position.x, node.position.y = (number - 1) * 280.0, node.position.y
+
+
+DEFAULT_AGENTS = ("transform", "http", "branch", "approval", "delay")
+
+
+class Flowyard:
+    """The application: storage, executor and use cases, wired from `Settings`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        http: httpx.AsyncClient,
+        bus: EventBus | None = None,
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.store = SqlRunStore(db)
+        self.bus: EventBus = bus or InProcessEventBus()
+        self.http = http
+        self._now = now
+        self.executor = Executor(
+            self.store,
+            http=http,
+            bus=self.bus,
+            lease_seconds=settings.lease_seconds,
+            run_concurrency=settings.run_concurrency,
+            global_concurrency=settings.global_concurrency,
+            recovery_interval=settings.recovery_interval_seconds,
+            now=now,
+        )
+
+    @classmethod
+    def open(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> Flowyard:
+        """Connect, migrate and seed the default agents. Call `start()` to begin executing runs."""
+        db = Database.from_url(settings.resolved_database_url)
+        migrate(db.engine)
+        client = http or httpx.AsyncClient(
+            timeout=settings.http_timeout_seconds, follow_redirects=True, headers={"User-Agent": "Flowyard"}
+        )
+        app = cls(settings, db, http=client)
+        app._seed_agents()
+        return app
+
+    async def start(self) -> None:
+        await self.executor.start()
+
+    async def close(self) -> None:
+        await self.executor.stop()
+        await self.http.aclose()
+        self.db.dispose()
+
+    def _tx(self, fn: Callable[[Session], T]) -> T:
+        with Session(self.db.engine, expire_on_commit=False) as session:
+            result = fn(session)
+            session.commit()
+            return result
+
+    async def _run(self, fn: Callable[[Session], T]) -> T:
+        return await self.db.run(self._tx, fn)
+
+    def _seed_agents(self) -> None:
+        def seed(session: Session) -> None:
+            now = self._now()
+            for kind_name in DEFAULT_AGENTS:
+                if repo.get_agent(session, agent_id=kind_name) is None:
+                    kind = registry.KINDS[kind_name]
+                    session.add(
+                        AgentRow(
+                            id=kind_name,
+                            name=kind.title,
+                            kind=kind_name,
+                            description=kind.description,
+                            config={},
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+
+        self._tx(seed)
+
+    # --- workflows --------------------------------------------------------------------------------
+
+    async def list_workflows(self, *, page: int, size: int, search: str | None = None) -> Page[WorkflowRow]:
+        rows, total = await self._run(
+            lambda s: repo.list_workflows(s, offset=page * size, limit=size, search=search)
+        )
+        return Page(rows, total, page, size)
+
+    @staticmethod
+    def _workflow(session: Session, workflow_id: str) -> WorkflowRow:
+        workflow = repo.get_workflow(session, workflow_id=workflow_id)
+        if workflow is None:
+            raise NotFound("workflow", workflow_id)
+        return workflow
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRow:
+        return await self._run(lambda s: self._workflow(s, workflow_id))
+
+    async def create_workflow(
+        self, *, name: str, description: str = "", definition: WorkflowDefinition | None = None
+    ) -> WorkflowRow:
+        def create(session: Session) -> WorkflowRow:
+            now = self._now()
+            workflow = WorkflowRow(
+                id=ids.new_workflow_id(), name=name, description=description, version=0, created_at=now, updated_at=now
+            )
+            session.add(workflow)
+            session.flush()
+            repo.replace_definition(
+                session, workflow=workflow, definition=definition or WorkflowDefinition(), now=now, new_node_id=_new_node_id
+            )
+            return workflow
+
+        return await self._run(create)
+
+    async def update_workflow(
+        self, workflow_id: str, *, name: str | None = None, description: str | None = None
+    ) -> WorkflowRow:
+        def update(session: Session) -> WorkflowRow:
+            workflow = self._workflow(session, workflow_id)
+            if name is not None:
+                workflow.name = name
+            if description is not None:
+                workflow.description = description
+            workflow.updated_at = self._now()
+            session.add(workflow)
+            return workflow
+
+        return await self._run(update)
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        def delete(session: Session) -> None:
+            workflow = self._workflow(session, workflow_id)
+            active = repo.count_active_runs(session, workflow_id=workflow_id)
+            if active:
+                raise Conflict(f"workflow '{workflow_id}' has {active} active run(s); cancel them before deleting it")
+            repo.delete_workflow(session, workflow=workflow)
+
+        await self._run(delete)
+
+    async def clone_workflow(self, workflow_id: str) -> WorkflowRow:
+        def read(session: Session) -> tuple[WorkflowRow, WorkflowDefinition]:
+            workflow = self._workflow(session, workflow_id)
+            return workflow, repo.get_definition(session, workflow_id=workflow_id)
+
+        original, definition = await self._run(read)
+        name = f"{original.name} (Copy)"
+        return await self.create_workflow(name=name, description=original.description, definition=definition)
+
+    async def definition(self, workflow_id: str) -> WorkflowDefinition:
+        def read(session: Session) -> WorkflowDefinition:
+            self._workflow(session, workflow_id)
+            return repo.get_definition(session, workflow_id=workflow_id)
+
+        return await self._run(read)
+
+    async def save_definition(self, workflow_id: str, definition: WorkflowDefinition) -> WorkflowRow:
+        """Replace the workflow's graph (a draft may be invalid; running it is what refuses)."""
+
+        def save(session: Session) -> WorkflowRow:
+            workflow = self._workflow(session, workflow_id)
+            keys = [n.key for n in definition.nodes]
+            if len(keys) != len(set(keys)):
+                raise InvalidInput("nodes", "two nodes share a key")
+            repo.replace_definition(session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id)
+            return workflow
+
+        return await self._run(save)
+
+    async def problems(self, workflow_id: str) -> list[Problem]:
+        definition = await self.definition(workflow_id)
+        agents = await self.store.get_agents({n.agent_id for n in definition.nodes})
+        return validate(definition, agents)
+
+    # --- steps (the ordered-steps view of a graph) -----------------------------------------------------
+
+    async def steps(self, workflow_id: str) -> list[NodeRow]:
+        def read(session: Session) -> list[NodeRow]:
+            self._workflow(session, workflow_id)
+            return repo.node_rows(session, workflow_id=workflow_id)
+
+        return await self._run(read)
+
+    async def add_step(self, workflow_id: str, step: StepCreate) -> NodeRow:
+        """Add a node. Without `after`, it joins the sequence at `stepOrder` (default: the end)."""
+
+        def add(session: Session) -> NodeRow:
+            workflow = self._workflow(session, workflow_id)
+            agent = repo.get_agent(session, agent_id=step.agent_id)
+            if agent is None:
+                raise InvalidInput("agentId", f"no agent with id '{step.agent_id}'; create it under /api/v1/agents")
+            errors = registry.config_errors(agent.kind, {**agent.config, **step.config})
+            if errors:
+                raise InvalidInput("config", "; ".join(errors))
+            definition = repo.get_definition(session, workflow_id=workflow_id)
+            keys = {n.key for n in definition.nodes}
+            key = step.key or _free_key(keys)
+            if key in keys:
+                raise InvalidInput("key", f"the workflow already has a step with key '{key}'")
+            if step.after is not None:
+                unknown = [k for k in step.after if k not in keys]
+                if unknown:
+                    raise InvalidInput("after", f"no step with key {', '.join(map(repr, unknown))}")
+            was_chain = _is_chain(definition)
+            last = max((n.step_order or 0 for n in definition.nodes), default=0)
+            order = step.step_order if step.step_order is not None else last + 1
+            for node in definition.nodes:
+                if node.step_order is not None and node.step_order >= order:
+                    node.step_order += 1
+            try:
+                node = NodeSpec(
+                    key=key,
+                    agent_id=step.agent_id,
+                    name=step.name,
+                    action=step.action,
+                    config=step.config,
+                    input_mapping=step.input_mapping,
+                    step_order=order,
+                    needs_approval=step.needs_approval,
+                    retries=step.retries,
+                    retry_backoff_seconds=step.retry_backoff_seconds,
+                    timeout_seconds=step.timeout_seconds,
+                )
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise InvalidInput(str(err["loc"][0]) if err["loc"] else "step", err["msg"]) from None
+            definition.nodes.append(node)
+            if step.after is not None:
+                definition.edges.extend(EdgeSpec(source=k, target=key) for k in step.after)
+            elif was_chain:
+                _renumber(definition.nodes)
+                definition.edges = _chain_edges(definition.nodes)
+            else:
+                before = [n for n in definition.nodes if n.key != key and (n.step_order or 0) < order]
+                if before:
+                    previous = max(before, key=lambda n: n.step_order or 0)
+                    definition.edges.append(EdgeSpec(source=previous.key, target=key))
+            ids_by_key = repo.replace_definition(
+                session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id
+            )
+            session.flush()
+            row = session.get(NodeRow, ids_by_key[key])
+            assert row is not None
+            return row
+
+        return await self._run(add)
+
+    async def delete_step(self, workflow_id: str, step_id: str) -> None:
+        def delete(session: Session) -> None:
+            workflow = self._workflow(session, workflow_id)
+            row = session.get(NodeRow, step_id)
+            if row is None or row.workflow_id != workflow_id:
+                raise NotFound("step", step_id)
+            definition = repo.get_definition(session, workflow_id=workflow_id)
+            was_chain = _is_chain(definition)
+            definition.nodes = [n for n in definition.nodes if n.key != row.key]
+            if was_chain:
+                _renumber(definition.nodes)
+                definition.edges = _chain_edges(definition.nodes)
+            else:
+                incoming = [e for e in definition.edges if e.target == row.key]
+                outgoing = [e for e in definition.edges if e.source == row.key]
+                definition.edges = [e for e in definition.edges if row.key not in (e.source, e.target)]
+                existing = {e.id for e in definition.edges}
+                for into in incoming:
+                    for out in outgoing:
+                        bridge = EdgeSpec(
+                            source=into.source, target=out.target, source_handle=into.source_handle, condition=into.condition
+                        )
+                        if bridge.id not in existing:
+                            definition.edges.append(bridge)
+                            existing.add(bridge.id)
+            repo.replace_definition(session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id)
+
+        await self._run(delete)
+
+    # --- export / import ------------------------------------------------------------------------------------
+
+    async def export_workflow(self, workflow_id: str) -> WorkflowDocument:
+        def read(session: Session) -> WorkflowDocument:
+            workflow = self._workflow(session, workflow_id)
+            definition = repo.get_definition(session, workflow_id=workflow_id)
+            agent_ids = sorted({n.agent_id for n in definition.nodes})
+            agents = [repo.get_agent(session, agent_id=a) for a in agent_ids]
+            return WorkflowDocument(
+                name=workflow.name,
+                description=workflow.description,
+                definition=definition,
+                agents=[
+                    AgentDocument(id=a.id, name=a.name, kind=a.kind, description=a.description, config=a.config)
+                    for a in agents
+                    if a is not None
+                ],
+            )
+
+        return await self._run(read)
+
+    async def import_workflow(self, document: dict[str, Any]) -> WorkflowRow:
+        """Create a workflow (and any saved agents it needs that are missing) from an exported document."""
+        if not isinstance(document, dict):
+            raise InvalidInput("document", "a workflow document is a JSON object")
+        if document.get("format") != EXPORT_FORMAT:
+            raise InvalidInput("format", f"not a Flowyard workflow document (expected format '{EXPORT_FORMAT}')")
+        if document.get("version") != EXPORT_VERSION:
+            raise InvalidInput("version", f"document version {document.get('version')!r} is not supported (expected {EXPORT_VERSION})")
+        try:
+            doc = WorkflowDocument.model_validate(document)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InvalidInput(".".join(str(p) for p in err["loc"]) or "document", err["msg"]) from None
+        for agent in doc.agents:
+            errors = registry.config_errors(agent.kind, agent.config)
+            if errors:
+                raise InvalidInput(f"agents.{agent.id}", "; ".join(errors))
+        keys = [n.key for n in doc.definition.nodes]
+        if len(keys) != len(set(keys)):
+            raise InvalidInput("definition.nodes", "two nodes share a key")
+
+        def create(session: Session) -> WorkflowRow:
+            now = self._now()
+            for agent in doc.agents:
+                if repo.get_agent(session, agent_id=agent.id) is None:
+                    session.add(AgentRow(**agent.model_dump(), created_at=now, updated_at=now))
+            workflow = WorkflowRow(
+                id=ids.new_workflow_id(), name=doc.name, description=doc.description, version=0, created_at=now, updated_at=now
+            )
+            session.add(workflow)
+            session.flush()
+            repo.replace_definition(session, workflow=workflow, definition=doc.definition, now=now, new_node_id=_new_node_id)
+            return workflow
+
+        return await self._run(create)
+
+    # --- runs -------------------------------------------------------------------------------------------------
+
+    async def start_run(
+        self,
+        workflow_id: str,
+        *,
+        input: Any,
+        session_id: str | None = None,
+        trigger: Trigger = Trigger.API,
+        callback_url: str | None = None,
+    ) -> RunRecord:
+        """Validate the workflow, freeze its version, store a QUEUED run and start executing it."""
+
+        def prepare(session: Session) -> tuple[WorkflowRow, WorkflowDefinition, dict[str, AgentRecord]]:
+            workflow = self._workflow(session, workflow_id)
+            definition = repo.get_definition(session, workflow_id=workflow_id)
+            agent_rows = [repo.get_agent(session, agent_id=a) for a in {n.agent_id for n in definition.nodes}]
+            agents = {a.id: AgentRecord(a.id, a.kind, a.name, a.config) for a in agent_rows if a is not None}
+            return workflow, definition, agents
+
+        workflow, definition, agents = await self._run(prepare)
+        problems = validate(definition, agents)
+        if problems:
+            raise WorkflowInvalid(problems, workflow_id=workflow_id)
+        now = self._now()
+
+        def freeze(session: Session) -> int:
+            row = self._workflow(session, workflow_id)
+            if row.version != workflow.version:
+                raise Conflict(f"workflow '{workflow_id}' changed while starting the run; try again")
+            return repo.snapshot_version(session, workflow=row, definition=definition, now=now)
+
+        version = await self._run(freeze)
+        run = RunRecord(
+            id=ids.new_run_id(),
+            workflow_id=workflow_id,
+            workflow_version=version,
+            status=RunStatus.QUEUED,
+            input=input,
+            session_id=session_id or new_session_id(),
+            trigger=trigger,
+            callback_url=callback_url,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.create_run(run)
+        self.executor.submit(run.id)
+        return run
+
+    async def list_runs(self, workflow_id: str, *, page: int, size: int) -> Page[RunRow]:
+        def read(session: Session) -> tuple[list[RunRow], int]:
+            self._workflow(session, workflow_id)
+            return repo.list_runs(session, workflow_id=workflow_id, offset=page * size, limit=size)
+
+        rows, total = await self._run(read)
+        return Page(rows, total, page, size)
+
+    async def get_run(self, run_id: str) -> RunRow:
+        def read(session: Session) -> RunRow:
+            run = repo.get_run(session, run_id=run_id)
+            if run is None:
+                raise NotFound("run", run_id)
+            return run
+
+        return await self._run(read)
+
+    async def run_detail(self, run_id: str) -> tuple[RunRow, list[NodeRunRow], list[Approval], WorkflowDefinition | None]:
+        run = await self.get_run(run_id)
+        nodes = await self._run(lambda s: repo.list_node_runs(s, run_id=run_id))
+        approvals = await self.store.get_approvals(run_id)
+        definition = await self.store.get_definition(run.workflow_id, run.workflow_version)
+        return run, nodes, approvals, definition
+
+    async def resume(self, run_id: str, *, output: Any, node_key: str | None = None, decided_by: str | None = None) -> Approval:
+        return await self.executor.decide(run_id, node_key, approved=True, output=output, decided_by=decided_by)
+
+    async def reject(self, run_id: str, *, reason: str, node_key: str | None = None, decided_by: str | None = None) -> Approval:
+        return await self.executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=decided_by)
+
+    async def cancel(self, run_id: str) -> RunRecord:
+        return await self.executor.cancel(run_id)
+
+    async def rerun_failed(self, run_id: str) -> RunRecord:
+        return await self.executor.rerun_failed(run_id)
+
+    # --- agents --------------------------------------------------------------------------------------------------
+
+    async def list_agents(self, *, page: int, size: int) -> Page[AgentRow]:
+        rows, total = await self._run(lambda s: repo.list_agents(s, offset=page * size, limit=size))
+        return Page(rows, total, page, size)
+
+    @staticmethod
+    def _agent(session: Session, agent_id: str) -> AgentRow:
+        agent = repo.get_agent(session, agent_id=agent_id)
+        if agent is None:
+            raise NotFound("agent", agent_id)
+        return agent
+
+    async def get_agent(self, agent_id: str) -> AgentRow:
+        return await self._run(lambda s: self._agent(s, agent_id))
+
+    async def create_agent(
+        self, *, id: str | None, name: str, kind: str, description: str = "", config: dict[str, Any] | None = None
+    ) -> AgentRow:
+        config = config or {}
+        if registry.get_kind(kind) is None:
+            raise InvalidInput("kind", f"unknown kind '{kind}'; one of {', '.join(sorted(registry.KINDS))}")
+        errors = registry.config_errors(kind, config)
+        if errors:
+            raise InvalidInput("config", "; ".join(errors))
+
+        def create(session: Session) -> AgentRow:
+            agent_id = id or ids.new_id("ag")
+            if repo.get_agent(session, agent_id=agent_id) is not None:
+                raise Conflict(f"an agent with id '{agent_id}' exists already")
+            now = self._now()
+            row = AgentRow(
+                id=agent_id, name=name, kind=kind, description=description, config=config, created_at=now, updated_at=now
+            )
+            session.add(row)
+            return row
+
+        return await self._run(create)
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> AgentRow:
+        def update(session: Session) -> AgentRow:
+            agent = self._agent(session, agent_id)
+            if config is not None:
+                errors = registry.config_errors(agent.kind, config)
+                if errors:
+                    raise InvalidInput("config", "; ".join(errors))
+                agent.config = config
+            if name is not None:
+                agent.name = name
+            if description is not None:
+                agent.description = description
+            agent.updated_at = self._now()
+            session.add(agent)
+            return agent
+
+        return await self._run(update)
+
+    async def delete_agent(self, agent_id: str) -> None:
+        def delete(session: Session) -> None:
+            agent = self._agent(session, agent_id)
+            users = repo.agents_in_use(session, agent_id=agent_id)
+            if users:
+                names = ", ".join(f"'{name}' ({wid})" for wid, name in users[:10])
+                raise Conflict(f"agent '{agent_id}' is used by workflow(s) {names}; remove those steps first")
+            session.delete(agent)
+
+        await self._run(delete)
+
+
+def _free_key(taken: set[str]) -> str:
+    number = len(taken) + 1
+    while f"step_{number}" in taken:
+        number += 1
+    return f"step_{number}"

@@ -1,0 +1,52 @@
+"""Flowyard's configuration: one Settings class, read from ``FLOWYARD_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob Flowyard has. Each field is the variable ``FLOWYARD_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWYARD_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Holds the default SQLite file and generated files.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory.")
+    host: str = Field("127.0.0.1", description="Address `flowyard serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `flowyard serve` listens on.")
+    admin_token: str | None = Field(None, description="A bearer token valid for the API from the first start.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body the API accepts.")
+    lease_seconds: float = Field(30.0, gt=0, description="How long a process owns a run without renewing.")
+    run_concurrency: int = Field(8, ge=1, description="Nodes of one run that may execute at once.")
+    global_concurrency: int = Field(64, ge=1, description="Nodes that may execute at once in this process.")
+    recovery_interval_seconds: float = Field(5.0, gt=0, description="How often orphaned runs are looked for.")
+    http_timeout_seconds: float = Field(30.0, gt=0, description="Default timeout of outgoing HTTP calls.")
+    storage_secret: str = Field(
+        "flowyard-local", description="Signs the browser session cookie of the UI (set it on shared hosts)."
+    )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_weak_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("FLOWYARD_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'flowyard.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

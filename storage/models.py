@@ -1,0 +1,246 @@
+"""Flowyard's tables. Every change here comes with an Alembic revision in `storage/migrations`.
+
+Times are stored in UTC and come back timezone-aware on every database. JSON columns hold what
+users and agents produce (inputs, outputs, configs) as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AgentRow",
+    "ApprovalRow",
+    "CallbackDeliveryRow",
+    "EdgeRow",
+    "NodeRow",
+    "NodeRunRow",
+    "RunRow",
+    "ScheduleRow",
+    "SessionMessageRow",
+    "SessionRow",
+    "UTCDateTime",
+    "WorkflowRow",
+    "WorkflowVersionRow",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is written as UTC and always read back timezone-aware."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(*, default: Any = None) -> Any:
+    if callable(default):
+        return Field(default_factory=default, sa_type=sa.JSON)
+    return Field(default=default, sa_type=sa.JSON, nullable=True)
+
+
+class WorkflowRow(SQLModel, table=True):
+    __tablename__ = "workflows"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200, index=True)
+    description: str = Field(default="", max_length=5000)
+    version: int = Field(default=1)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False, index=True)
+
+
+class NodeRow(SQLModel, table=True):
+    """A node of a workflow's current definition (a "step" in the ordered-steps API)."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "key", name="uq_nodes_workflow_key"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", index=True, max_length=40)
+    key: str = Field(max_length=64)
+    agent_id: str = Field(max_length=100)
+    name: str = Field(default="", max_length=200)
+    action: str = Field(default="")
+    config: dict[str, Any] = _json(default=dict)
+    input_mapping: Any = _json()
+    position_x: float = 0.0
+    position_y: float = 0.0
+    step_order: int | None = None
+    needs_approval: bool = False
+    retries: int = 0
+    retry_backoff_seconds: float = 1.0
+    timeout_seconds: float | None = None
+
+
+class EdgeRow(SQLModel, table=True):
+    __tablename__ = "edges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", index=True, max_length=40)
+    source: str = Field(max_length=64)
+    target: str = Field(max_length=64)
+    source_handle: str | None = Field(default=None, max_length=64)
+    condition: str | None = None
+
+
+class WorkflowVersionRow(SQLModel, table=True):
+    """A frozen definition. A run records the version it ran, so history stays explainable."""
+
+    __tablename__ = "workflow_versions"
+
+    workflow_id: str = Field(primary_key=True, foreign_key="workflows.id", ondelete="CASCADE", max_length=40)
+    version: int = Field(primary_key=True)
+    name: str = Field(default="", max_length=200)
+    definition: dict[str, Any] = _json(default=dict)
+    created_at: datetime = _time(nullable=False)
+
+
+class AgentRow(SQLModel, table=True):
+    __tablename__ = "agents"
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=64)
+    description: str = Field(default="", max_length=5000)
+    config: dict[str, Any] = _json(default=dict)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.Index("ix_runs_workflow_created", "workflow_id", "created_at"),
+        sa.Index("ix_runs_status_created", "status", "created_at"),
+        sa.Index("ix_runs_created", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workflow_id: str = Field(max_length=40)
+    workflow_version: int
+    session_id: str | None = Field(default=None, max_length=200)
+    trigger: str = Field(default="api", max_length=16)
+    status: str = Field(max_length=16)
+    input: Any = _json()
+    output: Any = _json()
+    error: str | None = None
+    current_step_order: int | None = None
+    callback_url: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _time()
+    cancel_requested: bool = False
+
+
+class NodeRunRow(SQLModel, table=True):
+    __tablename__ = "node_runs"
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE", max_length=40)
+    node_key: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=20)
+    attempt: int = 0
+    step_order: int | None = None
+    input: Any = _json()
+    output: Any = _json()
+    error: str | None = None
+    handles: Any = _json()
+    usage: Any = _json()
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+
+
+class ApprovalRow(SQLModel, table=True):
+    __tablename__ = "approvals"
+    __table_args__ = (sa.Index("ix_approvals_status_created", "status", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=40)
+    node_key: str = Field(max_length=64)
+    status: str = Field(default="PENDING", max_length=16)
+    proposal: Any = _json()
+    output: Any = _json()
+    decided_by: str | None = Field(default=None, max_length=200)
+    reason: str | None = None
+    created_at: datetime = _time(nullable=False)
+    decided_at: datetime | None = _time()
+    deadline_at: datetime | None = _time()
+    on_deadline: str = Field(default="wait", max_length=16)
+
+
+class SessionRow(SQLModel, table=True):
+    """Conversation memory shared by the llm agents of runs with the same session id."""
+
+    __tablename__ = "sessions"
+
+    id: str = Field(primary_key=True, max_length=200)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class SessionMessageRow(SQLModel, table=True):
+    __tablename__ = "session_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="sessions.id", ondelete="CASCADE", index=True, max_length=200)
+    run_id: str | None = Field(default=None, max_length=40)
+    node_key: str | None = Field(default=None, max_length=64)
+    role: str = Field(max_length=16)
+    content: str
+    created_at: datetime = _time(nullable=False)
+
+
+class ScheduleRow(SQLModel, table=True):
+    __tablename__ = "schedules"
+
+    id: str = Field(primary_key=True, max_length=40)
+    workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", index=True, max_length=40)
+    name: str = Field(default="", max_length=200)
+    cron: str | None = Field(default=None, max_length=200)
+    interval_seconds: float | None = None
+    timezone: str = Field(default="UTC", max_length=64)
+    input: Any = _json()
+    enabled: bool = True
+    overlap_policy: str = Field(default="skip", max_length=16)
+    catchup_policy: str = Field(default="skip", max_length=16)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class CallbackDeliveryRow(SQLModel, table=True):
+    """One attempt to POST a run's result to its callback URL."""
+
+    __tablename__ = "callback_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=40)
+    url: str = Field(max_length=2000)
+    attempt: int
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+    created_at: datetime = _time(nullable=False)

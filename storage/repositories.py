@@ -1,0 +1,225 @@
+"""Repository functions for workflows, agents and run history.
+
+Keyword-only functions that take a `Session` and return models (or None). They neither commit
+nor decide policy: the caller (a service) owns the transaction and the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.engine.model import EdgeSpec, NodeSpec, Position, WorkflowDefinition
+from storage.models import (
+    AgentRow,
+    ApprovalRow,
+    CallbackDeliveryRow,
+    EdgeRow,
+    NodeRow,
+    NodeRunRow,
+    RunRow,
+    WorkflowRow,
+    WorkflowVersionRow,
+)
+
+__all__ = [
+    "agents_in_use",
+    "count_active_runs",
+    "delete_workflow",
+    "get_agent",
+    "get_definition",
+    "get_run",
+    "get_workflow",
+    "list_agents",
+    "list_node_runs",
+    "list_runs",
+    "list_workflows",
+    "node_rows",
+    "replace_definition",
+    "snapshot_version",
+]
+
+ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
+
+
+def _page(session: Session, query: Any, *, offset: int, limit: int, order: Sequence[Any]) -> tuple[list[Any], int]:
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(*order).offset(offset).limit(limit)).all()
+    return list(rows), int(total)
+
+
+# --- workflows ---------------------------------------------------------------------------------
+
+
+def list_workflows(session: Session, *, offset: int, limit: int, search: str | None = None) -> tuple[list[WorkflowRow], int]:
+    query = select(WorkflowRow)
+    if search:
+        query = query.where(col(WorkflowRow.name).icontains(search))
+    return _page(session, query, offset=offset, limit=limit, order=[col(WorkflowRow.created_at).desc(), col(WorkflowRow.id)])
+
+
+def get_workflow(session: Session, *, workflow_id: str) -> WorkflowRow | None:
+    return session.get(WorkflowRow, workflow_id)
+
+
+def node_rows(session: Session, *, workflow_id: str) -> list[NodeRow]:
+    query = select(NodeRow).where(NodeRow.workflow_id == workflow_id)
+    rows = session.exec(query).all()
+    return sorted(rows, key=lambda r: (r.step_order if r.step_order is not None else 1 << 30, r.position_x, r.key))
+
+
+def get_definition(session: Session, *, workflow_id: str) -> WorkflowDefinition:
+    nodes = [
+        NodeSpec(
+            key=r.key,
+            agent_id=r.agent_id,
+            name=r.name,
+            action=r.action,
+            config=r.config or {},
+            input_mapping=r.input_mapping,
+            position=Position(x=r.position_x, y=r.position_y),
+            step_order=r.step_order,
+            needs_approval=r.needs_approval,
+            retries=r.retries,
+            retry_backoff_seconds=r.retry_backoff_seconds,
+            timeout_seconds=r.timeout_seconds,
+        )
+        for r in node_rows(session, workflow_id=workflow_id)
+    ]
+    edge_rows = session.exec(select(EdgeRow).where(EdgeRow.workflow_id == workflow_id).order_by(col(EdgeRow.id))).all()
+    edges = [
+        EdgeSpec(source=e.source, target=e.target, source_handle=e.source_handle, condition=e.condition) for e in edge_rows
+    ]
+    return WorkflowDefinition(nodes=nodes, edges=edges)
+
+
+def replace_definition(
+    session: Session,
+    *,
+    workflow: WorkflowRow,
+    definition: WorkflowDefinition,
+    now: datetime,
+    new_node_id: Any,
+) -> dict[str, str]:
+    """Store `definition` as the workflow's current graph and bump its version.
+
+    Nodes keep their ids (the API's step ids) by key; new keys get ids from `new_node_id()`.
+    Returns the node ids by key.
+    """
+    existing = {r.key: r for r in session.exec(select(NodeRow).where(NodeRow.workflow_id == workflow.id)).all()}
+    ids: dict[str, str] = {}
+    keep = {n.key for n in definition.nodes}
+    for key, row in existing.items():
+        if key not in keep:
+            session.delete(row)
+    session.flush()
+    for node in definition.nodes:
+        row = existing.get(node.key) or NodeRow(id=new_node_id(), workflow_id=workflow.id, key=node.key, agent_id=node.agent_id)
+        row.agent_id = node.agent_id
+        row.name = node.name
+        row.action = node.action
+        row.config = dict(node.config)
+        row.input_mapping = node.input_mapping
+        row.position_x, row.position_y = node.position.x, node.position.y
+        row.step_order = node.step_order
+        row.needs_approval = node.needs_approval
+        row.retries = node.retries
+        row.retry_backoff_seconds = node.retry_backoff_seconds
+        row.timeout_seconds = node.timeout_seconds
+        session.add(row)
+        ids[node.key] = row.id
+    session.execute(sa.delete(EdgeRow).where(col(EdgeRow.workflow_id) == workflow.id))
+    for edge in definition.edges:
+        session.add(
+            EdgeRow(
+                workflow_id=workflow.id,
+                source=edge.source,
+                target=edge.target,
+                source_handle=edge.source_handle,
+                condition=edge.condition,
+            )
+        )
+    workflow.version += 1
+    workflow.updated_at = now
+    session.add(workflow)
+    return ids
+
+
+def snapshot_version(session: Session, *, workflow: WorkflowRow, definition: WorkflowDefinition, now: datetime) -> int:
+    """Freeze the current definition as the workflow's current version (once per version)."""
+    if session.get(WorkflowVersionRow, (workflow.id, workflow.version)) is None:
+        session.add(
+            WorkflowVersionRow(
+                workflow_id=workflow.id,
+                version=workflow.version,
+                name=workflow.name,
+                definition=definition.model_dump(mode="json"),
+                created_at=now,
+            )
+        )
+    return workflow.version
+
+
+def count_active_runs(session: Session, *, workflow_id: str) -> int:
+    query = select(sa.func.count()).select_from(RunRow).where(
+        RunRow.workflow_id == workflow_id, col(RunRow.status).in_(ACTIVE_STATUSES)
+    )
+    return int(session.exec(query).one())
+
+
+def delete_workflow(session: Session, *, workflow: WorkflowRow) -> None:
+    """Delete a workflow with its graph, versions and run history."""
+    run_ids = select(RunRow.id).where(RunRow.workflow_id == workflow.id)
+    for table in (NodeRunRow, ApprovalRow, CallbackDeliveryRow):
+        session.execute(sa.delete(table).where(col(table.run_id).in_(run_ids)))  # type: ignore[attr-defined]
+    session.execute(sa.delete(RunRow).where(col(RunRow.workflow_id) == workflow.id))
+    for table in (EdgeRow, NodeRow, WorkflowVersionRow):
+        session.execute(sa.delete(table).where(col(table.workflow_id) == workflow.id))  # type: ignore[attr-defined]
+    session.delete(workflow)
+
+
+# --- agents ---------------------------------------------------------------------------------------
+
+
+def list_agents(session: Session, *, offset: int, limit: int) -> tuple[list[AgentRow], int]:
+    return _page(session, select(AgentRow), offset=offset, limit=limit, order=[col(AgentRow.id)])
+
+
+def get_agent(session: Session, *, agent_id: str) -> AgentRow | None:
+    return session.get(AgentRow, agent_id)
+
+
+def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
+    """(workflow id, workflow name) of every workflow with a node using `agent_id`."""
+    query = (
+        select(WorkflowRow.id, WorkflowRow.name)
+        .join(NodeRow, col(NodeRow.workflow_id) == col(WorkflowRow.id))
+        .where(NodeRow.agent_id == agent_id)
+        .distinct()
+    )
+    return [(row[0], row[1]) for row in session.exec(query).all()]
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+def list_runs(session: Session, *, workflow_id: str, offset: int, limit: int) -> tuple[list[RunRow], int]:
+    query = select(RunRow).where(RunRow.workflow_id == workflow_id)
+    return _page(session, query, offset=offset, limit=limit, order=[col(RunRow.created_at).desc(), col(RunRow.id).desc()])
+
+
+def get_run(session: Session, *, run_id: str) -> RunRow | None:
+    return session.get(RunRow, run_id)
+
+
+def list_node_runs(session: Session, *, run_id: str) -> list[NodeRunRow]:
+    return list(session.exec(select(NodeRunRow).where(NodeRunRow.run_id == run_id)).all())
+
+
+def list_approvals(session: Session, *, run_id: str) -> list[ApprovalRow]:
+    query = select(ApprovalRow).where(ApprovalRow.run_id == run_id).order_by(col(ApprovalRow.created_at))
+    return list(session.exec(query).all())

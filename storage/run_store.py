@@ -1,0 +1,483 @@
+"""The run store on SQL: satisfies the engine's `RunStore` protocol for SQLite and PostgreSQL.
+
+Written with SQLAlchemy Core on the hot path (one node step is two short transactions), and
+without importing the engine's protocol: the engine's plain records are the shared vocabulary.
+Every write that advances a run first touches the run row *where this owner holds the lease*,
+in the same transaction, so a process that lost its lease cannot write over its successor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.engine.exceptions import Conflict, LeaseLost, NotFound
+from app.engine.model import (
+    Approval,
+    EdgeSpec,
+    NodeRunRecord,
+    NodeSpec,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+    Trigger,
+    WorkflowDefinition,
+)
+from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
+from storage.db import Database
+from storage.models import AgentRow, ApprovalRow, NodeRunRow, RunRow, WorkflowVersionRow
+
+__all__ = ["SqlRunStore", "row_to_approval", "row_to_node_run", "row_to_run"]
+
+runs = RunRow.__table__  # type: ignore[attr-defined]
+node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
+approvals = ApprovalRow.__table__  # type: ignore[attr-defined]
+versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
+agents = AgentRow.__table__  # type: ignore[attr-defined]
+
+_DRIVABLE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+_NODE_COLUMNS = ("status", "attempt", "step_order", "input", "output", "error", "handles", "usage", "started_at", "finished_at")
+
+
+def row_to_run(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        workflow_version=row.workflow_version,
+        status=RunStatus(row.status),
+        input=row.input,
+        session_id=row.session_id,
+        trigger=Trigger(row.trigger),
+        output=row.output,
+        error=row.error,
+        current_step_order=row.current_step_order,
+        callback_url=row.callback_url,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        cancel_requested=bool(row.cancel_requested),
+    )
+
+
+def row_to_node_run(row: Any) -> NodeRunRecord:
+    return NodeRunRecord(
+        run_id=row.run_id,
+        node_key=row.node_key,
+        status=NodeStatus(row.status),
+        attempt=row.attempt,
+        input=row.input,
+        output=row.output,
+        error=row.error,
+        handles=row.handles,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        usage=row.usage,
+        step_order=row.step_order,
+    )
+
+
+def row_to_approval(row: Any) -> Approval:
+    return Approval(
+        id=row.id,
+        run_id=row.run_id,
+        node_key=row.node_key,
+        proposal=row.proposal,
+        status=row.status,
+        output=row.output,
+        decided_by=row.decided_by,
+        reason=row.reason,
+        created_at=row.created_at,
+        decided_at=row.decided_at,
+    )
+
+
+def definition_from_json(data: dict[str, Any]) -> WorkflowDefinition:
+    return WorkflowDefinition(
+        nodes=[NodeSpec.model_validate(n) for n in data.get("nodes", [])],
+        edges=[EdgeSpec.model_validate(e) for e in data.get("edges", [])],
+    )
+
+
+class SqlRunStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
+        dialect = self.engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    # --- reading -------------------------------------------------------------------------------
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return await self.db.run(self._get_run, run_id)
+
+    def _get_run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        return row_to_run(row) if row else None
+
+    async def get_definition(self, workflow_id: str, version: int) -> WorkflowDefinition | None:
+        return await self.db.run(self._get_definition, workflow_id, version)
+
+    def _get_definition(self, workflow_id: str, version: int) -> WorkflowDefinition | None:
+        with self.engine.connect() as conn:
+            data = conn.execute(
+                sa.select(versions.c.definition).where(versions.c.workflow_id == workflow_id, versions.c.version == version)
+            ).scalar()
+        return definition_from_json(data) if data is not None else None
+
+    async def get_agents(self, agent_ids: Collection[str]) -> dict[str, AgentRecord]:
+        return await self.db.run(self._get_agents, list(agent_ids))
+
+    def _get_agents(self, agent_ids: Sequence[str]) -> dict[str, AgentRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(agents).where(agents.c.id.in_(agent_ids))).all()
+        return {r.id: AgentRecord(r.id, r.kind, r.name, r.config or {}, r.description) for r in rows}
+
+    async def get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
+        return await self.db.run(self._get_node_runs, run_id)
+
+    def _get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(node_runs).where(node_runs.c.run_id == run_id).order_by(node_runs.c.started_at)
+            ).all()
+        return [row_to_node_run(r) for r in rows]
+
+    async def get_approvals(self, run_id: str) -> list[Approval]:
+        return await self.db.run(self._get_approvals, run_id)
+
+    def _get_approvals(self, run_id: str) -> list[Approval]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(approvals).where(approvals.c.run_id == run_id).order_by(approvals.c.created_at)
+            ).all()
+        return [row_to_approval(r) for r in rows]
+
+    # --- creating and commanding ---------------------------------------------------------------
+    async def create_run(self, run: RunRecord) -> None:
+        await self.db.run(self._create_run, run)
+
+    def _create_run(self, run: RunRecord) -> None:
+        with self.engine.begin() as conn:
+            try:
+                conn.execute(
+                    runs.insert().values(
+                        id=run.id,
+                        workflow_id=run.workflow_id,
+                        workflow_version=run.workflow_version,
+                        session_id=run.session_id,
+                        trigger=run.trigger.value,
+                        status=run.status.value,
+                        input=run.input,
+                        callback_url=run.callback_url,
+                        created_at=run.created_at,
+                        updated_at=run.updated_at or run.created_at,
+                        cancel_requested=False,
+                    )
+                )
+            except sa.exc.IntegrityError:
+                raise Conflict(f"run '{run.id}' exists already") from None
+
+    def _locked_run(self, conn: sa.Connection, run_id: str) -> Any:
+        query = sa.select(runs).where(runs.c.id == run_id)
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound("run", run_id)
+        return row
+
+    async def decide_approval(
+        self,
+        run_id: str,
+        node_key: str | None,
+        *,
+        approved: bool,
+        output: Any,
+        decided_by: str | None,
+        reason: str | None,
+        now: datetime,
+    ) -> Approval:
+        return await self.db.run(self._decide, run_id, node_key, approved, output, decided_by, reason, now)
+
+    def _decide(
+        self,
+        run_id: str,
+        node_key: str | None,
+        approved: bool,
+        output: Any,
+        decided_by: str | None,
+        reason: str | None,
+        now: datetime,
+    ) -> Approval:
+        with self.engine.begin() as conn:
+            run = self._locked_run(conn, run_id)
+            if run.status != RunStatus.PAUSED.value:
+                raise Conflict(f"run '{run_id}' is {run.status}, not PAUSED")
+            query = (
+                sa.select(approvals, node_runs.c.step_order)
+                .join(node_runs, sa.and_(node_runs.c.run_id == approvals.c.run_id, node_runs.c.node_key == approvals.c.node_key))
+                .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
+                .order_by(node_runs.c.step_order, approvals.c.created_at)
+            )
+            if node_key is not None:
+                query = query.where(approvals.c.node_key == node_key)
+            pending = conn.execute(query).first()
+            if pending is None:
+                where = f" at node '{node_key}'" if node_key else ""
+                raise Conflict(f"run '{run_id}' has no pending approval{where}")
+            claimed = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status == RunStatus.PAUSED.value)
+                .values(status=RunStatus.QUEUED.value, updated_at=now)
+            ).rowcount
+            if claimed != 1:
+                raise Conflict(f"run '{run_id}' was decided by someone else just now")
+            if approved:
+                decision = {"status": "APPROVED", "output": output}
+                node_values = {"status": NodeStatus.COMPLETED.value, "output": output, "finished_at": now}
+            else:
+                decision = {"status": "REJECTED", "output": None}
+                error = f"rejected: {reason or 'no reason given'}"
+                node_values = {"status": NodeStatus.FAILED.value, "error": error, "finished_at": now}
+            conn.execute(
+                approvals.update()
+                .where(approvals.c.id == pending.id)
+                .values(decided_by=decided_by, decided_at=now, reason=reason, **decision)
+            )
+            conn.execute(
+                node_runs.update()
+                .where(node_runs.c.run_id == run_id, node_runs.c.node_key == pending.node_key)
+                .values(**node_values)
+            )
+            row = conn.execute(sa.select(approvals).where(approvals.c.id == pending.id)).one()
+        return row_to_approval(row)
+
+    async def request_cancel(self, run_id: str, *, now: datetime) -> RunRecord:
+        return await self.db.run(self._request_cancel, run_id, now)
+
+    def _request_cancel(self, run_id: str, now: datetime) -> RunRecord:
+        with self.engine.begin() as conn:
+            run = self._locked_run(conn, run_id)
+            if RunStatus(run.status).is_terminal:
+                raise Conflict(f"run '{run_id}' has already ended ({run.status})")
+            free = run.lease_owner is None or run.lease_expires_at is None or run.lease_expires_at <= now
+            if free or run.status == RunStatus.PAUSED.value:
+                done = conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.status == run.status)
+                    .values(
+                        status=RunStatus.CANCELLED.value,
+                        error="cancelled",
+                        updated_at=now,
+                        finished_at=now,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
+                ).rowcount
+                if done != 1:
+                    raise Conflict(f"run '{run_id}' changed while cancelling; try again")
+                conn.execute(
+                    node_runs.update()
+                    .where(
+                        node_runs.c.run_id == run_id,
+                        node_runs.c.status.in_(
+                            [NodeStatus.PENDING.value, NodeStatus.RUNNING.value, NodeStatus.WAITING_APPROVAL.value]
+                        ),
+                    )
+                    .values(status=NodeStatus.CANCELLED.value, finished_at=now)
+                )
+                conn.execute(
+                    approvals.update()
+                    .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
+                    .values(status="CANCELLED", decided_at=now)
+                )
+            else:
+                conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+        return row_to_run(row)
+
+    async def reset_for_rerun(self, run_id: str, *, now: datetime) -> RunRecord:
+        return await self.db.run(self._reset_for_rerun, run_id, now)
+
+    def _reset_for_rerun(self, run_id: str, now: datetime) -> RunRecord:
+        with self.engine.begin() as conn:
+            run = self._locked_run(conn, run_id)
+            if run.status not in (RunStatus.FAILED.value, RunStatus.CANCELLED.value):
+                raise Conflict(
+                    f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status}"
+                )
+            done = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status == run.status)
+                .values(
+                    status=RunStatus.QUEUED.value,
+                    error=None,
+                    output=None,
+                    finished_at=None,
+                    updated_at=now,
+                    cancel_requested=False,
+                )
+            ).rowcount
+            if done != 1:
+                raise Conflict(f"run '{run_id}' changed meanwhile; try again")
+            conn.execute(
+                node_runs.delete().where(node_runs.c.run_id == run_id, node_runs.c.status != NodeStatus.COMPLETED.value)
+            )
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+        return row_to_run(row)
+
+    # --- leases ---------------------------------------------------------------------------------
+    async def acquire_lease(
+        self, run_id: str, owner: str, *, until: datetime, now: datetime, steal_from: str | None = None
+    ) -> bool:
+        return await self.db.run(self._acquire, run_id, owner, until, now, steal_from)
+
+    def _acquire(self, run_id: str, owner: str, until: datetime, now: datetime, steal_from: str | None) -> bool:
+        holders = [owner] if steal_from is None else [owner, steal_from]
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                runs.update()
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.status.in_(_DRIVABLE),
+                    sa.or_(
+                        runs.c.lease_owner.is_(None),
+                        runs.c.lease_expires_at <= now,
+                        runs.c.lease_owner.in_(holders),
+                    ),
+                )
+                .values(lease_owner=owner, lease_expires_at=until)
+            ).rowcount
+        return count == 1
+
+    async def renew_leases(self, owner: str, *, until: datetime) -> LeaseRenewal:
+        return await self.db.run(self._renew, owner, until)
+
+    def _renew(self, owner: str, until: datetime) -> LeaseRenewal:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.lease_owner == owner, runs.c.status.in_(_DRIVABLE))
+                .values(lease_expires_at=until)
+            )
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.cancel_requested).where(
+                    runs.c.lease_owner == owner, runs.c.status.in_(_DRIVABLE)
+                )
+            ).all()
+        return LeaseRenewal({r.id for r in rows}, {r.id for r in rows if r.cancel_requested})
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        await self.db.run(self._release, run_id, owner)
+
+    def _release(self, run_id: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    async def runs_to_drive(self, *, limit: int) -> list[LeaseInfo]:
+        return await self.db.run(self._runs_to_drive, limit)
+
+    def _runs_to_drive(self, limit: int) -> list[LeaseInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.lease_owner, runs.c.lease_expires_at)
+                .where(runs.c.status.in_(_DRIVABLE))
+                .order_by(runs.c.created_at)
+                .limit(limit)
+            ).all()
+        return [LeaseInfo(r.id, r.lease_owner, r.lease_expires_at) for r in rows]
+
+    # --- progress (fenced) --------------------------------------------------------------------------
+    def _fence(self, conn: sa.Connection, run_id: str, owner: str, values: dict[str, Any]) -> None:
+        count = conn.execute(
+            runs.update().where(runs.c.id == run_id, runs.c.lease_owner == owner).values(**values)
+        ).rowcount
+        if count != 1:
+            raise LeaseLost(run_id)
+
+    async def start_run(self, run_id: str, owner: str, *, now: datetime) -> None:
+        await self.db.run(self._start_run, run_id, owner, now)
+
+    def _start_run(self, run_id: str, owner: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._fence(
+                conn,
+                run_id,
+                owner,
+                {
+                    "status": RunStatus.RUNNING.value,
+                    "updated_at": now,
+                    "started_at": sa.func.coalesce(runs.c.started_at, now),
+                },
+            )
+
+    async def save_node(self, owner: str, node: NodeRunRecord, *, now: datetime) -> None:
+        await self.db.run(self._save_node, owner, node, now, None)
+
+    async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
+        await self.db.run(self._save_node, owner, node, now, approval)
+
+    def _save_node(self, owner: str, node: NodeRunRecord, now: datetime, approval: Approval | None) -> None:
+        values: dict[str, Any] = {
+            "status": node.status.value,
+            "attempt": node.attempt,
+            "step_order": node.step_order,
+            "input": node.input,
+            "output": node.output,
+            "error": node.error,
+            "handles": node.handles,
+            "usage": node.usage,
+            "started_at": node.started_at,
+            "finished_at": node.finished_at,
+        }
+        run_values: dict[str, Any] = {"updated_at": now}
+        if node.step_order is not None and node.status is not NodeStatus.SKIPPED:
+            run_values["current_step_order"] = node.step_order
+        with self.engine.begin() as conn:
+            self._fence(conn, node.run_id, owner, run_values)
+            statement = self._insert(node_runs).values(run_id=node.run_id, node_key=node.node_key, **values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[node_runs.c.run_id, node_runs.c.node_key],
+                set_={name: statement.excluded[name] for name in _NODE_COLUMNS},
+                where=node_runs.c.status != NodeStatus.COMPLETED.value,
+            )
+            conn.execute(statement)
+            if approval is not None:
+                conn.execute(
+                    approvals.insert().values(
+                        id=approval.id,
+                        run_id=approval.run_id,
+                        node_key=approval.node_key,
+                        status=approval.status,
+                        proposal=approval.proposal,
+                        created_at=approval.created_at or now,
+                    )
+                )
+
+    async def finish_run(
+        self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
+    ) -> None:
+        await self.db.run(self._finish_run, run_id, owner, status, output, error, now)
+
+    def _finish_run(self, run_id: str, owner: str, status: RunStatus, output: Any, error: str | None, now: datetime) -> None:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "output": output,
+            "error": error,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if status.is_terminal:
+            values["finished_at"] = now
+        with self.engine.begin() as conn:
+            self._fence(conn, run_id, owner, values)
