@@ -25,7 +25,7 @@ from app.engine.events import EventBus, InProcessEventBus
 from app.engine.exceptions import Conflict, InvalidInput, NotFound, Problem, WorkflowInvalid
 from app.engine.executor import Executor
 from app.engine.model import Approval, EdgeSpec, NodeSpec, RunRecord, RunStatus, Trigger, WorkflowDefinition
-from app.engine.plan import validate
+from app.engine.plan import agents_fingerprint, validate
 from app.engine.store import AgentRecord
 from app.settings import Settings
 from storage import repositories as repo
@@ -150,6 +150,8 @@ class Flowyard:
         self.bus: EventBus = bus or InProcessEventBus()
         self.http = http
         self._now = now
+        self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self._validated: dict[tuple[str, int], str] = {}
         self.executor = Executor(
             self.store,
             http=http,
@@ -476,26 +478,29 @@ class Flowyard:
     ) -> RunRecord:
         """Validate the workflow, freeze its version, store a QUEUED run and start executing it."""
 
-        def prepare(session: Session) -> tuple[WorkflowRow, WorkflowDefinition, dict[str, AgentRecord]]:
-            workflow = self._workflow(session, workflow_id)
-            definition = repo.get_definition(session, workflow_id=workflow_id)
-            agent_rows = [repo.get_agent(session, agent_id=a) for a in {n.agent_id for n in definition.nodes}]
-            agents = {a.id: AgentRecord(a.id, a.kind, a.name, a.config) for a in agent_rows if a is not None}
-            return workflow, definition, agents
-
-        workflow, definition, agents = await self._run(prepare)
-        problems = validate(definition, agents)
-        if problems:
-            raise WorkflowInvalid(problems, workflow_id=workflow_id)
         now = self._now()
 
-        def freeze(session: Session) -> int:
-            row = self._workflow(session, workflow_id)
-            if row.version != workflow.version:
-                raise Conflict(f"workflow '{workflow_id}' changed while starting the run; try again")
-            return repo.snapshot_version(session, workflow=row, definition=definition, now=now)
+        def prepare(session: Session) -> int:
+            workflow = self._workflow(session, workflow_id)
+            version = (workflow_id, workflow.version)
+            definition = self._definitions.get(version)
+            if definition is None:
+                definition = repo.get_definition(session, workflow_id=workflow_id)
+            agents = {
+                a.id: AgentRecord(a.id, a.kind, a.name, a.config)
+                for a in repo.get_agents(session, agent_ids={n.agent_id for n in definition.nodes})
+            }
+            fingerprint = agents_fingerprint(agents)
+            if self._validated.get(version) != fingerprint:
+                problems = validate(definition, agents)
+                if problems:
+                    raise WorkflowInvalid(problems, workflow_id=workflow_id)
+            if version not in self._definitions:
+                repo.snapshot_version(session, workflow=workflow, definition=definition, now=now)
+            self._remember(version, definition, fingerprint)
+            return workflow.version
 
-        version = await self._run(freeze)
+        version = await self._run(prepare)
         run = RunRecord(
             id=ids.new_run_id(),
             workflow_id=workflow_id,
@@ -511,6 +516,15 @@ class Flowyard:
         await self.store.create_run(run)
         self.executor.submit(run.id)
         return run
+
+    def _remember(self, version: tuple[str, int], definition: WorkflowDefinition, fingerprint: str) -> None:
+        """Cache a frozen, validated version (a version's definition never changes)."""
+        self._definitions[version] = definition
+        self._validated[version] = fingerprint
+        while len(self._definitions) > 256:
+            oldest = next(iter(self._definitions))
+            del self._definitions[oldest]
+            self._validated.pop(oldest, None)
 
     async def list_runs(self, workflow_id: str, *, page: int, size: int) -> Page[RunRow]:
         def read(session: Session) -> tuple[list[RunRow], int]:

@@ -6,7 +6,7 @@ nor decide policy: the caller (a service) owns the transaction and the rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "count_active_runs",
     "delete_workflow",
     "get_agent",
+    "get_agents",
     "get_definition",
     "get_run",
     "get_workflow",
@@ -55,11 +56,15 @@ def _page(session: Session, query: Any, *, offset: int, limit: int, order: Seque
 # --- workflows ---------------------------------------------------------------------------------
 
 
-def list_workflows(session: Session, *, offset: int, limit: int, search: str | None = None) -> tuple[list[WorkflowRow], int]:
+def list_workflows(
+    session: Session, *, offset: int, limit: int, search: str | None = None
+) -> tuple[list[WorkflowRow], int]:
     query = select(WorkflowRow)
     if search:
         query = query.where(col(WorkflowRow.name).icontains(search))
-    return _page(session, query, offset=offset, limit=limit, order=[col(WorkflowRow.created_at).desc(), col(WorkflowRow.id)])
+    return _page(
+        session, query, offset=offset, limit=limit, order=[col(WorkflowRow.created_at).desc(), col(WorkflowRow.id)]
+    )
 
 
 def get_workflow(session: Session, *, workflow_id: str) -> WorkflowRow | None:
@@ -92,7 +97,8 @@ def get_definition(session: Session, *, workflow_id: str) -> WorkflowDefinition:
     ]
     edge_rows = session.exec(select(EdgeRow).where(EdgeRow.workflow_id == workflow_id).order_by(col(EdgeRow.id))).all()
     edges = [
-        EdgeSpec(source=e.source, target=e.target, source_handle=e.source_handle, condition=e.condition) for e in edge_rows
+        EdgeSpec(source=e.source, target=e.target, source_handle=e.source_handle, condition=e.condition)
+        for e in edge_rows
     ]
     return WorkflowDefinition(nodes=nodes, edges=edges)
 
@@ -118,7 +124,9 @@ def replace_definition(
             session.delete(row)
     session.flush()
     for node in definition.nodes:
-        row = existing.get(node.key) or NodeRow(id=new_node_id(), workflow_id=workflow.id, key=node.key, agent_id=node.agent_id)
+        row = existing.get(node.key) or NodeRow(
+            id=new_node_id(), workflow_id=workflow.id, key=node.key, agent_id=node.agent_id
+        )
         row.agent_id = node.agent_id
         row.name = node.name
         row.action = node.action
@@ -165,8 +173,10 @@ def snapshot_version(session: Session, *, workflow: WorkflowRow, definition: Wor
 
 
 def count_active_runs(session: Session, *, workflow_id: str) -> int:
-    query = select(sa.func.count()).select_from(RunRow).where(
-        RunRow.workflow_id == workflow_id, col(RunRow.status).in_(ACTIVE_STATUSES)
+    query = (
+        select(sa.func.count())
+        .select_from(RunRow)
+        .where(RunRow.workflow_id == workflow_id, col(RunRow.status).in_(ACTIVE_STATUSES))
     )
     return int(session.exec(query).one())
 
@@ -193,6 +203,10 @@ def get_agent(session: Session, *, agent_id: str) -> AgentRow | None:
     return session.get(AgentRow, agent_id)
 
 
+def get_agents(session: Session, *, agent_ids: Collection[str]) -> list[AgentRow]:
+    return list(session.exec(select(AgentRow).where(col(AgentRow.id).in_(list(agent_ids)))).all())
+
+
 def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
     """(workflow id, workflow name) of every workflow with a node using `agent_id`."""
     query = (
@@ -209,7 +223,9 @@ def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
 
 def list_runs(session: Session, *, workflow_id: str, offset: int, limit: int) -> tuple[list[RunRow], int]:
     query = select(RunRow).where(RunRow.workflow_id == workflow_id)
-    return _page(session, query, offset=offset, limit=limit, order=[col(RunRow.created_at).desc(), col(RunRow.id).desc()])
+    return _page(
+        session, query, offset=offset, limit=limit, order=[col(RunRow.created_at).desc(), col(RunRow.id).desc()]
+    )
 
 
 def get_run(session: Session, *, run_id: str) -> RunRow | None:

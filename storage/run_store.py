@@ -9,7 +9,8 @@ in the same transaction, so a process that lost its lease cannot write over its 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,6 +103,128 @@ def definition_from_json(data: dict[str, Any]) -> WorkflowDefinition:
         edges=[EdgeSpec.model_validate(e) for e in data.get("edges", [])],
     )
 
+_SQLITE_FENCE = (
+    "UPDATE runs SET updated_at = ?, current_step_order = coalesce(?, current_step_order) WHERE id = ? AND lease_owner = ?"
+)
+_SQLITE_UPSERT = (
+    "INSERT INTO node_runs (run_id, node_key, status, attempt, step_order, input, output, error, handles, usage,"
+    " started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (run_id, node_key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _NODE_COLUMNS)
+    + " WHERE node_runs.status != 'COMPLETED'"
+)
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime (through `UTCDateTime`) would store for `value`."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_save_nodes(
+    conn: sa.Connection, owner: str, steps: dict[str, int | None], nodes: list[NodeRunRecord], now: datetime
+) -> None:
+    """`save_nodes` on SQLite through the driver: the same rows SQLAlchemy writes, at a third of the cost.
+
+    This is the one statement pair every node step executes; SQLAlchemy's per-statement work costs
+    more than SQLite's commit here, so the hot path speaks to the driver with the same SQL and the
+    same stored formats (JSON text, naive-UTC timestamps), and the contract suite holds it to that.
+    """
+    cursor = conn.connection.cursor()
+    try:
+        stamp = _sqlite_time(now)
+        for run_id, step in steps.items():
+            cursor.execute(_SQLITE_FENCE, (stamp, step, run_id, owner))
+            if cursor.rowcount != 1:
+                raise LeaseLost(run_id)
+        if nodes:
+            dumps = json.dumps
+            cursor.executemany(
+                _SQLITE_UPSERT,
+                [
+                    (
+                        n.run_id,
+                        n.node_key,
+                        n.status.value,
+                        n.attempt,
+                        n.step_order,
+                        dumps(n.input),
+                        dumps(n.output),
+                        n.error,
+                        dumps(n.handles),
+                        dumps(n.usage),
+                        _sqlite_time(n.started_at),
+                        _sqlite_time(n.finished_at),
+                    )
+                    for n in nodes
+                ],
+            )
+    finally:
+        cursor.close()
+
+
+class _Statements:
+    """The statements a run executes on every step, built once: SQLAlchemy then only binds and runs them.
+
+    (Building an UPDATE costs more than executing it; a prebuilt one halves a step's database time.)
+    """
+
+    def __init__(self, insert: Any) -> None:
+        b = sa.bindparam
+        run_id, owner, now = b("b_run_id"), b("b_owner"), b("b_now", type_=runs.c.updated_at.type)
+        mine = (runs.c.id == run_id, runs.c.lease_owner == owner)
+        self.get_run = sa.select(runs).where(runs.c.id == run_id)
+        self.get_agents = sa.select(agents).where(agents.c.id.in_(b("b_ids", expanding=True)))
+        self.get_node_runs = sa.select(node_runs).where(node_runs.c.run_id == run_id).order_by(node_runs.c.started_at)
+        self.acquire = (
+            runs.update()
+            .where(
+                runs.c.id == run_id,
+                runs.c.status.in_(_DRIVABLE),
+                sa.or_(
+                    runs.c.lease_owner.is_(None),
+                    runs.c.lease_expires_at <= now,
+                    runs.c.lease_owner == owner,
+                    runs.c.lease_owner == b("b_steal"),
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=b("b_until", type_=runs.c.lease_expires_at.type))
+        )
+        self.start_run = (
+            runs.update()
+            .where(*mine)
+            .values(status=RunStatus.RUNNING.value, updated_at=now, started_at=sa.func.coalesce(runs.c.started_at, now))
+        )
+        self.finish_run = (
+            runs.update()
+            .where(*mine)
+            .values(
+                status=b("b_status"),
+                output=b("b_output", type_=runs.c.output.type),
+                error=b("b_error"),
+                updated_at=now,
+                finished_at=sa.func.coalesce(b("b_finished", type_=runs.c.finished_at.type), runs.c.finished_at),
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        self.fence_step = (
+            runs.update()
+            .where(*mine)
+            .values(
+                updated_at=now,
+                current_step_order=sa.func.coalesce(b("b_step", type_=sa.Integer), runs.c.current_step_order),
+            )
+        )
+        upsert = insert(node_runs)
+        self.upsert_node = upsert.on_conflict_do_update(
+            index_elements=[node_runs.c.run_id, node_runs.c.node_key],
+            set_={name: upsert.excluded[name] for name in _NODE_COLUMNS},
+            where=node_runs.c.status != NodeStatus.COMPLETED.value,
+        )
+        self.add_approval = approvals.insert()
+
 
 class SqlRunStore:
     def __init__(self, db: Database) -> None:
@@ -109,6 +232,8 @@ class SqlRunStore:
         self.engine = db.engine
         dialect = self.engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._sql = _Statements(self._insert)
+        self._sqlite = dialect == "sqlite"
 
     # --- reading -------------------------------------------------------------------------------
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -116,7 +241,7 @@ class SqlRunStore:
 
     def _get_run(self, run_id: str) -> RunRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            row = conn.execute(self._sql.get_run, {"b_run_id": run_id}).first()
         return row_to_run(row) if row else None
 
     async def get_definition(self, workflow_id: str, version: int) -> WorkflowDefinition | None:
@@ -134,7 +259,7 @@ class SqlRunStore:
 
     def _get_agents(self, agent_ids: Sequence[str]) -> dict[str, AgentRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(agents).where(agents.c.id.in_(agent_ids))).all()
+            rows = conn.execute(self._sql.get_agents, {"b_ids": list(agent_ids)}).all()
         return {r.id: AgentRecord(r.id, r.kind, r.name, r.config or {}, r.description) for r in rows}
 
     async def get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
@@ -142,9 +267,7 @@ class SqlRunStore:
 
     def _get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(node_runs).where(node_runs.c.run_id == run_id).order_by(node_runs.c.started_at)
-            ).all()
+            rows = conn.execute(self._sql.get_node_runs, {"b_run_id": run_id}).all()
         return [row_to_node_run(r) for r in rows]
 
     async def get_approvals(self, run_id: str) -> list[Approval]:
@@ -162,25 +285,33 @@ class SqlRunStore:
         await self.db.run(self._create_run, run)
 
     def _create_run(self, run: RunRecord) -> None:
+        # Every field of the record is stored, so `get_run` returns what was created (as in memory). Only a
+        # clash on the id is a Conflict: any other integrity error (a missing created_at) is a bug to surface.
+        statement = (
+            self._insert(runs)
+            .values(
+                id=run.id,
+                workflow_id=run.workflow_id,
+                workflow_version=run.workflow_version,
+                session_id=run.session_id,
+                trigger=run.trigger.value,
+                status=run.status.value,
+                input=run.input,
+                output=run.output,
+                error=run.error,
+                current_step_order=run.current_step_order,
+                callback_url=run.callback_url,
+                created_at=run.created_at,
+                updated_at=run.updated_at or run.created_at,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                cancel_requested=run.cancel_requested,
+            )
+            .on_conflict_do_nothing(index_elements=[runs.c.id])
+        )
         with self.engine.begin() as conn:
-            try:
-                conn.execute(
-                    runs.insert().values(
-                        id=run.id,
-                        workflow_id=run.workflow_id,
-                        workflow_version=run.workflow_version,
-                        session_id=run.session_id,
-                        trigger=run.trigger.value,
-                        status=run.status.value,
-                        input=run.input,
-                        callback_url=run.callback_url,
-                        created_at=run.created_at,
-                        updated_at=run.updated_at or run.created_at,
-                        cancel_requested=False,
-                    )
-                )
-            except sa.exc.IntegrityError:
-                raise Conflict(f"run '{run.id}' exists already") from None
+            if conn.execute(statement).rowcount != 1:
+                raise Conflict(f"run '{run.id}' exists already")
 
     def _locked_run(self, conn: sa.Connection, run_id: str) -> Any:
         query = sa.select(runs).where(runs.c.id == run_id)
@@ -218,11 +349,12 @@ class SqlRunStore:
             run = self._locked_run(conn, run_id)
             if run.status != RunStatus.PAUSED.value:
                 raise Conflict(f"run '{run_id}' is {run.status}, not PAUSED")
+            # A node without a step order counts as step 0 everywhere: SQLite sorts NULL first, PostgreSQL last.
             query = (
                 sa.select(approvals, node_runs.c.step_order)
                 .join(node_runs, sa.and_(node_runs.c.run_id == approvals.c.run_id, node_runs.c.node_key == approvals.c.node_key))
                 .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
-                .order_by(node_runs.c.step_order, approvals.c.created_at)
+                .order_by(sa.func.coalesce(node_runs.c.step_order, 0), approvals.c.created_at)
             )
             if node_key is not None:
                 query = query.where(approvals.c.node_key == node_key)
@@ -338,21 +470,9 @@ class SqlRunStore:
         return await self.db.run(self._acquire, run_id, owner, until, now, steal_from)
 
     def _acquire(self, run_id: str, owner: str, until: datetime, now: datetime, steal_from: str | None) -> bool:
-        holders = [owner] if steal_from is None else [owner, steal_from]
+        params = {"b_run_id": run_id, "b_owner": owner, "b_until": until, "b_now": now, "b_steal": steal_from or owner}
         with self.engine.begin() as conn:
-            count = conn.execute(
-                runs.update()
-                .where(
-                    runs.c.id == run_id,
-                    runs.c.status.in_(_DRIVABLE),
-                    sa.or_(
-                        runs.c.lease_owner.is_(None),
-                        runs.c.lease_expires_at <= now,
-                        runs.c.lease_owner.in_(holders),
-                    ),
-                )
-                .values(lease_owner=owner, lease_expires_at=until)
-            ).rowcount
+            count = conn.execute(self._sql.acquire, params).rowcount
         return count == 1
 
     async def renew_leases(self, owner: str, *, until: datetime) -> LeaseRenewal:
@@ -397,70 +517,82 @@ class SqlRunStore:
         return [LeaseInfo(r.id, r.lease_owner, r.lease_expires_at) for r in rows]
 
     # --- progress (fenced) --------------------------------------------------------------------------
-    def _fence(self, conn: sa.Connection, run_id: str, owner: str, values: dict[str, Any]) -> None:
-        count = conn.execute(
-            runs.update().where(runs.c.id == run_id, runs.c.lease_owner == owner).values(**values)
-        ).rowcount
-        if count != 1:
-            raise LeaseLost(run_id)
-
     async def start_run(self, run_id: str, owner: str, *, now: datetime) -> None:
         await self.db.run(self._start_run, run_id, owner, now)
 
     def _start_run(self, run_id: str, owner: str, now: datetime) -> None:
         with self.engine.begin() as conn:
-            self._fence(
-                conn,
-                run_id,
-                owner,
-                {
-                    "status": RunStatus.RUNNING.value,
-                    "updated_at": now,
-                    "started_at": sa.func.coalesce(runs.c.started_at, now),
-                },
-            )
+            if conn.execute(self._sql.start_run, {"b_run_id": run_id, "b_owner": owner, "b_now": now}).rowcount != 1:
+                raise LeaseLost(run_id)
 
     async def save_node(self, owner: str, node: NodeRunRecord, *, now: datetime) -> None:
-        await self.db.run(self._save_node, owner, node, now, None)
+        await self.db.run(self._save_nodes, owner, [node], [], now)
 
     async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
-        await self.db.run(self._save_node, owner, node, now, approval)
+        await self.db.run(self._save_nodes, owner, [node], [approval], now)
 
-    def _save_node(self, owner: str, node: NodeRunRecord, now: datetime, approval: Approval | None) -> None:
-        values: dict[str, Any] = {
-            "status": node.status.value,
-            "attempt": node.attempt,
-            "step_order": node.step_order,
-            "input": node.input,
-            "output": node.output,
-            "error": node.error,
-            "handles": node.handles,
-            "usage": node.usage,
-            "started_at": node.started_at,
-            "finished_at": node.finished_at,
-        }
-        run_values: dict[str, Any] = {"updated_at": now}
-        if node.step_order is not None and node.status is not NodeStatus.SKIPPED:
-            run_values["current_step_order"] = node.step_order
+    async def save_nodes(
+        self, owner: str, nodes: Sequence[NodeRunRecord], *, approvals: Sequence[Approval] = (), now: datetime
+    ) -> None:
+        await self.db.run(self._save_nodes, owner, list(nodes), list(approvals), now)
+
+    def _save_nodes(self, owner: str, nodes: list[NodeRunRecord], new_approvals: list[Approval], now: datetime) -> None:
+        """The hot path: statements are built once (`_statements`), so a step costs little more than its commit."""
+        if not nodes and not new_approvals:
+            return
+        fence, upsert, add_approval = self._sql.fence_step, self._sql.upsert_node, self._sql.add_approval
+        steps: dict[str, int | None] = {}
+        for node in nodes:
+            steps.setdefault(node.run_id, None)
+            if node.step_order is not None and node.status is not NodeStatus.SKIPPED:
+                steps[node.run_id] = node.step_order
+        for approval in new_approvals:
+            steps.setdefault(approval.run_id, None)
         with self.engine.begin() as conn:
-            self._fence(conn, node.run_id, owner, run_values)
-            statement = self._insert(node_runs).values(run_id=node.run_id, node_key=node.node_key, **values)
-            statement = statement.on_conflict_do_update(
-                index_elements=[node_runs.c.run_id, node_runs.c.node_key],
-                set_={name: statement.excluded[name] for name in _NODE_COLUMNS},
-                where=node_runs.c.status != NodeStatus.COMPLETED.value,
-            )
-            conn.execute(statement)
-            if approval is not None:
+            if self._sqlite:
+                _sqlite_save_nodes(conn, owner, steps, nodes, now)
+                nodes = []
+            for run_id, step in steps.items():
+                if self._sqlite:
+                    break
+                params = {"b_run_id": run_id, "b_owner": owner, "b_now": now, "b_step": step}
+                if conn.execute(fence, params).rowcount != 1:
+                    raise LeaseLost(run_id)
+            if nodes:
                 conn.execute(
-                    approvals.insert().values(
-                        id=approval.id,
-                        run_id=approval.run_id,
-                        node_key=approval.node_key,
-                        status=approval.status,
-                        proposal=approval.proposal,
-                        created_at=approval.created_at or now,
-                    )
+                    upsert,
+                    [
+                        {
+                            "run_id": n.run_id,
+                            "node_key": n.node_key,
+                            "status": n.status.value,
+                            "attempt": n.attempt,
+                            "step_order": n.step_order,
+                            "input": n.input,
+                            "output": n.output,
+                            "error": n.error,
+                            "handles": n.handles,
+                            "usage": n.usage,
+                            "started_at": n.started_at,
+                            "finished_at": n.finished_at,
+                        }
+                        for n in nodes
+                    ],
+                )
+            if new_approvals:
+                conn.execute(
+                    add_approval,
+                    [
+                        {
+                            "id": a.id,
+                            "run_id": a.run_id,
+                            "node_key": a.node_key,
+                            "status": a.status,
+                            "proposal": a.proposal,
+                            "created_at": a.created_at or now,
+                        }
+                        for a in new_approvals
+                    ],
                 )
 
     async def finish_run(
@@ -469,15 +601,15 @@ class SqlRunStore:
         await self.db.run(self._finish_run, run_id, owner, status, output, error, now)
 
     def _finish_run(self, run_id: str, owner: str, status: RunStatus, output: Any, error: str | None, now: datetime) -> None:
-        values: dict[str, Any] = {
-            "status": status.value,
-            "output": output,
-            "error": error,
-            "updated_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
+        params = {
+            "b_run_id": run_id,
+            "b_owner": owner,
+            "b_status": status.value,
+            "b_output": output,
+            "b_error": error,
+            "b_now": now,
+            "b_finished": now if status.is_terminal else None,
         }
-        if status.is_terminal:
-            values["finished_at"] = now
         with self.engine.begin() as conn:
-            self._fence(conn, run_id, owner, values)
+            if conn.execute(self._sql.finish_run, params).rowcount != 1:
+                raise LeaseLost(run_id)

@@ -50,7 +50,9 @@ class Branch(AgentKind):
             raise ValueError("outcome handles (and the default) must be unique")
         for outcome in self.outcomes:
             if not is_template(outcome.when):
-                raise ValueError(f"condition of outcome '{outcome.handle}' must be a template like '{{{{ input.ok }}}}'")
+                raise ValueError(
+                    f"condition of outcome '{outcome.handle}' must be a template like '{{{{ input.ok }}}}'"
+                )
         return self
 
     def outcome_handles(self) -> list[str]:

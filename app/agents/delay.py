@@ -16,7 +16,9 @@ class Delay(AgentKind):
     title: ClassVar[str] = "Delay"
     group: ClassVar[str] = Group.LOGIC
     icon: ClassVar[str] = "hourglass_top"
-    description: ClassVar[str] = "Waits a number of seconds (the action may give it as a template), then passes its input on."
+    description: ClassVar[str] = (
+        "Waits a number of seconds (the action may give it as a template), then passes its input on."
+    )
 
     seconds: float = Field(1.0, ge=0, le=7 * 86_400, description="How long to wait.")
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.engine.exceptions import Conflict, InvalidInput, NotFound, WorkflowInvalid
@@ -24,10 +25,19 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FastAPI puts the character position where a field name would be: report the body instead
+        position = error.get("loc", ())[-1]
+        reason = (error.get("ctx") or {}).get("error", "cannot be parsed")
+        return {"field": "body", "message": f"invalid JSON at character {position}: {reason}"}
+    return {"field": _field(error.get("loc", ())), "message": error.get("msg", "invalid")}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse(status_code=422, content={"detail": message, "errors": errors})
 
@@ -66,16 +76,14 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
-        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    too_large = True
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -84,7 +92,7 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"}).encode()
+        body = json.dumps({"detail": _too_large(self.max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -95,5 +103,16 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large(max_bytes: int) -> str:
+    return f"request body is larger than {max_bytes} bytes"
+
+
+class _TooLarge(HTTPException):
+    """A streamed body passed the limit while the app read it.
+
+    An HTTP exception because FastAPI passes those on from reading a body (and turns any other
+    error there into a generic 400); where nothing handles it, the middleware answers 413 itself.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status_code=413, detail=_too_large(max_bytes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from app import clock
@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+RESERVED_AGENT_IDS = frozenset({"kinds"})
+"""Ids that name a route under /api/v1/agents/ (an agent saved under one could not be read back)."""
 
 
 class ApiModel(BaseModel):
@@ -203,6 +206,13 @@ class AgentCreate(ApiModel):
     kind: str = Field(min_length=1, max_length=64)
     description: str = Field("", max_length=5000)
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_route(cls, value: str | None) -> str | None:
+        if value in RESERVED_AGENT_IDS:
+            raise ValueError(f"'{value}' is reserved (GET /api/v1/agents/{value} is another endpoint)")
+        return value
 
 
 class AgentUpdate(ApiModel):

@@ -1,15 +1,15 @@
 """The engine's errors. Each carries the context needed to act on it.
 
-    FlowyardError
-    ├── InvalidInput           a request field that cannot be accepted (`.field`)
-    ├── WorkflowInvalid        a definition that cannot run; `.problems` lists every reason
-    ├── NotFound               an id that names nothing (`.kind`, `.id`)
-    ├── Conflict               the request does not fit the current state (e.g. resume a run that is not paused)
-    ├── LeaseLost              this process no longer owns the run it was driving
-    └── NodeError              a node could not produce an output (`.run_id`, `.node`)
-        ├── MappingError       a template failed to render (`.template`, `.reason`)
-        ├── AgentError         the agent reported a failure
-        └── NodeTimeout        the node ran past its timeout
+FlowyardError
+├── InvalidInput           a request field that cannot be accepted (`.field`)
+├── WorkflowInvalid        a definition that cannot run; `.problems` lists every reason
+├── NotFound               an id that names nothing (`.kind`, `.id`)
+├── Conflict               the request does not fit the current state (e.g. resume a run that is not paused)
+├── LeaseLost              this process no longer owns the run it was driving
+└── NodeError              a node could not produce an output (`.run_id`, `.node`)
+    ├── MappingError       a template failed to render (`.template`, `.reason`)
+    ├── AgentError         the agent reported a failure
+    └── NodeTimeout        the node ran past its timeout
 """
 
 from __future__ import annotations

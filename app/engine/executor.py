@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,8 @@ from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine import mapping
 from app.engine.events import Event, EventBus, InProcessEventBus
 from app.engine.exceptions import AgentError, LeaseLost, MappingError, NodeError, NodeTimeout, WorkflowInvalid
-from app.engine.model import Approval, EdgeSpec, NodeRunRecord, NodeStatus, RunRecord, RunStatus
-from app.engine.plan import Plan, effective_config, validate
+from app.engine.model import Approval, EdgeSpec, NodeRunRecord, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
+from app.engine.plan import Plan, agents_fingerprint, effective_config, validate
 from app.engine.state import RunState
 from app.engine.store import RunStore
 
@@ -40,6 +41,7 @@ __all__ = ["Executor", "default_owner"]
 log = logging.getLogger("flowyard.executor")
 
 MAX_BACKOFF_SECONDS = 300.0
+PLAN_CACHE_SIZE = 256
 
 
 def default_owner() -> str:
@@ -67,10 +69,26 @@ def _owner_process_is_gone(owner: str) -> bool:
 
 @dataclass
 class _Outcome:
-    key: str
-    status: NodeStatus
-    output: Any = None
-    error: str | None = None
+    record: NodeRunRecord
+    approval: Approval | None = None
+
+
+@dataclass
+class _Writes:
+    """Node records (and approvals) waiting to be stored together in the driver's next transaction."""
+
+    nodes: list[NodeRunRecord] = field(default_factory=list)
+    approvals: list[Approval] = field(default_factory=list)
+
+    def add(self, node: NodeRunRecord, approval: Approval | None = None) -> None:
+        self.nodes.append(copy.copy(node))
+        if approval is not None:
+            self.approvals.append(approval)
+
+    def take(self) -> tuple[list[NodeRunRecord], list[Approval]]:
+        nodes, approvals = self.nodes, self.approvals
+        self.nodes, self.approvals = [], []
+        return nodes, approvals
 
 
 class _Cancelled(Exception):
@@ -106,6 +124,8 @@ class Executor:
         self._held: set[str] = set()
         self._cancelling: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self._plans: dict[tuple[str, int], tuple[str, Plan, dict[str, AgentKind]]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -227,7 +247,9 @@ class Executor:
     async def _drive(self, run_id: str, steal_from: str | None) -> None:
         try:
             now = self._now()
-            if not await self.store.acquire_lease(run_id, self.owner, until=now + self.lease, now=now, steal_from=steal_from):
+            if not await self.store.acquire_lease(
+                run_id, self.owner, until=now + self.lease, now=now, steal_from=steal_from
+            ):
                 return
             self._held.add(run_id)
             try:
@@ -251,7 +273,9 @@ class Executor:
 
     async def _fail_run_quietly(self, run_id: str, error: str) -> None:
         with contextlib.suppress(Exception):
-            await self.store.finish_run(run_id, self.owner, status=RunStatus.FAILED, output=None, error=error, now=self._now())
+            await self.store.finish_run(
+                run_id, self.owner, status=RunStatus.FAILED, output=None, error=error, now=self._now()
+            )
             run = await self.store.get_run(run_id)
             if run is not None:
                 self._publish(run, RunStatus.FAILED.value, data={"error": error})
@@ -265,7 +289,9 @@ class Executor:
                 with contextlib.suppress(LeaseLost):
                     await self.store.save_node(self.owner, node, now=now)
         with contextlib.suppress(LeaseLost):
-            await self.store.finish_run(run_id, self.owner, status=RunStatus.CANCELLED, output=None, error="cancelled", now=now)
+            await self.store.finish_run(
+                run_id, self.owner, status=RunStatus.CANCELLED, output=None, error="cancelled", now=now
+            )
         run = await self.store.get_run(run_id)
         if run is not None:
             self._publish(run, RunStatus.CANCELLED.value)
@@ -278,26 +304,50 @@ class Executor:
         if run.cancel_requested:
             self._cancelling.add(run_id)
             raise asyncio.CancelledError
-        definition = await self.store.get_definition(run.workflow_id, run.workflow_version)
-        if definition is None:
-            await self._end(run, RunStatus.FAILED, error=f"workflow version {run.workflow_version} is missing")
+        prepared = await self._plan_for(run)
+        if isinstance(prepared, str):
+            await self._end(run, RunStatus.FAILED, error=prepared)
             return
-        agents_by_id = await self.store.get_agents({n.agent_id for n in definition.nodes})
-        problems = validate(definition, agents_by_id)
-        if problems:
-            await self._end(run, RunStatus.FAILED, error=str(WorkflowInvalid(problems)))
-            return
-        plan = Plan.of(definition)
-        agents: dict[str, AgentKind] = {}
-        for key, node in plan.nodes.items():
-            saved = agents_by_id[node.agent_id]
-            agents[key] = registry.build(saved.kind, effective_config(node, saved))
+        plan, agents = prepared
         state = RunState(plan, await self.store.get_node_runs(run_id))
 
         await self.store.start_run(run_id, self.owner, now=self._now())
         run.status = RunStatus.RUNNING
         self._publish(run, RunStatus.RUNNING.value)
         await self._loop(run, plan, agents, state)
+
+    async def _plan_for(self, run: RunRecord) -> tuple[Plan, dict[str, AgentKind]] | str:
+        """The validated plan of the run's workflow version and its configured agents, or why it cannot run.
+
+        A version's definition never changes, so it is read and parsed once per process; the plan is
+        rebuilt only when the saved agents it uses have changed since.
+        """
+        version = (run.workflow_id, run.workflow_version)
+        definition = self._definitions.get(version)
+        if definition is None:
+            definition = await self.store.get_definition(*version)
+            if definition is None:
+                return f"workflow version {run.workflow_version} is missing"
+            self._definitions[version] = definition
+            if len(self._definitions) > PLAN_CACHE_SIZE:
+                self._definitions.pop(next(iter(self._definitions)))
+        agents_by_id = await self.store.get_agents({n.agent_id for n in definition.nodes})
+        fingerprint = agents_fingerprint(agents_by_id)
+        cached = self._plans.get(version)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        problems = validate(definition, agents_by_id)
+        if problems:
+            return str(WorkflowInvalid(problems))
+        plan = Plan.of(definition)
+        agents: dict[str, AgentKind] = {}
+        for key, node in plan.nodes.items():
+            saved = agents_by_id[node.agent_id]
+            agents[key] = registry.build(saved.kind, effective_config(node, saved))
+        self._plans[version] = (fingerprint, plan, agents)
+        if len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.pop(next(iter(self._plans)))
+        return plan, agents
 
     def _condition_renderer(self, run: RunRecord, state: RunState) -> Callable[[EdgeSpec, Any], Any]:
         def render(edge: EdgeSpec, source_output: Any) -> Any:
@@ -314,10 +364,16 @@ class Executor:
         return render
 
     async def _loop(self, run: RunRecord, plan: Plan, agents: dict[str, AgentKind], state: RunState) -> None:
+        """Schedule until nothing can run. Each round's writes (results in, starts out) are one transaction."""
         render_condition = self._condition_renderer(run, state)
         running: dict[asyncio.Task[_Outcome], str] = {}
+        writes = _Writes()
         failure: str | None = next(
-            (f"node '{k}' failed: {state.errors.get(k, 'failed')}" for k, s in state.status.items() if s is NodeStatus.FAILED),
+            (
+                f"node '{k}' failed: {state.errors.get(k, 'failed')}"
+                for k, s in state.status.items()
+                if s is NodeStatus.FAILED
+            ),
             None,
         )
         try:
@@ -325,18 +381,29 @@ class Executor:
                 step = state.advance(render_condition)
                 now = self._now()
                 for key in step.skipped:
-                    await self._save(run, NodeRunRecord(run.id, key, NodeStatus.SKIPPED, finished_at=now), now)
+                    writes.add(NodeRunRecord(run.id, key, NodeStatus.SKIPPED, finished_at=now))
                 for key, error in step.failed.items():
-                    await self._save(run, NodeRunRecord(run.id, key, NodeStatus.FAILED, error=error, finished_at=now), now)
-                    failure = f"node '{key}' failed: {error}"
+                    writes.add(
+                        NodeRunRecord(run.id, key, NodeStatus.FAILED, error=error, started_at=now, finished_at=now)
+                    )
+                    failure = failure or f"node '{key}' failed: {error}"
+                starting: list[tuple[str, NodeRunRecord, dict[str, Any]]] = []
+                for key in step.ready:
+                    if failure is not None or len(running) + len(starting) >= self.run_concurrency:
+                        state.requeue(key)
+                        continue
+                    record, context = self._prepare(run, plan, state, key, now)
+                    state.settle(key, record.status)
+                    writes.add(record)
+                    if record.status is NodeStatus.FAILED:
+                        failure = f"node '{key}' failed: {record.error}"
+                    else:
+                        starting.append((key, record, context))
+                await self._flush(run, writes)
                 if failure is not None:
                     break
-                for key in step.ready:
-                    if len(running) >= self.run_concurrency:
-                        break
-                    state.status[key] = NodeStatus.RUNNING
-                    node_input = state.input_for(key, run.input, render_condition)
-                    task = asyncio.create_task(self._run_node(run, plan, state, agents[key], key, node_input))
+                for key, record, context in starting:
+                    task = asyncio.create_task(self._run_node(run, plan, state, agents[key], key, record, context))
                     running[task] = key
                 if not running:
                     break
@@ -344,49 +411,36 @@ class Executor:
                 for task in done:
                     key = running.pop(task)
                     outcome = task.result()
-                    state.status[key] = outcome.status
-                    if outcome.status is NodeStatus.COMPLETED:
-                        state.outputs[key] = outcome.output
-                    elif outcome.status is NodeStatus.FAILED and failure is None:
-                        failure = f"node '{key}' failed: {outcome.error}"
+                    writes.add(outcome.record, outcome.approval)
+                    if outcome.record.status is NodeStatus.COMPLETED:
+                        state.outputs[key] = outcome.record.output
+                        state.handles[key] = outcome.record.handles
+                    elif outcome.record.status is NodeStatus.FAILED and failure is None:
+                        failure = f"node '{key}' failed: {outcome.record.error}"
+                    state.settle(key, outcome.record.status)
         finally:
             if running:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
         if failure is not None:
-            if running:
-                now = self._now()
-                for key in running.values():
-                    await self._save(run, NodeRunRecord(run.id, key, NodeStatus.CANCELLED, finished_at=now), now)
+            now = self._now()
+            for key in running.values():
+                writes.add(NodeRunRecord(run.id, key, NodeStatus.CANCELLED, finished_at=now))
+        await self._flush(run, writes)
+        if failure is not None:
             await self._end(run, RunStatus.FAILED, error=failure)
         elif state.count(NodeStatus.WAITING_APPROVAL):
             await self._end(run, RunStatus.PAUSED)
         else:
             await self._end(run, RunStatus.COMPLETED, output=state.final_output())
 
-    async def _save(self, run: RunRecord, node: NodeRunRecord, now: datetime) -> None:
-        await self.store.save_node(self.owner, node, now=now)
-        self._publish(run, node.status.value, node_key=node.node_key)
-
-    async def _end(self, run: RunRecord, status: RunStatus, *, output: Any = None, error: str | None = None) -> None:
-        await self.store.finish_run(run.id, self.owner, status=status, output=output, error=error, now=self._now())
-        run.status = status
-        self._held.discard(run.id)
-        data: dict[str, Any] = {"error": error} if error else {}
-        self._publish(run, status.value, data=data)
-
-    def _publish(self, run: RunRecord, status: str, *, node_key: str | None = None, data: dict[str, Any] | None = None) -> None:
-        self.bus.publish(Event(run.id, run.workflow_id, status, self._now(), node_key, data or {}))
-
-    # --- one node ---------------------------------------------------------------------------------
-
-    async def _run_node(
-        self, run: RunRecord, plan: Plan, state: RunState, agent: AgentKind, key: str, node_input: Any
-    ) -> _Outcome:
-        """Every attempt of one node; the result is stored before this returns."""
+    def _prepare(
+        self, run: RunRecord, plan: Plan, state: RunState, key: str, now: datetime
+    ) -> tuple[NodeRunRecord, dict[str, Any]]:
+        """The RUNNING record of a node about to start (or FAILED, when its input mapping fails) and its context."""
         node = plan.nodes[key]
-        step_order = node.step_order if node.step_order is not None else plan.order.index(key) + 1
+        node_input = state.input_for(key, run.input, self._condition_renderer(run, state))
         context = mapping.build_context(
             input=node_input,
             payload=run.input,
@@ -395,37 +449,79 @@ class Executor:
             session_id=run.session_id,
             workflow_id=run.workflow_id,
         )
-        record = NodeRunRecord(run.id, key, NodeStatus.RUNNING, input=node_input, step_order=step_order)
+        state.attempts[key] += 1
+        record = NodeRunRecord(
+            run.id,
+            key,
+            NodeStatus.RUNNING,
+            attempt=state.attempts[key],
+            input=node_input,
+            started_at=now,
+            step_order=node.step_order if node.step_order is not None else plan.position(key),
+        )
         if node.input_mapping is not None:
             try:
                 context["input"] = record.input = mapping.render_value(node.input_mapping, context, node=key)
             except MappingError as exc:
-                record.attempt = state.attempts[key] = state.attempts[key] + 1
-                record.status, record.error = NodeStatus.FAILED, f"input mapping: {exc}"
-                record.started_at = record.finished_at = self._now()
-                await self._save(run, record, record.finished_at)
-                return _Outcome(key, NodeStatus.FAILED, error=record.error)
+                record.status, record.error, record.finished_at = NodeStatus.FAILED, f"input mapping: {exc}", now
+        return record, context
+
+    async def _flush(self, run: RunRecord, writes: _Writes) -> None:
+        if not writes.nodes:
+            return
+        nodes, approvals = writes.take()
+        await self.store.save_nodes(self.owner, nodes, approvals=approvals, now=self._now())
+        by_node = {a.node_key: a.id for a in approvals}
+        for node in nodes:
+            data = {"approval": by_node[node.node_key]} if node.node_key in by_node else {}
+            self._publish(run, node.status.value, node_key=node.node_key, data=data)
+
+    async def _end(self, run: RunRecord, status: RunStatus, *, output: Any = None, error: str | None = None) -> None:
+        await self.store.finish_run(run.id, self.owner, status=status, output=output, error=error, now=self._now())
+        run.status = status
+        self._held.discard(run.id)
+        data: dict[str, Any] = {"error": error} if error else {}
+        self._publish(run, status.value, data=data)
+
+    def _publish(
+        self, run: RunRecord, status: str, *, node_key: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.bus.publish(Event(run.id, run.workflow_id, status, self._now(), node_key, data or {}))
+
+    # --- one node ---------------------------------------------------------------------------------
+
+    async def _run_node(
+        self,
+        run: RunRecord,
+        plan: Plan,
+        state: RunState,
+        agent: AgentKind,
+        key: str,
+        record: NodeRunRecord,
+        context: dict[str, Any],
+    ) -> _Outcome:
+        """Every attempt of one node. Its RUNNING record is stored already; the driver stores the outcome."""
+        node = plan.nodes[key]
         attempts = node.retries + 1
         for number in range(1, attempts + 1):
-            record.attempt = state.attempts[key] = state.attempts[key] + 1
-            record.started_at = self._now()
-            record.status, record.error, record.finished_at = NodeStatus.RUNNING, None, None
+            if number > 1:
+                record.attempt = state.attempts[key] = state.attempts[key] + 1
+                record.status, record.started_at, record.finished_at = NodeStatus.RUNNING, self._now(), None
+                await self.store.save_nodes(self.owner, [record], now=record.started_at)
+                self._publish(run, record.status.value, node_key=key, data={"attempt": record.attempt})
             try:
-                await self._save(run, record, record.started_at)
                 result = await self._attempt(run, node.timeout_seconds, agent, key, node.action, context)
             except NodeError as exc:
                 record.error = str(exc)
                 record.finished_at = self._now()
                 if not exc.retryable or number == attempts:
                     record.status = NodeStatus.FAILED
-                    await self._save(run, record, record.finished_at)
-                    return _Outcome(key, NodeStatus.FAILED, error=record.error)
-                await self._save(run, record, record.finished_at)
+                    return _Outcome(record)
                 delay = min(node.retry_backoff_seconds * 2 ** (number - 1), MAX_BACKOFF_SECONDS)
                 await asyncio.sleep(delay)
                 continue
             record.output, record.handles, record.usage = result.output, result.handles, result.usage
-            record.finished_at = self._now()
+            record.error, record.finished_at = None, self._now()
             if result.wait_for_approval or node.needs_approval:
                 record.status = NodeStatus.WAITING_APPROVAL
                 approval = Approval(
@@ -435,13 +531,9 @@ class Executor:
                     proposal=result.output,
                     created_at=record.finished_at,
                 )
-                await self.store.save_waiting_node(self.owner, record, approval, now=record.finished_at)
-                self._publish(run, record.status.value, node_key=key, data={"approval": approval.id})
-                return _Outcome(key, NodeStatus.WAITING_APPROVAL)
+                return _Outcome(record, approval)
             record.status = NodeStatus.COMPLETED
-            state.handles[key] = result.handles
-            await self._save(run, record, record.finished_at)
-            return _Outcome(key, NodeStatus.COMPLETED, output=result.output)
+            return _Outcome(record)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
     async def _attempt(

@@ -111,43 +111,38 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+@lru_cache(maxsize=4096)
+def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(problems, referenced node keys) of one template; cached, since definitions are checked often."""
+    try:
+        ast = _env.parse(text)
+    except TemplateSyntaxError as exc:
+        return (f"template {text!r}: syntax error on line {exc.lineno}: {exc.message}",), frozenset()
+    problems: tuple[str, ...] = ()
+    unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+    if unknown:
+        names = ", ".join(unknown)
+        problems = (f"template {text!r} uses unknown name(s) {names}; use input, payload, nodes or run",)
+    keys: set[str] = set()
+    for getattr_node in ast.find_all(nodes.Getattr):
+        if isinstance(getattr_node.node, nodes.Name) and getattr_node.node.name == "nodes":
+            keys.add(getattr_node.attr)
+    for getitem in ast.find_all(nodes.Getitem):
+        if (
+            isinstance(getitem.node, nodes.Name)
+            and getitem.node.name == "nodes"
+            and isinstance(getitem.arg, nodes.Const)
+            and isinstance(getitem.arg.value, str)
+        ):
+            keys.add(getitem.arg.value)
+    return problems, frozenset(keys)
+
+
 def template_problems(value: Any) -> list[str]:
     """Reasons the templates inside `value` can never render: syntax errors and unknown names."""
-    problems: list[str] = []
-    for text in _strings(value):
-        if not is_template(text):
-            continue
-        try:
-            ast = _env.parse(text)
-        except TemplateSyntaxError as exc:
-            problems.append(f"template {text!r}: syntax error on line {exc.lineno}: {exc.message}")
-            continue
-        unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
-        if unknown:
-            names = ", ".join(unknown)
-            problems.append(f"template {text!r} uses unknown name(s) {names}; use input, payload, nodes or run")
-    return problems
+    return [problem for text in _strings(value) if is_template(text) for problem in _analyse(text)[0]]
 
 
 def referenced_nodes(value: Any) -> set[str]:
     """Node keys a template refers to as ``nodes.<key>`` or ``nodes['<key>']``."""
-    keys: set[str] = set()
-    for text in _strings(value):
-        if not is_template(text):
-            continue
-        try:
-            ast = _env.parse(text)
-        except TemplateSyntaxError:
-            continue
-        for getattr_node in ast.find_all(nodes.Getattr):
-            if isinstance(getattr_node.node, nodes.Name) and getattr_node.node.name == "nodes":
-                keys.add(getattr_node.attr)
-        for getitem in ast.find_all(nodes.Getitem):
-            if (
-                isinstance(getitem.node, nodes.Name)
-                and getitem.node.name == "nodes"
-                and isinstance(getitem.arg, nodes.Const)
-                and isinstance(getitem.arg.value, str)
-            ):
-                keys.add(getitem.arg.value)
-    return keys
+    return {key for text in _strings(value) if is_template(text) for key in _analyse(text)[1]}

@@ -7,7 +7,7 @@ lease fencing, so tests that use it exercise the real engine semantics.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -59,7 +59,7 @@ class InMemoryRunStore:
     async def create_run(self, run: RunRecord) -> None:
         if run.id in self.runs:
             raise Conflict(f"run '{run.id}' exists already")
-        self.runs[run.id] = copy.deepcopy(run)
+        self.runs[run.id] = replace(copy.deepcopy(run), updated_at=run.updated_at or run.created_at)
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.runs.get(run_id)
@@ -123,7 +123,9 @@ class InMemoryRunStore:
     async def reset_for_rerun(self, run_id: str, *, now: datetime) -> RunRecord:
         run = self._run(run_id)
         if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise Conflict(f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status.value}")
+            raise Conflict(
+                f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status.value}"
+            )
         nodes = self.nodes.setdefault(run_id, {})
         for key in [k for k, n in nodes.items() if n.status is not NodeStatus.COMPLETED]:
             del nodes[key]
@@ -182,18 +184,29 @@ class InMemoryRunStore:
 
     async def save_node(self, owner: str, node: NodeRunRecord, *, now: datetime) -> None:
         run = self._fence(node.run_id, owner)
-        nodes = self.nodes.setdefault(node.run_id, {})
-        existing = nodes.get(node.node_key)
-        if existing is not None and existing.status is NodeStatus.COMPLETED:
-            return
-        nodes[node.node_key] = copy.deepcopy(node)
+        # The run is touched before the node is looked at, as the SQL store's fencing update does.
         run.updated_at = now
         if node.step_order is not None and node.status is not NodeStatus.SKIPPED:
             run.current_step_order = node.step_order
+        nodes = self.nodes.setdefault(node.run_id, {})
+        existing = nodes.get(node.node_key)
+        if existing is None or existing.status is not NodeStatus.COMPLETED:
+            nodes[node.node_key] = copy.deepcopy(node)
 
     async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
-        await self.save_node(owner, node, now=now)
-        self.approvals.setdefault(node.run_id, []).append(replace(approval))
+        await self.save_nodes(owner, [node], approvals=[approval], now=now)
+
+    async def save_nodes(
+        self, owner: str, nodes: Sequence[NodeRunRecord], *, approvals: Sequence[Approval] = (), now: datetime
+    ) -> None:
+        for node in nodes:
+            self._fence(node.run_id, owner)
+        for approval in approvals:
+            self._fence(approval.run_id, owner)
+        for node in nodes:
+            await self.save_node(owner, node, now=now)
+        for approval in approvals:
+            self.approvals.setdefault(approval.run_id, []).append(replace(approval))
 
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime

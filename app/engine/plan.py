@@ -18,7 +18,12 @@ from app.engine.exceptions import Problem, WorkflowInvalid
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from app.engine.store import AgentRecord
 
-__all__ = ["Plan", "effective_config", "validate"]
+__all__ = ["Plan", "agents_fingerprint", "effective_config", "validate"]
+
+
+def agents_fingerprint(agents: Mapping[str, AgentRecord]) -> str:
+    """A value that changes whenever any of these saved agents' kind or config changes."""
+    return repr(sorted((a.id, a.kind, sorted((a.config or {}).items())) for a in agents.values()))
 
 
 def effective_config(node: NodeSpec, agent: AgentRecord) -> dict[str, object]:
@@ -36,6 +41,8 @@ class Plan:
     outgoing: dict[str, list[EdgeSpec]]
     order: list[str]
     predecessors: dict[str, list[str]] = field(default_factory=dict)
+    _ancestors: dict[str, frozenset[str]] | None = field(default=None, repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, definition: WorkflowDefinition) -> Plan:
@@ -64,15 +71,20 @@ class Plan:
     def sink_nodes(self) -> list[str]:
         return [k for k in self.order if not self.outgoing[k]]
 
-    def ancestors(self, key: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.predecessors.get(key, []))
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self.predecessors.get(current, []))
-        return seen
+    def ancestors(self, key: str) -> frozenset[str]:
+        """Every node that runs before `key` on some path to it."""
+        if self._ancestors is None:
+            table: dict[str, frozenset[str]] = {}
+            for current in self.order:
+                table[current] = frozenset().union(*(table[p] | {p} for p in self.predecessors[current]))
+            self._ancestors = table
+        return self._ancestors.get(key, frozenset())
+
+    def position(self, key: str) -> int:
+        """1-based place of `key` in the execution order."""
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.order, start=1)}
+        return self._positions[key]
 
 
 def _sort_key(node: NodeSpec, index: int) -> tuple[int, float, float, int]:
@@ -123,7 +135,9 @@ def _structure_problems(definition: WorkflowDefinition) -> list[Problem]:
     plan = Plan._index(definition)
     if len(plan.order) < len(plan.nodes):
         in_cycle = [k for k in plan.nodes if k not in set(plan.order)]
-        problems.append(Problem(f"the graph has a cycle through {', '.join(sorted(in_cycle))}", node=sorted(in_cycle)[0]))
+        problems.append(
+            Problem(f"the graph has a cycle through {', '.join(sorted(in_cycle))}", node=sorted(in_cycle)[0])
+        )
     if len(plan.nodes) > 1:
         for key in plan.nodes:
             if not plan.incoming[key] and not plan.outgoing[key]:
@@ -144,7 +158,9 @@ def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) 
             problems.append(Problem(f"node '{key}' uses unknown agent '{node.agent_id}'", node=key, field="agent_id"))
         elif registry.get_kind(agent.kind) is None:
             problems.append(
-                Problem(f"agent '{agent.id}' of node '{key}' has unknown kind '{agent.kind}'", node=key, field="agent_id")
+                Problem(
+                    f"agent '{agent.id}' of node '{key}' has unknown kind '{agent.kind}'", node=key, field="agent_id"
+                )
             )
         else:
             try:
@@ -165,9 +181,7 @@ def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) 
                     )
                 )
             elif handles is None and agent is not None and edge.source_handle is not None:
-                problems.append(
-                    Problem(f"node '{key}' has no outcome '{edge.source_handle}'", node=key, edge=edge.id)
-                )
+                problems.append(Problem(f"node '{key}' has no outcome '{edge.source_handle}'", node=key, edge=edge.id))
             if edge.condition is not None:
                 for message in mapping.template_problems(edge.condition):
                     problems.append(Problem(f"edge {edge.id}: {message}", edge=edge.id, field="condition"))

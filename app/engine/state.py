@@ -33,6 +33,7 @@ class RunState:
         self.handles: dict[str, list[str] | None] = {}
         self.attempts: dict[str, int] = dict.fromkeys(plan.nodes, 0)
         self.errors: dict[str, str] = {}
+        self._candidates: set[str] = set(plan.nodes)
         for record in records:
             if record.node_key not in self.status:
                 continue
@@ -59,10 +60,22 @@ class RunState:
             return True
         return bool(render_condition(edge, self.outputs[edge.source]))
 
+    def settle(self, key: str, status: NodeStatus) -> None:
+        """Record a node's new status; its successors become candidates for the next `advance`."""
+        self.status[key] = status
+        if status.is_terminal:
+            self._candidates.update(e.target for e in self.plan.outgoing[key])
+
     def advance(self, render_condition: ConditionRenderer) -> Advance:
-        """Nodes to start now, nodes that can never run (all inputs skipped), nodes whose edges failed."""
+        """Nodes to start now, nodes that can never run (all inputs skipped), nodes whose edges failed.
+
+        Only nodes that may have changed are looked at: at first all of them, then the successors of
+        nodes that ended since the last call (a node left pending stays a candidate).
+        """
         result = Advance()
-        for key in self.plan.order:
+        candidates = sorted(self._candidates, key=self.plan.position)
+        self._candidates = set()
+        for key in candidates:
             if self.status[key] is not NodeStatus.PENDING:
                 continue
             incoming = self.plan.incoming[key]
@@ -70,19 +83,23 @@ class RunState:
                 result.ready.append(key)
                 continue
             if any(not self.status[p].is_terminal for p in self.plan.predecessors[key]):
-                continue
+                continue  # a predecessor's end will make it a candidate again
             try:
                 fired = any(self.edge_fires(edge, render_condition) for edge in incoming)
             except MappingError as exc:
                 result.failed[key] = f"edge condition: {exc}"
-                self.status[key] = NodeStatus.FAILED
+                self.settle(key, NodeStatus.FAILED)
                 continue
             if fired:
                 result.ready.append(key)
             else:
-                self.status[key] = NodeStatus.SKIPPED
+                self.settle(key, NodeStatus.SKIPPED)
                 result.skipped.append(key)
         return result
+
+    def requeue(self, key: str) -> None:
+        """A ready node that could not start yet (concurrency limit): look at it again next time."""
+        self._candidates.add(key)
 
     def input_for(self, key: str, payload: Any, render_condition: ConditionRenderer) -> Any:
         """The node's `input`: the payload for an entry node, the previous output, or a dict of them."""

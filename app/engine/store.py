@@ -9,7 +9,7 @@ overwrite the progress of the one that took the run over.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,7 +113,15 @@ class RunStore(Protocol):
         """Write a node's state. A COMPLETED node is never overwritten."""
         ...
 
-    async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None: ...
+    async def save_nodes(
+        self, owner: str, nodes: Sequence[NodeRunRecord], *, approvals: Sequence[Approval] = (), now: datetime
+    ) -> None:
+        """Write several nodes' states (and new approvals) in one transaction, as `save_node` would each."""
+        ...
+
+    async def save_waiting_node(
+        self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime
+    ) -> None: ...
 
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
