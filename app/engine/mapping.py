@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -39,7 +39,16 @@ MAX_TEMPLATE_CHARS = 100_000
 
 
 class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment, NativeEnvironment):
-    """Jinja2's immutable sandbox (no attribute tricks, no mutation) producing native values."""
+    """Jinja2's immutable sandbox (no attribute tricks, no mutation) producing native values.
+
+    On JSON objects a key wins over a method of the same name: ``payload.items`` is the payload's
+    ``items`` field, not ``dict.items`` (the data people map is JSON, not Python).
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
 
 _env = _SandboxedNativeEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -79,7 +88,10 @@ def render(template: str, context: Mapping[str, Any], *, node: str | None = None
     if len(template) > MAX_TEMPLATE_CHARS:
         raise MappingError(template[:80] + "…", f"longer than {MAX_TEMPLATE_CHARS} characters", node=node)
     try:
-        return _compile(template).render(context)
+        value = _compile(template).render(context)
+        if isinstance(value, Undefined):  # a lone expression hands back the Undefined instead of failing
+            value._fail_with_undefined_error()
+        return value
     except TemplateSyntaxError as exc:
         raise MappingError(template, f"syntax error on line {exc.lineno}: {exc.message}", node=node) from None
     except UndefinedError as exc:
