@@ -59,7 +59,8 @@ def _export(args: argparse.Namespace) -> int:
         flowyard = _open(args)
         try:
             document = await flowyard.export_workflow(args.workflow_id)
-            return document.model_dump_json(indent=2)
+            text: str = document.model_dump_json(indent=2)
+            return text
         finally:
             await flowyard.http.aclose()
             flowyard.db.dispose()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 
 from app import __version__
@@ -36,13 +37,14 @@ def create_api(settings: Settings) -> FastAPI:
             api.state.ready = False
             await flowyard.close()
 
-    api = FastAPI(
+    api = FastAPIOffline(  # Swagger UI served from the package, not a CDN: /docs works offline
         title="Flowyard",
         version=__version__,
         description="Durable, multi-step agent workflows: the ordered-steps API (`/api/v1`).",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        static_url="/api/docs-static",
     )
     api.state.settings = settings
     api.state.ready = False

@@ -184,11 +184,11 @@ def count_active_runs(session: Session, *, workflow_id: str) -> int:
 def delete_workflow(session: Session, *, workflow: WorkflowRow) -> None:
     """Delete a workflow with its graph, versions and run history."""
     run_ids = select(RunRow.id).where(RunRow.workflow_id == workflow.id)
-    for table in (NodeRunRow, ApprovalRow, CallbackDeliveryRow):
-        session.execute(sa.delete(table).where(col(table.run_id).in_(run_ids)))  # type: ignore[attr-defined]
+    for run_table in (NodeRunRow, ApprovalRow, CallbackDeliveryRow):
+        session.execute(sa.delete(run_table).where(col(run_table.run_id).in_(run_ids)))
     session.execute(sa.delete(RunRow).where(col(RunRow.workflow_id) == workflow.id))
-    for table in (EdgeRow, NodeRow, WorkflowVersionRow):
-        session.execute(sa.delete(table).where(col(table.workflow_id) == workflow.id))  # type: ignore[attr-defined]
+    for graph_table in (EdgeRow, NodeRow, WorkflowVersionRow):
+        session.execute(sa.delete(graph_table).where(col(graph_table.workflow_id) == workflow.id))
     session.delete(workflow)
 
 

@@ -32,7 +32,8 @@ class Http(AgentKind):
     timeout_seconds: float = Field(30.0, gt=0, le=3600)
 
     def _target(self, ctx: AgentContext) -> tuple[str, str]:
-        method, url = self.method, self.url
+        method: str = self.method
+        url = self.url
         if not url and ctx.action.strip():
             parts = ctx.action.strip().split(None, 1)
             if len(parts) == 2 and parts[0].upper() in METHODS:
