@@ -1,0 +1,38 @@
+"""The newcomer's journey through the API, with PostgreSQL as the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.main import create_api
+from app.settings import Settings
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_steps_run_pause_resume_and_complete_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    app = create_api(Settings(data_dir=tmp_path, database_url=postgres_url))
+    async with app.router.lifespan_context(app):
+        flowyard = app.state.flowyard
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+            workflow = (await api.post("/api/v1/workflows", json={"name": "On PostgreSQL"})).json()
+            for agent, action in (("transform", "{{ input }}!"), ("approval", ""), ("transform", "done: {{ input }}")):
+                added = await api.post(
+                    f"/api/v1/workflows/{workflow['id']}/steps", json={"agentId": agent, "action": action}
+                )
+                assert added.status_code == 201
+            run_id = (await api.post(f"/api/v1/workflows/{workflow['id']}/run", json={"input": "hi"})).json()["runId"]
+            await flowyard.executor.wait(run_id, timeout=10)
+            paused = (await api.get(f"/api/v1/workflows/runs/{run_id}")).json()
+            resumed = await api.post(f"/api/v1/workflows/runs/{run_id}/resume", json={"output": "ok"})
+            await flowyard.executor.wait(run_id, timeout=10)
+            run = (await api.get(f"/api/v1/workflows/runs/{run_id}")).json()
+            history = (await api.get(f"/api/v1/workflows/{workflow['id']}/runs")).json()
+
+    assert paused["status"] == "PAUSED" and paused["approvals"][0]["proposal"] == "hi!"
+    assert resumed.status_code == 202
+    assert run["status"] == "COMPLETED" and run["output"] == "done: ok"
+    assert history["totalElements"] == 1 and history["content"][0]["currentStepOrder"] == 3
