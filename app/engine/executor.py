@@ -123,6 +123,8 @@ class Executor:
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._held: set[str] = set()
         self._cancelling: set[str] = set()
+        self._again: set[str] = set()
+        self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
         self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self._plans: dict[tuple[str, int], tuple[str, Plan, dict[str, AgentKind]]] = {}
@@ -139,6 +141,7 @@ class Executor:
 
     async def stop(self) -> None:
         """Stop driving: leases are released so another process can continue the runs at once."""
+        self._stopping = True
         for task in self._loops:
             task.cancel()
         drivers = list(self._drivers.values())
@@ -158,18 +161,24 @@ class Executor:
     # --- commands -------------------------------------------------------------------------------
 
     def submit(self, run_id: str, *, steal_from: str | None = None) -> None:
-        """Drive `run_id` in this process, unless it is driven here already."""
-        if run_id not in self._drivers:
-            self._drivers[run_id] = asyncio.create_task(self._drive(run_id, steal_from), name=f"run {run_id}")
+        """Drive `run_id` in this process. If a driver is still winding down (it just paused the run, say),
+        the run is looked at again as soon as that driver ends, so a quick resume is never missed."""
+        if run_id in self._drivers:
+            self._again.add(run_id)
+            return
+        self._drivers[run_id] = asyncio.create_task(self._drive(run_id, steal_from), name=f"run {run_id}")
 
     def is_driving(self, run_id: str) -> bool:
         return run_id in self._drivers
 
     async def wait(self, run_id: str, *, timeout: float | None = None) -> RunRecord | None:
         """Wait until this process stops driving `run_id` (it ended, paused or moved), then read it."""
-        task = self._drivers.get(run_id)
-        if task is not None:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
+
+        async def drivers_done() -> None:
+            while (task := self._drivers.get(run_id)) is not None:
+                await asyncio.shield(task)
+
+        await asyncio.wait_for(drivers_done(), timeout)
         return await self.store.get_run(run_id)
 
     async def cancel(self, run_id: str) -> RunRecord:
@@ -270,6 +279,10 @@ class Executor:
             self._held.discard(run_id)
             self._cancelling.discard(run_id)
             self._drivers.pop(run_id, None)
+            if run_id in self._again and not self._stopping:
+                self._again.discard(run_id)
+                self.submit(run_id)
+            self._again.discard(run_id)
 
     async def _fail_run_quietly(self, run_id: str, error: str) -> None:
         with contextlib.suppress(Exception):

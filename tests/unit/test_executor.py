@@ -317,3 +317,22 @@ async def test_events_report_every_status_change_in_order(executor: Executor, st
         ("s2", "COMPLETED"),
         (None, "COMPLETED"),
     ]
+
+
+async def test_resume_arriving_while_the_pausing_driver_winds_down_is_not_lost(
+    executor: Executor, store: InMemoryRunStore, start: Starter
+) -> None:
+    original = store.finish_run
+
+    async def finish_then_approve_at_once(run_id: str, owner: str, **kwargs: object) -> None:
+        await original(run_id, owner, **kwargs)  # type: ignore[arg-type]
+        if kwargs["status"] is RunStatus.PAUSED:
+            await executor.decide(run_id, output="fast")  # the pausing driver has not returned yet
+
+    store.finish_run = finish_then_approve_at_once  # type: ignore[method-assign]
+    run_id = await start(chain(("approval", ""), ("transform", "got {{ input }}")), "x")
+
+    run = await _finish(executor, run_id)
+
+    assert run.status is RunStatus.COMPLETED
+    assert run.output == "got fast"
