@@ -8,8 +8,8 @@ in the same transaction, so a process that lost its lease cannot write over its 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 import json
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +41,18 @@ versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
 agents = AgentRow.__table__  # type: ignore[attr-defined]
 
 _DRIVABLE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
-_NODE_COLUMNS = ("status", "attempt", "step_order", "input", "output", "error", "handles", "usage", "started_at", "finished_at")
+_NODE_COLUMNS = (
+    "status",
+    "attempt",
+    "step_order",
+    "input",
+    "output",
+    "error",
+    "handles",
+    "usage",
+    "started_at",
+    "finished_at",
+)
 
 
 def row_to_run(row: Any) -> RunRecord:
@@ -103,8 +114,10 @@ def definition_from_json(data: dict[str, Any]) -> WorkflowDefinition:
         edges=[EdgeSpec.model_validate(e) for e in data.get("edges", [])],
     )
 
+
 _SQLITE_FENCE = (
-    "UPDATE runs SET updated_at = ?, current_step_order = coalesce(?, current_step_order) WHERE id = ? AND lease_owner = ?"
+    "UPDATE runs SET updated_at = ?, current_step_order = coalesce(?, current_step_order)"
+    " WHERE id = ? AND lease_owner = ?"
 )
 _SQLITE_UPSERT = (
     "INSERT INTO node_runs (run_id, node_key, status, attempt, step_order, input, output, error, handles, usage,"
@@ -119,6 +132,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
     """The text SQLAlchemy's SQLite DateTime (through `UTCDateTime`) would store for `value`."""
     if value is None:
         return None
+    if value.tzinfo is None:  # naive times are UTC throughout storage, never local time
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -172,11 +187,17 @@ class _Statements:
 
     def __init__(self, insert: Any) -> None:
         b = sa.bindparam
-        run_id, owner, now = b("b_run_id"), b("b_owner"), b("b_now", type_=runs.c.updated_at.type)
+        run_id: Any = b("b_run_id")
+        owner: Any = b("b_owner")
+        now: Any = b("b_now", type_=runs.c.updated_at.type)
         mine = (runs.c.id == run_id, runs.c.lease_owner == owner)
         self.get_run = sa.select(runs).where(runs.c.id == run_id)
         self.get_agents = sa.select(agents).where(agents.c.id.in_(b("b_ids", expanding=True)))
-        self.get_node_runs = sa.select(node_runs).where(node_runs.c.run_id == run_id).order_by(node_runs.c.started_at)
+        self.get_node_runs = (
+            sa.select(node_runs)
+            .where(node_runs.c.run_id == run_id)
+            .order_by(sa.func.coalesce(node_runs.c.step_order, 0), node_runs.c.node_key)
+        )
         self.acquire = (
             runs.update()
             .where(
@@ -250,7 +271,9 @@ class SqlRunStore:
     def _get_definition(self, workflow_id: str, version: int) -> WorkflowDefinition | None:
         with self.engine.connect() as conn:
             data = conn.execute(
-                sa.select(versions.c.definition).where(versions.c.workflow_id == workflow_id, versions.c.version == version)
+                sa.select(versions.c.definition).where(
+                    versions.c.workflow_id == workflow_id, versions.c.version == version
+                )
             ).scalar()
         return definition_from_json(data) if data is not None else None
 
@@ -308,9 +331,10 @@ class SqlRunStore:
                 cancel_requested=run.cancel_requested,
             )
             .on_conflict_do_nothing(index_elements=[runs.c.id])
+            .returning(runs.c.id)
         )
         with self.engine.begin() as conn:
-            if conn.execute(statement).rowcount != 1:
+            if conn.execute(statement).first() is None:
                 raise Conflict(f"run '{run.id}' exists already")
 
     def _locked_run(self, conn: sa.Connection, run_id: str) -> Any:
@@ -352,7 +376,10 @@ class SqlRunStore:
             # A node without a step order counts as step 0 everywhere: SQLite sorts NULL first, PostgreSQL last.
             query = (
                 sa.select(approvals, node_runs.c.step_order)
-                .join(node_runs, sa.and_(node_runs.c.run_id == approvals.c.run_id, node_runs.c.node_key == approvals.c.node_key))
+                .join(
+                    node_runs,
+                    sa.and_(node_runs.c.run_id == approvals.c.run_id, node_runs.c.node_key == approvals.c.node_key),
+                )
                 .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
                 .order_by(sa.func.coalesce(node_runs.c.step_order, 0), approvals.c.created_at)
             )
@@ -441,7 +468,8 @@ class SqlRunStore:
             run = self._locked_run(conn, run_id)
             if run.status not in (RunStatus.FAILED.value, RunStatus.CANCELLED.value):
                 raise Conflict(
-                    f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status}"
+                    "only a FAILED or CANCELLED run can be re-run from where it stopped;"
+                    f" run '{run_id}' is {run.status}"
                 )
             done = conn.execute(
                 runs.update()
@@ -600,7 +628,9 @@ class SqlRunStore:
     ) -> None:
         await self.db.run(self._finish_run, run_id, owner, status, output, error, now)
 
-    def _finish_run(self, run_id: str, owner: str, status: RunStatus, output: Any, error: str | None, now: datetime) -> None:
+    def _finish_run(
+        self, run_id: str, owner: str, status: RunStatus, output: Any, error: str | None, now: datetime
+    ) -> None:
         params = {
             "b_run_id": run_id,
             "b_owner": owner,

@@ -73,3 +73,35 @@ def postgres_url(postgres_admin: sa.Engine) -> Iterator[str]:
     yield url
     with postgres_admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated(postgres_admin: sa.Engine) -> Iterator[str]:
+    """One migrated PostgreSQL database for the whole session (emptied before each test that uses it)."""
+    from storage.db import create_db_engine, migrate
+
+    name = f"flowyard_test_shared_{secrets.token_hex(6)}"
+    with postgres_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = create_db_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    with postgres_admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def migrated_postgres_url(_postgres_migrated: str) -> Iterator[str]:
+    """A migrated PostgreSQL database with every table empty: far cheaper than a new database per test."""
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401  (registers the tables)
+
+    engine = sa.create_engine(_postgres_migrated)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield _postgres_migrated

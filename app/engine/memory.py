@@ -50,7 +50,9 @@ class InMemoryRunStore:
         return {i: self.agents[i] for i in agent_ids if i in self.agents}
 
     async def get_node_runs(self, run_id: str) -> list[NodeRunRecord]:
-        return [copy.deepcopy(n) for n in self.nodes.get(run_id, {}).values()]
+        """In step order (no step order counts as 0), then by key: the order every store returns."""
+        nodes = sorted(self.nodes.get(run_id, {}).values(), key=lambda n: (n.step_order or 0, n.node_key))
+        return [copy.deepcopy(n) for n in nodes]
 
     async def get_approvals(self, run_id: str) -> list[Approval]:
         return [copy.deepcopy(a) for a in self.approvals.get(run_id, [])]
@@ -124,7 +126,8 @@ class InMemoryRunStore:
         run = self._run(run_id)
         if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
             raise Conflict(
-                f"only a FAILED or CANCELLED run can be re-run from where it stopped; run '{run_id}' is {run.status.value}"
+                "only a FAILED or CANCELLED run can be re-run from where it stopped;"
+                f" run '{run_id}' is {run.status.value}"
             )
         nodes = self.nodes.setdefault(run_id, {})
         for key in [k for k, n in nodes.items() if n.status is not NodeStatus.COMPLETED]:
@@ -206,7 +209,10 @@ class InMemoryRunStore:
         for node in nodes:
             await self.save_node(owner, node, now=now)
         for approval in approvals:
-            self.approvals.setdefault(approval.run_id, []).append(replace(approval))
+            self.runs[approval.run_id].updated_at = now
+            self.approvals.setdefault(approval.run_id, []).append(
+                replace(approval, created_at=approval.created_at or now)
+            )
 
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
