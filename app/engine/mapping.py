@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
-from jinja2.nativetypes import NativeEnvironment
 from jinja2.exceptions import SecurityError
+from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.engine.exceptions import MappingError
