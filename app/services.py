@@ -7,6 +7,7 @@ and either does all of its writes in one transaction or none of them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import secrets
@@ -109,7 +110,7 @@ def _is_chain(definition: WorkflowDefinition) -> bool:
     if not definition.edges:
         return True
     ordered = _in_step_order(definition.nodes)
-    chain = {(a.key, b.key) for a, b in zip(ordered, ordered[1:], strict=False)}
+    chain = {(a.key, b.key) for a, b in itertools.pairwise(ordered)}
     plain = all(e.source_handle is None and e.condition is None for e in definition.edges)
     return plain and {(e.source, e.target) for e in definition.edges} == chain
 
@@ -120,7 +121,7 @@ def _in_step_order(nodes: list[NodeSpec]) -> list[NodeSpec]:
 
 def _chain_edges(nodes: list[NodeSpec]) -> list[EdgeSpec]:
     ordered = _in_step_order(nodes)
-    return [EdgeSpec(source=a.key, target=b.key) for a, b in zip(ordered, ordered[1:], strict=False)]
+    return [EdgeSpec(source=a.key, target=b.key) for a, b in itertools.pairwise(ordered)]
 
 
 def _renumber(nodes: list[NodeSpec]) -> None:
@@ -215,9 +216,7 @@ class Flowyard:
     # --- workflows --------------------------------------------------------------------------------
 
     async def list_workflows(self, *, page: int, size: int, search: str | None = None) -> Page[WorkflowRow]:
-        rows, total = await self._run(
-            lambda s: repo.list_workflows(s, offset=page * size, limit=size, search=search)
-        )
+        rows, total = await self._run(lambda s: repo.list_workflows(s, offset=page * size, limit=size, search=search))
         return Page(rows, total, page, size)
 
     @staticmethod
@@ -241,7 +240,11 @@ class Flowyard:
             session.add(workflow)
             session.flush()
             repo.replace_definition(
-                session, workflow=workflow, definition=definition or WorkflowDefinition(), now=now, new_node_id=_new_node_id
+                session,
+                workflow=workflow,
+                definition=definition or WorkflowDefinition(),
+                now=now,
+                new_node_id=_new_node_id,
             )
             return workflow
 
@@ -296,7 +299,9 @@ class Flowyard:
             keys = [n.key for n in definition.nodes]
             if len(keys) != len(set(keys)):
                 raise InvalidInput("nodes", "two nodes share a key")
-            repo.replace_definition(session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id)
+            repo.replace_definition(
+                session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id
+            )
             return workflow
 
         return await self._run(save)
@@ -360,7 +365,7 @@ class Flowyard:
                 raise InvalidInput(str(err["loc"][0]) if err["loc"] else "step", err["msg"]) from None
             definition.nodes.append(node)
             if step.after is not None:
-                definition.edges.extend(EdgeSpec(source=k, target=key) for k in step.after)
+                definition.edges.extend(EdgeSpec(source=k, target=key) for k in dict.fromkeys(step.after))
             elif was_chain:
                 _renumber(definition.nodes)
                 definition.edges = _chain_edges(definition.nodes)
@@ -399,12 +404,17 @@ class Flowyard:
                 for into in incoming:
                     for out in outgoing:
                         bridge = EdgeSpec(
-                            source=into.source, target=out.target, source_handle=into.source_handle, condition=into.condition
+                            source=into.source,
+                            target=out.target,
+                            source_handle=into.source_handle,
+                            condition=into.condition,
                         )
                         if bridge.id not in existing:
                             definition.edges.append(bridge)
                             existing.add(bridge.id)
-            repo.replace_definition(session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id)
+            repo.replace_definition(
+                session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id
+            )
 
         await self._run(delete)
 
@@ -436,7 +446,9 @@ class Flowyard:
         if document.get("format") != EXPORT_FORMAT:
             raise InvalidInput("format", f"not a Flowyard workflow document (expected format '{EXPORT_FORMAT}')")
         if document.get("version") != EXPORT_VERSION:
-            raise InvalidInput("version", f"document version {document.get('version')!r} is not supported (expected {EXPORT_VERSION})")
+            raise InvalidInput(
+                "version", f"document version {document.get('version')!r} is not supported (expected {EXPORT_VERSION})"
+            )
         try:
             doc = WorkflowDocument.model_validate(document)
         except ValidationError as exc:
@@ -456,11 +468,18 @@ class Flowyard:
                 if repo.get_agent(session, agent_id=agent.id) is None:
                     session.add(AgentRow(**agent.model_dump(), created_at=now, updated_at=now))
             workflow = WorkflowRow(
-                id=ids.new_workflow_id(), name=doc.name, description=doc.description, version=0, created_at=now, updated_at=now
+                id=ids.new_workflow_id(),
+                name=doc.name,
+                description=doc.description,
+                version=0,
+                created_at=now,
+                updated_at=now,
             )
             session.add(workflow)
             session.flush()
-            repo.replace_definition(session, workflow=workflow, definition=doc.definition, now=now, new_node_id=_new_node_id)
+            repo.replace_definition(
+                session, workflow=workflow, definition=doc.definition, now=now, new_node_id=_new_node_id
+            )
             return workflow
 
         return await self._run(create)
@@ -543,17 +562,23 @@ class Flowyard:
 
         return await self._run(read)
 
-    async def run_detail(self, run_id: str) -> tuple[RunRow, list[NodeRunRow], list[Approval], WorkflowDefinition | None]:
+    async def run_detail(
+        self, run_id: str
+    ) -> tuple[RunRow, list[NodeRunRow], list[Approval], WorkflowDefinition | None]:
         run = await self.get_run(run_id)
         nodes = await self._run(lambda s: repo.list_node_runs(s, run_id=run_id))
         approvals = await self.store.get_approvals(run_id)
         definition = await self.store.get_definition(run.workflow_id, run.workflow_version)
         return run, nodes, approvals, definition
 
-    async def resume(self, run_id: str, *, output: Any, node_key: str | None = None, decided_by: str | None = None) -> Approval:
+    async def resume(
+        self, run_id: str, *, output: Any, node_key: str | None = None, decided_by: str | None = None
+    ) -> Approval:
         return await self.executor.decide(run_id, node_key, approved=True, output=output, decided_by=decided_by)
 
-    async def reject(self, run_id: str, *, reason: str, node_key: str | None = None, decided_by: str | None = None) -> Approval:
+    async def reject(
+        self, run_id: str, *, reason: str, node_key: str | None = None, decided_by: str | None = None
+    ) -> Approval:
         return await self.executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=decided_by)
 
     async def cancel(self, run_id: str) -> RunRecord:
@@ -594,7 +619,13 @@ class Flowyard:
                 raise Conflict(f"an agent with id '{agent_id}' exists already")
             now = self._now()
             row = AgentRow(
-                id=agent_id, name=name, kind=kind, description=description, config=config, created_at=now, updated_at=now
+                id=agent_id,
+                name=name,
+                kind=kind,
+                description=description,
+                config=config,
+                created_at=now,
+                updated_at=now,
             )
             session.add(row)
             return row
@@ -633,6 +664,12 @@ class Flowyard:
             if users:
                 names = ", ".join(f"'{name}' ({wid})" for wid, name in users[:10])
                 raise Conflict(f"agent '{agent_id}' is used by workflow(s) {names}; remove those steps first")
+            runs = repo.active_runs_using_agent(session, agent_id=agent_id)
+            if runs:
+                listed = ", ".join(runs)
+                raise Conflict(
+                    f"agent '{agent_id}' is used by active run(s) {listed}; let them finish or cancel them first"
+                )
             session.delete(agent)
 
         await self._run(delete)

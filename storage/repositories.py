@@ -27,6 +27,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "active_runs_using_agent",
     "agents_in_use",
     "count_active_runs",
     "delete_workflow",
@@ -216,6 +217,30 @@ def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
         .distinct()
     )
     return [(row[0], row[1]) for row in session.exec(query).all()]
+
+
+def active_runs_using_agent(session: Session, *, agent_id: str, limit: int = 10) -> list[str]:
+    """Ids of queued, running or paused runs whose frozen workflow version has a node using `agent_id`."""
+    versions = session.exec(
+        select(RunRow.workflow_id, RunRow.workflow_version).where(col(RunRow.status).in_(ACTIVE_STATUSES)).distinct()
+    ).all()
+    using: list[tuple[str, int]] = []
+    for workflow_id, version in versions:
+        row = session.get(WorkflowVersionRow, (workflow_id, version))
+        nodes = (row.definition or {}).get("nodes", []) if row else []
+        if any(node.get("agent_id") == agent_id for node in nodes):
+            using.append((workflow_id, version))
+    run_ids: list[str] = []
+    for workflow_id, version in using:
+        query = select(RunRow.id).where(
+            RunRow.workflow_id == workflow_id,
+            RunRow.workflow_version == version,
+            col(RunRow.status).in_(ACTIVE_STATUSES),
+        )
+        run_ids.extend(session.exec(query.limit(limit - len(run_ids))).all())
+        if len(run_ids) >= limit:
+            break
+    return run_ids
 
 
 # --- runs -----------------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-RESERVED_AGENT_IDS = frozenset({"kinds"})
-"""Ids that name a route under /api/v1/agents/ (an agent saved under one could not be read back)."""
+RESERVED_AGENT_IDS = frozenset({"kinds", ".", ".."})
+"""Ids /api/v1/agents/<id> cannot address: a route of its own, or a path segment clients resolve away."""
 
 
 class ApiModel(BaseModel):
@@ -120,7 +120,6 @@ class WorkflowDetailOut(WorkflowOut):
 class RunRequest(ApiModel):
     input: Any = Field(description="The initial input passed to the first step (any JSON value).")
     session_id: str | None = Field(None, max_length=200, description="Session for context continuity; new if omitted.")
-    callback_url: str | None = Field(None, max_length=2000, pattern=r"^https?://", description="POSTed the result at the end.")
 
 
 class RunAccepted(ApiModel):
@@ -211,7 +210,7 @@ class AgentCreate(ApiModel):
     @classmethod
     def _not_a_route(cls, value: str | None) -> str | None:
         if value in RESERVED_AGENT_IDS:
-            raise ValueError(f"'{value}' is reserved (GET /api/v1/agents/{value} is another endpoint)")
+            raise ValueError(f"'{value}' cannot be an agent id: /api/v1/agents/{value} would not address the agent")
         return value
 
 

@@ -7,6 +7,7 @@ detail with each node's input and output, cancel, reject and re-run from the fai
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -56,7 +57,13 @@ router = APIRouter(prefix="/api/v1")
 
 
 def _page(page: Page[Any], items: list[Any]) -> dict[str, Any]:
-    return {"content": items, "totalElements": page.total, "totalPages": page.pages, "page": page.page, "size": page.size}
+    return {
+        "content": items,
+        "totalElements": page.total,
+        "totalPages": page.pages,
+        "page": page.page,
+        "size": page.size,
+    }
 
 
 def _workflow_out(row: WorkflowRow) -> WorkflowOut:
@@ -67,7 +74,7 @@ def _step_out(row: NodeRow) -> StepOut:
     return StepOut.model_validate(row, from_attributes=True)
 
 
-def _ms(start: Any, end: Any) -> int | None:
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
     return max(0, round((end - start).total_seconds() * 1000))
@@ -103,7 +110,10 @@ def _agent_out(row: AgentRow) -> AgentOut:
 
 @router.get("/workflows", response_model=PageOut[WorkflowOut], tags=["workflows"])
 async def list_workflows(
-    flowyard: FlowyardDep, page: PageNumber = 0, size: PageSize = 20, search: Annotated[str | None, Query(max_length=200)] = None
+    flowyard: FlowyardDep,
+    page: PageNumber = 0,
+    size: PageSize = 20,
+    search: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """List all workflows, newest first (paginated)."""
     result = await flowyard.list_workflows(page=page, size=size, search=search)
@@ -143,7 +153,12 @@ async def delete_workflow(workflow_id: str, flowyard: FlowyardDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/workflows/{workflow_id}/clone", response_model=WorkflowOut, status_code=status.HTTP_201_CREATED, tags=["workflows"])
+@router.post(
+    "/workflows/{workflow_id}/clone",
+    response_model=WorkflowOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["workflows"],
+)
 async def clone_workflow(workflow_id: str, flowyard: FlowyardDep) -> WorkflowOut:
     """Clone a workflow with all its steps; the copy's name ends in " (Copy)"."""
     return _workflow_out(await flowyard.clone_workflow(workflow_id))
@@ -158,7 +173,9 @@ async def list_steps(workflow_id: str, flowyard: FlowyardDep) -> list[StepOut]:
     return [_step_out(s) for s in await flowyard.steps(workflow_id)]
 
 
-@router.post("/workflows/{workflow_id}/steps", response_model=StepOut, status_code=status.HTTP_201_CREATED, tags=["steps"])
+@router.post(
+    "/workflows/{workflow_id}/steps", response_model=StepOut, status_code=status.HTTP_201_CREATED, tags=["steps"]
+)
 async def add_step(workflow_id: str, body: StepIn, flowyard: FlowyardDep) -> StepOut:
     """Add a step. It runs after the previous step in `stepOrder` (default: appended at the end)."""
     step = StepCreate.model_validate(body.model_dump())
@@ -175,17 +192,21 @@ async def delete_step(workflow_id: str, step_id: str, flowyard: FlowyardDep) -> 
 # --- runs ------------------------------------------------------------------------------------------------
 
 
-@router.post("/workflows/{workflow_id}/run", response_model=RunAccepted, status_code=status.HTTP_202_ACCEPTED, tags=["runs"])
+@router.post(
+    "/workflows/{workflow_id}/run", response_model=RunAccepted, status_code=status.HTTP_202_ACCEPTED, tags=["runs"]
+)
 async def run_workflow(workflow_id: str, body: RunRequest, flowyard: FlowyardDep) -> RunAccepted:
     """Start a run; it executes in the background. Poll the run or the workflow's runs for progress."""
-    run = await flowyard.start_run(
-        workflow_id, input=body.input, session_id=body.session_id, trigger=Trigger.API, callback_url=body.callback_url
+    run = await flowyard.start_run(workflow_id, input=body.input, session_id=body.session_id, trigger=Trigger.API)
+    return RunAccepted(
+        job_id=run.id, run_id=run.id, workflow_id=run.workflow_id, session_id=run.session_id, status=run.status.value
     )
-    return RunAccepted(job_id=run.id, run_id=run.id, workflow_id=run.workflow_id, session_id=run.session_id, status=run.status.value)
 
 
 @router.get("/workflows/{workflow_id}/runs", response_model=PageOut[RunOut], tags=["runs"])
-async def list_runs(workflow_id: str, flowyard: FlowyardDep, page: PageNumber = 0, size: PageSize = 20) -> dict[str, Any]:
+async def list_runs(
+    workflow_id: str, flowyard: FlowyardDep, page: PageNumber = 0, size: PageSize = 20
+) -> dict[str, Any]:
     """A workflow's run history, newest first (paginated)."""
     result = await flowyard.list_runs(workflow_id, page=page, size=size)
     return _page(result, [_run_out(r) for r in result.items])
@@ -226,28 +247,42 @@ async def get_run(run_id: str, flowyard: FlowyardDep) -> dict[str, Any]:
     }
 
 
-@router.post("/workflows/runs/{run_id}/resume", response_model=ResumeAccepted, status_code=status.HTTP_202_ACCEPTED, tags=["runs"])
+@router.post(
+    "/workflows/runs/{run_id}/resume",
+    response_model=ResumeAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["runs"],
+)
 async def resume_run(run_id: str, body: ResumeRequest, flowyard: FlowyardDep) -> ResumeAccepted:
     """Resume a PAUSED run: `output` becomes the paused step's output and the run continues from there."""
     approval = await flowyard.resume(run_id, output=body.output, node_key=body.node_key, decided_by=body.decided_by)
     return ResumeAccepted(job_id=run_id, run_id=run_id, approval_id=approval.id, status="QUEUED")
 
 
-@router.post("/workflows/runs/{run_id}/reject", response_model=ResumeAccepted, status_code=status.HTTP_202_ACCEPTED, tags=["runs"])
+@router.post(
+    "/workflows/runs/{run_id}/reject",
+    response_model=ResumeAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["runs"],
+)
 async def reject_run(run_id: str, body: RejectRequest, flowyard: FlowyardDep) -> ResumeAccepted:
     """Reject the paused step of a PAUSED run: the step and the run fail with the reason."""
     approval = await flowyard.reject(run_id, reason=body.reason, node_key=body.node_key, decided_by=body.decided_by)
     return ResumeAccepted(job_id=run_id, run_id=run_id, approval_id=approval.id, status="QUEUED")
 
 
-@router.post("/workflows/runs/{run_id}/cancel", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED, tags=["runs"])
+@router.post(
+    "/workflows/runs/{run_id}/cancel", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED, tags=["runs"]
+)
 async def cancel_run(run_id: str, flowyard: FlowyardDep) -> dict[str, Any]:
     """Cancel a queued, running or paused run; its in-flight steps stop."""
     await flowyard.cancel(run_id)
     return _run_out(await flowyard.get_run(run_id))
 
 
-@router.post("/workflows/runs/{run_id}/rerun", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED, tags=["runs"])
+@router.post(
+    "/workflows/runs/{run_id}/rerun", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED, tags=["runs"]
+)
 async def rerun_failed(run_id: str, flowyard: FlowyardDep) -> dict[str, Any]:
     """Re-run a FAILED or CANCELLED run from its unfinished steps, keeping completed steps' outputs."""
     await flowyard.rerun_failed(run_id)

@@ -166,7 +166,15 @@ class Executor:
         if run_id in self._drivers:
             self._again.add(run_id)
             return
-        self._drivers[run_id] = asyncio.create_task(self._drive(run_id, steal_from), name=f"run {run_id}")
+        task = asyncio.create_task(self._drive(run_id, steal_from), name=f"run {run_id}")
+        self._drivers[run_id] = task
+        task.add_done_callback(lambda done: self._forget(run_id, done))
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        """Drop a finished driver, even one cancelled before it ever ran (its own clean-up never happened)."""
+        if self._drivers.get(run_id) is task:
+            del self._drivers[run_id]
+            self._held.discard(run_id)
 
     def is_driving(self, run_id: str) -> bool:
         return run_id in self._drivers
@@ -185,7 +193,10 @@ class Executor:
         """Cancel a run: at once when nobody drives it, else its driver stops its nodes and records it."""
         record = await self.store.request_cancel(run_id, now=self._now())
         task = self._drivers.get(run_id)
-        if task is not None:
+        if task is not None and run_id in self._held:
+            # Only a driver that holds the lease is stopped here. One that has not taken it yet finds the run
+            # cancelled (or flagged, which `_execute` honours) and ends by itself: cancelling a task that never
+            # started would skip its clean-up.
             self._cancelling.add(run_id)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,7 +10,9 @@ from app.services import Flowyard
 async def test_three_steps_feed_each_other_and_complete(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
     workflow = (await api.post("/api/v1/workflows", json={"name": "Briefing"})).json()
     for action in ("{{ input }} news", "{{ input | upper }}", "Draft: {{ input }}"):
-        response = await api.post(f"/api/v1/workflows/{workflow['id']}/steps", json={"agentId": "transform", "action": action})
+        response = await api.post(
+            f"/api/v1/workflows/{workflow['id']}/steps", json={"agentId": "transform", "action": action}
+        )
         assert response.status_code == 201
     accepted = await api.post(f"/api/v1/workflows/{workflow['id']}/run", json={"input": "ai"})
     assert accepted.status_code == 202

@@ -1,0 +1,506 @@
+"""Runs: start one (202), follow it node by node, list the history, cancel it and re-run it from the failed step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+from app.engine.model import Trigger
+from app.services import Flowyard
+from tests.api.helpers import (
+    ISO_UTC,
+    V1,
+    add_step,
+    assert_refused,
+    create_workflow,
+    finished_run,
+    paused_run,
+    run_to_end,
+    start_run,
+    workflow_with_steps,
+)
+from tests.api.local_server import LocalServer
+
+RUN_FIELDS = {"id", "workflowId", "sessionId", "status", "currentStepOrder", "durationMs", "createdAt", "updatedAt"}
+NODE_FIELDS = {
+    "key",
+    "stepOrder",
+    "agentId",
+    "status",
+    "attempt",
+    "input",
+    "output",
+    "error",
+    "startedAt",
+    "finishedAt",
+}
+
+# --- start ----------------------------------------------------------------------------------------------------------
+
+
+async def test_run_workflow_answers_202_with_job_run_workflow_and_session_ids(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+
+    response = await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": "ai in healthcare"})
+
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["jobId"]
+    assert accepted["runId"].startswith("wr-")
+    assert accepted["workflowId"] == workflow_id
+    assert accepted["sessionId"]
+    assert accepted["status"] == "QUEUED"
+
+
+async def test_run_workflow_without_session_id_gets_a_new_one_each_time(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+
+    first = await start_run(api, workflow_id, "a")
+    second = await start_run(api, workflow_id, "b")
+
+    assert first["sessionId"].startswith("session-")
+    assert second["sessionId"].startswith("session-")
+    assert first["sessionId"] != second["sessionId"]
+
+
+async def test_run_workflow_with_session_id_keeps_it(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ run.sessionId }}")
+
+    accepted = await start_run(api, workflow_id, "x", sessionId="session-news-001")
+    run = await finished_run(api, flowyard_of, accepted["runId"])
+
+    assert accepted["sessionId"] == "session-news-001"
+    assert run["sessionId"] == "session-news-001"
+    assert run["output"] == "session-news-001"
+
+
+async def test_run_feeds_each_steps_output_to_the_next(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }} news", "{{ input | upper }}", "Draft: {{ input }}")
+
+    run = await run_to_end(api, flowyard_of, workflow_id, "ai")
+
+    assert run["status"] == "COMPLETED"
+    assert [(n["input"], n["output"]) for n in run["nodes"]] == [
+        ("ai", "ai news"),
+        ("ai news", "AI NEWS"),
+        ("AI NEWS", "Draft: AI NEWS"),
+    ]
+    assert run["output"] == "Draft: AI NEWS"
+
+
+async def test_run_with_json_input_gives_steps_its_fields(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input.topic }} in {{ input.year }}", "{{ payload.year + 1 }}")
+
+    run = await run_to_end(api, flowyard_of, workflow_id, {"topic": "AI", "year": 2025})
+
+    assert [n["output"] for n in run["nodes"]] == ["AI in 2025", 2026]
+    assert run["input"] == {"topic": "AI", "year": 2025}
+
+
+async def test_run_step_reads_an_earlier_step_by_key(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "transform", "{{ input }} news", key="search")
+    await add_step(api, workflow["id"], "transform", "summary")
+    await add_step(api, workflow["id"], "transform", "{{ input }} of {{ nodes.search.output }}")
+
+    run = await run_to_end(api, flowyard_of, workflow["id"], "ai")
+
+    assert run["output"] == "summary of ai news"
+
+
+async def test_run_without_input_is_refused(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+
+    assert_refused(await api.post(f"{V1}/workflows/{workflow_id}/run", json={"sessionId": "s"}), "input")
+    assert (await api.get(f"{V1}/workflows/{workflow_id}/runs")).json()["totalElements"] == 0
+
+
+async def test_run_with_an_unknown_field_is_refused(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+
+    response = await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": "x", "priority": "high"})
+
+    assert_refused(response, "priority")
+
+
+async def test_run_of_empty_workflow_is_refused_with_its_problems(api: httpx.AsyncClient) -> None:
+    workflow = await create_workflow(api)
+
+    response = await api.post(f"{V1}/workflows/{workflow['id']}/run", json={"input": "x"})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert isinstance(body["problems"], list)
+    assert body["problems"]
+    assert "no nodes" in body["problems"][0]["message"]
+    assert (await api.get(f"{V1}/workflows/{workflow['id']}/runs")).json()["totalElements"] == 0
+
+
+async def test_run_with_template_using_an_unknown_name_is_refused_naming_the_step(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}", "{{ summary }}")
+    second = (await api.get(f"{V1}/workflows/{workflow_id}/steps")).json()[1]
+
+    response = await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": "x"})
+
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert (problem["node"], problem["field"]) == (second["key"], "action")
+    assert "summary" in problem["message"]
+
+
+async def test_run_of_unknown_workflow_is_404(api: httpx.AsyncClient) -> None:
+    assert (await api.post(f"{V1}/workflows/wf-missing/run", json={"input": "x"})).status_code == 404
+
+
+async def test_run_uses_the_steps_it_started_with(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}!")
+    await add_step(api, workflow_id, "approval", "")
+    run_id = (await start_run(api, workflow_id, "hi"))["runId"]
+    await flowyard_of.executor.wait(run_id, timeout=10)
+    await add_step(api, workflow_id, "transform", "added later: {{ input }}")
+
+    await api.post(f"{V1}/workflows/runs/{run_id}/resume", json={"output": "approved"})
+    run = await finished_run(api, flowyard_of, run_id)
+
+    assert run["status"] == "COMPLETED"
+    assert len(run["nodes"]) == 2
+    assert run["output"] == "approved"
+
+
+# --- failing steps --------------------------------------------------------------------------------------------------
+
+
+async def test_run_fails_when_a_template_references_an_undefined_value(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}", "Summary of {{ input.articles }}", "never")
+
+    run = await run_to_end(api, flowyard_of, workflow_id, "plain text")
+
+    assert run["status"] == "FAILED"
+    first, second = run["nodes"][:2]
+    assert first["status"] == "COMPLETED"
+    assert second["status"] == "FAILED"
+    assert "Summary of {{ input.articles }}" in second["error"]
+    assert "articles" in second["error"]
+    assert second["key"] in run["error"]
+    assert [n["status"] for n in run["nodes"]].count("COMPLETED") == 1
+    assert run["output"] is None
+
+
+async def test_run_fails_when_an_http_step_cannot_connect(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, closed_url: str
+) -> None:
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "http", "", config={"method": "GET", "url": closed_url}, retries=0)
+
+    run = await run_to_end(api, flowyard_of, workflow["id"])
+
+    assert run["status"] == "FAILED"
+    [node] = run["nodes"]
+    assert node["status"] == "FAILED"
+    assert node["attempt"] == 1
+    assert closed_url in node["error"]
+
+
+async def test_run_of_http_step_gets_the_servers_answer(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, web: LocalServer
+) -> None:
+    url = web.reply("/news", (200, {"headlines": ["AI beats doctors"]}))
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "http", "", config={"method": "GET", "url": url})
+    await add_step(api, workflow["id"], "transform", "{{ input.body.headlines[0] }}")
+
+    run = await run_to_end(api, flowyard_of, workflow["id"])
+
+    assert run["status"] == "COMPLETED"
+    assert run["nodes"][0]["output"]["status"] == 200
+    assert run["nodes"][0]["output"]["body"] == {"headlines": ["AI beats doctors"]}
+    assert run["output"] == "AI beats doctors"
+    assert web.hits["/news"] == 1
+
+
+async def test_run_of_http_step_with_retries_tries_again_until_it_succeeds(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, web: LocalServer
+) -> None:
+    url = web.reply("/flaky", (503, {"error": "busy"}), (200, {"ok": True}))
+    workflow = await create_workflow(api)
+    await add_step(
+        api, workflow["id"], "http", "", config={"method": "GET", "url": url}, retries=1, retryBackoffSeconds=0
+    )
+
+    run = await run_to_end(api, flowyard_of, workflow["id"])
+
+    assert run["status"] == "COMPLETED"
+    assert run["nodes"][0]["attempt"] == 2
+    assert web.hits["/flaky"] == 2
+
+
+async def test_run_fails_when_a_step_runs_past_its_timeout(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "delay", "", config={"seconds": 30}, timeoutSeconds=0.1)
+
+    run = await run_to_end(api, flowyard_of, workflow["id"])
+
+    assert run["status"] == "FAILED"
+    [node] = run["nodes"]
+    assert node["status"] == "FAILED"
+    assert "timed out" in node["error"]
+    assert node["durationMs"] < 2000
+
+
+# --- history --------------------------------------------------------------------------------------------------------
+
+
+async def test_list_runs_answers_a_page_of_runs_with_their_fields(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}", "{{ input }}!")
+    done = await run_to_end(api, flowyard_of, workflow_id, "x")
+
+    response = await api.get(f"{V1}/workflows/{workflow_id}/runs")
+
+    assert response.status_code == 200
+    page = response.json()
+    assert (page["totalElements"], page["totalPages"]) == (1, 1)
+    [run] = page["content"]
+    assert RUN_FIELDS <= set(run)
+    assert run["id"] == done["id"]
+    assert run["workflowId"] == workflow_id
+    assert run["sessionId"] == done["sessionId"]
+    assert run["status"] == "COMPLETED"
+    assert run["currentStepOrder"] == 2
+    assert isinstance(run["durationMs"], int)
+    assert run["durationMs"] >= 0
+    assert ISO_UTC.match(run["createdAt"])
+    assert ISO_UTC.match(run["updatedAt"])
+
+
+async def test_list_runs_is_newest_first(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+    ids = [(await run_to_end(api, flowyard_of, workflow_id, n))["id"] for n in range(3)]
+
+    page = (await api.get(f"{V1}/workflows/{workflow_id}/runs")).json()
+
+    assert [r["id"] for r in page["content"]] == ids[::-1]
+
+
+async def test_list_runs_pages_with_page_and_size(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+    ids = [(await run_to_end(api, flowyard_of, workflow_id, n))["id"] for n in range(3)]
+
+    page = (await api.get(f"{V1}/workflows/{workflow_id}/runs", params={"page": 1, "size": 2})).json()
+
+    assert [r["id"] for r in page["content"]] == [ids[0]]
+    assert (page["totalElements"], page["totalPages"], page["page"], page["size"]) == (3, 2, 1, 2)
+
+
+async def test_list_runs_keeps_each_workflows_runs_apart(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    mine = await workflow_with_steps(api, "{{ input }}", name="mine")
+    other = await workflow_with_steps(api, "{{ input }}", name="other")
+    await run_to_end(api, flowyard_of, other)
+
+    assert (await api.get(f"{V1}/workflows/{mine}/runs")).json()["content"] == []
+
+
+async def test_list_runs_with_size_out_of_range_is_refused(api: httpx.AsyncClient) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+
+    assert_refused(await api.get(f"{V1}/workflows/{workflow_id}/runs", params={"size": 0}), "size")
+
+
+async def test_list_runs_of_unknown_workflow_is_404(api: httpx.AsyncClient) -> None:
+    assert (await api.get(f"{V1}/workflows/wf-missing/runs")).status_code == 404
+
+
+# --- detail ---------------------------------------------------------------------------------------------------------
+
+
+async def test_get_run_shows_every_node_with_input_output_attempt_and_timing(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }} news", "{{ input | upper }}")
+
+    accepted = await start_run(api, workflow_id, "ai")
+    run = await finished_run(api, flowyard_of, accepted["runId"])
+
+    assert run["status"] == "COMPLETED"
+    assert (run["input"], run["output"], run["error"]) == ("ai", "AI NEWS", None)
+    assert run["currentStepOrder"] == 2
+    assert ISO_UTC.match(run["startedAt"])
+    assert ISO_UTC.match(run["finishedAt"])
+    assert run["approvals"] == []
+    first, second = run["nodes"]
+    assert NODE_FIELDS | {"durationMs"} <= set(first)
+    assert (first["stepOrder"], first["agentId"], first["status"], first["attempt"]) == (1, "transform", "COMPLETED", 1)
+    assert (second["stepOrder"], second["input"], second["output"], second["error"]) == (2, "ai news", "AI NEWS", None)
+    for node in run["nodes"]:
+        assert ISO_UTC.match(node["startedAt"])
+        assert ISO_UTC.match(node["finishedAt"])
+        assert node["durationMs"] >= 0
+
+
+async def test_get_run_with_unknown_id_is_404(api: httpx.AsyncClient) -> None:
+    response = await api.get(f"{V1}/workflows/runs/wr-missing")
+
+    assert response.status_code == 404
+    assert "wr-missing" in response.json()["detail"]
+
+
+# --- cancel ---------------------------------------------------------------------------------------------------------
+
+
+async def _waiting_on_delay(api: httpx.AsyncClient) -> str:
+    """The id of a run busy in a 30-second delay step."""
+    workflow_id = await workflow_with_steps(api, "{{ input }}")
+    await add_step(api, workflow_id, "delay", "", config={"seconds": 30})
+    await add_step(api, workflow_id, "transform", "after the delay")
+    run_id = (await start_run(api, workflow_id))["runId"]
+    for _ in range(200):  # poll as a client would until the delay step is under way
+        nodes = (await api.get(f"{V1}/workflows/runs/{run_id}")).json()["nodes"]
+        if any(n["agentId"] == "delay" and n["status"] == "RUNNING" for n in nodes):
+            return str(run_id)
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the delay step of run {run_id} never started")
+
+
+async def test_cancel_run_in_a_long_delay_stops_it_promptly(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    run_id = await _waiting_on_delay(api)
+    started = time.monotonic()
+
+    response = await api.post(f"{V1}/workflows/runs/{run_id}/cancel")
+    run = await finished_run(api, flowyard_of, run_id)
+
+    assert time.monotonic() - started < 2
+    assert response.status_code == 202
+    assert response.json()["status"] == "CANCELLED"
+    assert run["status"] == "CANCELLED"
+    assert [n["status"] for n in run["nodes"]] == ["COMPLETED", "CANCELLED"]
+
+
+async def test_cancel_run_that_was_cancelled_already_is_a_conflict(api: httpx.AsyncClient) -> None:
+    run_id = await _waiting_on_delay(api)
+    await api.post(f"{V1}/workflows/runs/{run_id}/cancel")
+
+    response = await api.post(f"{V1}/workflows/runs/{run_id}/cancel")
+
+    assert response.status_code == 409
+    assert "CANCELLED" in response.json()["detail"]
+
+
+async def test_cancel_completed_run_is_a_conflict(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    run = await run_to_end(api, flowyard_of, await workflow_with_steps(api, "{{ input }}"))
+
+    response = await api.post(f"{V1}/workflows/runs/{run['id']}/cancel")
+
+    assert response.status_code == 409
+    assert (await api.get(f"{V1}/workflows/runs/{run['id']}")).json()["status"] == "COMPLETED"
+
+
+async def test_cancel_unknown_run_is_404(api: httpx.AsyncClient) -> None:
+    assert (await api.post(f"{V1}/workflows/runs/wr-missing/cancel")).status_code == 404
+
+
+# --- rerun ----------------------------------------------------------------------------------------------------------
+
+
+async def _fails_at_second_step(api: httpx.AsyncClient, flowyard: Flowyard, web: LocalServer) -> dict[str, Any]:
+    """A run whose first http step succeeds and whose second fails (500) the first time only; returns it FAILED."""
+    first = web.reply("/search", (200, {"hits": 3}))
+    second = web.reply("/publish", (500, {"error": "down"}), (201, {"published": True}))
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "http", "", config={"method": "GET", "url": first})
+    await add_step(api, workflow["id"], "http", "", config={"method": "POST", "url": second}, retries=0)
+    run = await run_to_end(api, flowyard, workflow["id"], {"topic": "ai"})
+    assert run["status"] == "FAILED", run
+    return run
+
+
+async def test_rerun_failed_run_completes_from_the_failed_step(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, web: LocalServer
+) -> None:
+    failed = await _fails_at_second_step(api, flowyard_of, web)
+
+    response = await api.post(f"{V1}/workflows/runs/{failed['id']}/rerun")
+    run = await finished_run(api, flowyard_of, failed["id"])
+
+    assert response.status_code == 202
+    assert response.json()["id"] == failed["id"]
+    assert response.json()["status"] in ("QUEUED", "RUNNING")
+    assert run["status"] == "COMPLETED"
+    assert run["error"] is None
+    assert run["output"]["body"] == {"published": True}
+    assert web.hits["/publish"] == 2
+
+
+async def test_rerun_keeps_the_completed_step_without_running_it_again(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, web: LocalServer
+) -> None:
+    failed = await _fails_at_second_step(api, flowyard_of, web)
+    kept = failed["nodes"][0]
+
+    await api.post(f"{V1}/workflows/runs/{failed['id']}/rerun")
+    run = await finished_run(api, flowyard_of, failed["id"])
+
+    assert run["nodes"][0] == kept
+    assert run["nodes"][0]["attempt"] == 1
+    assert web.hits["/search"] == 1
+    assert run["nodes"][1]["input"] == kept["output"]
+    assert json.loads(web.bodies["/publish"][-1]) == kept["output"]
+
+
+async def test_rerun_completed_run_is_a_conflict(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    run = await run_to_end(api, flowyard_of, await workflow_with_steps(api, "{{ input }}"))
+
+    response = await api.post(f"{V1}/workflows/runs/{run['id']}/rerun")
+
+    assert response.status_code == 409
+    assert "COMPLETED" in response.json()["detail"]
+
+
+async def test_rerun_cancelled_run_runs_its_unfinished_steps_again(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    _, paused = await paused_run(api, flowyard_of)
+    await api.post(f"{V1}/workflows/runs/{paused['id']}/cancel")
+
+    response = await api.post(f"{V1}/workflows/runs/{paused['id']}/rerun")
+    run = await finished_run(api, flowyard_of, paused["id"])
+
+    assert response.status_code == 202
+    assert run["status"] == "PAUSED"
+    assert [n["status"] for n in run["nodes"]] == ["COMPLETED", "WAITING_APPROVAL"]
+    assert run["nodes"][0] == paused["nodes"][0]
+    assert [a["status"] for a in run["approvals"]] == ["CANCELLED", "PENDING"]
+
+
+async def test_rerun_run_cancelled_right_after_it_started_completes(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }}!")
+    run = await flowyard_of.start_run(workflow_id, input="hi", trigger=Trigger.UI)  # as the Run button does
+    await flowyard_of.cancel(run.id)  # a Cancel click before the executor had its turn
+
+    response = await api.post(f"{V1}/workflows/runs/{run.id}/rerun")
+    status = await _status_after(api, run.id, seconds=1)
+
+    assert response.status_code == 202
+    assert status == "COMPLETED"
+
+
+async def _status_after(api: httpx.AsyncClient, run_id: str, *, seconds: float) -> str:
+    """The run's status once it ended or `seconds` passed (for a run the executor may never pick up)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status: str = (await api.get(f"{V1}/workflows/runs/{run_id}")).json()["status"]
+        if status in ("COMPLETED", "FAILED", "CANCELLED") or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.05)
+
+
+async def test_rerun_unknown_run_is_404(api: httpx.AsyncClient) -> None:
+    assert (await api.post(f"{V1}/workflows/runs/wr-missing/rerun")).status_code == 404
