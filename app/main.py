@@ -14,6 +14,7 @@ from app import __version__
 from app.api import v1
 from app.api.auth import require_token
 from app.api.errors import BodySizeLimit, install_error_handlers
+from app.pages import context as pages
 from app.services import Flowyard
 from app.settings import Settings
 
@@ -29,12 +30,14 @@ def create_api(settings: Settings) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         flowyard = Flowyard.open(settings)
         api.state.flowyard = flowyard
+        pages.use(flowyard)
         await flowyard.start()
         api.state.ready = True
         try:
             yield
         finally:
             api.state.ready = False
+            pages.use(None)
             await flowyard.close()
 
     api = FastAPIOffline(  # Swagger UI served from the package, not a CDN: /docs works offline
@@ -69,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     from app.pages import register_pages
 
     api = create_api(settings)
-    register_pages(api)
+    register_pages()
     ui.run_with(
         api,
         title="Flowyard",

@@ -28,6 +28,7 @@ from app.engine.executor import Executor
 from app.engine.model import Approval, EdgeSpec, NodeSpec, RunRecord, RunStatus, Trigger, WorkflowDefinition
 from app.engine.plan import agents_fingerprint, validate
 from app.engine.store import AgentRecord
+from app.engine.trial import Trial, try_node
 from app.settings import Settings
 from storage import repositories as repo
 from storage.db import Database, migrate
@@ -131,6 +132,24 @@ def _renumber(nodes: list[NodeSpec]) -> None:
 
 
 DEFAULT_AGENTS = ("transform", "http", "branch", "approval", "delay")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    created_at: datetime
+    name: str
+    nodes: int
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run's payload and node outputs, for previews against real data."""
+
+    run_id: str
+    payload: Any
+    outputs: dict[str, Any]
+    statuses: dict[str, str]
 
 
 class Flowyard:
@@ -291,20 +310,83 @@ class Flowyard:
 
         return await self._run(read)
 
-    async def save_definition(self, workflow_id: str, definition: WorkflowDefinition) -> WorkflowRow:
-        """Replace the workflow's graph (a draft may be invalid; running it is what refuses)."""
+    async def save_definition(
+        self, workflow_id: str, definition: WorkflowDefinition, *, name: str | None = None
+    ) -> WorkflowRow:
+        """Replace the workflow's graph and keep it as a new numbered version (a draft may be invalid;
+        running it is what refuses)."""
+        if name is not None and not name.strip():
+            raise InvalidInput("name", "a workflow needs a name")
 
         def save(session: Session) -> WorkflowRow:
             workflow = self._workflow(session, workflow_id)
             keys = [n.key for n in definition.nodes]
             if len(keys) != len(set(keys)):
                 raise InvalidInput("nodes", "two nodes share a key")
+            now = self._now()
+            if name is not None:
+                workflow.name = name.strip()
             repo.replace_definition(
-                session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id
+                session, workflow=workflow, definition=definition, now=now, new_node_id=_new_node_id
             )
+            session.flush()
+            repo.snapshot_version(session, workflow=workflow, definition=definition, now=now)
             return workflow
 
         return await self._run(save)
+
+    # --- versions and the editor's helpers --------------------------------------------------------------
+
+    async def versions(self, workflow_id: str) -> list[VersionInfo]:
+        """Every kept version of a workflow, newest first: each save, and each version a run was started on."""
+
+        def read(session: Session) -> list[VersionInfo]:
+            self._workflow(session, workflow_id)
+            return [
+                VersionInfo(row.version, row.created_at, row.name, len(row.definition.get("nodes", [])))
+                for row in repo.list_versions(session, workflow_id=workflow_id)
+            ]
+
+        return await self._run(read)
+
+    async def version_definition(self, workflow_id: str, version: int) -> WorkflowDefinition:
+        definition = await self.store.get_definition(workflow_id, version)
+        if definition is None:
+            raise NotFound("version", f"{workflow_id} v{version}")
+        return definition
+
+    async def restore_version(self, workflow_id: str, version: int) -> WorkflowRow:
+        """Make an older version current again, as a new version (history is never rewritten)."""
+        return await self.save_definition(workflow_id, await self.version_definition(workflow_id, version))
+
+    async def agents_by_id(self) -> dict[str, AgentRecord]:
+        rows, _ = await self._run(lambda s: repo.list_agents(s, offset=0, limit=10_000))
+        return {a.id: AgentRecord(a.id, a.kind, a.name, a.config, a.description) for a in rows}
+
+    async def last_run_data(self, workflow_id: str) -> RunData | None:
+        """The newest run's payload and its nodes' outputs: what previews and completions are shown against."""
+
+        def read(session: Session) -> tuple[RunRow, list[NodeRunRow]] | None:
+            rows, _ = repo.list_runs(session, workflow_id=workflow_id, offset=0, limit=1)
+            if not rows:
+                return None
+            return rows[0], repo.list_node_runs(session, run_id=rows[0].id)
+
+        found = await self._run(read)
+        if found is None:
+            return None
+        run, nodes = found
+        outputs = {n.node_key: n.output for n in nodes if n.status == "COMPLETED"}
+        return RunData(run.id, run.input, outputs, {n.node_key: n.status for n in nodes})
+
+    async def try_node(
+        self, workflow_id: str, definition: WorkflowDefinition, key: str, *, payload: Any, outputs: dict[str, Any]
+    ) -> Trial:
+        """Run one node of a (possibly unsaved) definition alone; nothing is stored."""
+        agents = await self.agents_by_id()
+        return await try_node(
+            definition, key, agents, http=self.http, payload=payload, outputs=outputs, workflow_id=workflow_id
+        )
 
     async def problems(self, workflow_id: str) -> list[Problem]:
         definition = await self.definition(workflow_id)

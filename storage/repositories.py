@@ -39,6 +39,7 @@ __all__ = [
     "list_agents",
     "list_node_runs",
     "list_runs",
+    "list_versions",
     "list_workflows",
     "node_rows",
     "replace_definition",
@@ -171,6 +172,11 @@ def snapshot_version(session: Session, *, workflow: WorkflowRow, definition: Wor
             )
         )
     return workflow.version
+
+
+def list_versions(session: Session, *, workflow_id: str) -> list[WorkflowVersionRow]:
+    query = select(WorkflowVersionRow).where(WorkflowVersionRow.workflow_id == workflow_id)
+    return list(session.exec(query.order_by(col(WorkflowVersionRow.version).desc())).all())
 
 
 def count_active_runs(session: Session, *, workflow_id: str) -> int:

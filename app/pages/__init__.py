@@ -1,14 +1,12 @@
-"""The browser UI: one module per page, all composed in the shared `frame()`."""
+"""The browser UI: one module per page, all composed in the shared `frame()` of `app.pages.layout`."""
 
 from __future__ import annotations
-
-from fastapi import FastAPI
 
 __all__ = ["register_pages"]
 
 
-def register_pages(api: FastAPI) -> None:
-    """Declare every page; each reaches the app's services through `api.state.flowyard`."""
+def register_pages() -> None:
+    """Declare every page (NiceGUI routes). Pages reach the services through `app.pages.context`."""
     from app.pages import home
 
-    home.register(api)
+    home.register()

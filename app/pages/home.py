@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from nicegui import ui
 
+from app.pages.context import flowyard
 
-def register(api: FastAPI) -> None:
+
+def register() -> None:
     @ui.page("/")
     async def home() -> None:
-        flowyard = api.state.flowyard
-        page = await flowyard.list_workflows(page=0, size=50)
+        page = await flowyard().list_workflows(page=0, size=50)
         with ui.column().classes("w-full max-w-3xl mx-auto p-8 gap-4"):
             ui.label("Flowyard").classes("text-3xl font-semibold")
             ui.label("Durable, multi-step agent workflows.").classes("text-gray-500")
