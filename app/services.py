@@ -26,7 +26,7 @@ from app.engine.events import EventBus, InProcessEventBus
 from app.engine.exceptions import Conflict, InvalidInput, NotFound, Problem, WorkflowInvalid
 from app.engine.executor import Executor
 from app.engine.model import Approval, EdgeSpec, NodeSpec, RunRecord, RunStatus, Trigger, WorkflowDefinition
-from app.engine.plan import agents_fingerprint, validate
+from app.engine.plan import agents_fingerprint, structure_problems, validate
 from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
 from app.settings import Settings
@@ -543,6 +543,13 @@ class Flowyard:
         keys = [n.key for n in doc.definition.nodes]
         if len(keys) != len(set(keys)):
             raise InvalidInput("definition.nodes", "two nodes share a key")
+        structure = structure_problems(doc.definition) if doc.definition.nodes else []
+        if structure:
+            raise InvalidInput("definition", "; ".join(p.message for p in structure))
+        known = set(await self.agents_by_id()) | {a.id for a in doc.agents}
+        unknown = sorted({n.agent_id for n in doc.definition.nodes} - known)
+        if unknown:
+            raise InvalidInput("definition.nodes", f"unknown agent(s) {', '.join(unknown)}, not in the document")
 
         def create(session: Session) -> WorkflowRow:
             now = self._now()

@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 NODE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_NODES = 2_000
+MAX_EDGES = 10_000
 
 
 class RunStatus(enum.StrEnum):
@@ -86,9 +88,9 @@ class NodeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str
-    agent_id: str
-    name: str = ""
-    action: str = ""
+    agent_id: str = Field(min_length=1, max_length=100)
+    name: str = Field("", max_length=200)
+    action: str = Field("", max_length=100_000)
     config: dict[str, Any] = Field(default_factory=dict)
     input_mapping: str | dict[str, Any] | None = None
     position: Position = Field(default_factory=Position)
@@ -111,10 +113,10 @@ class EdgeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str
-    target: str
-    source_handle: str | None = None
-    condition: str | None = None
+    source: str = Field(max_length=64)
+    target: str = Field(max_length=64)
+    source_handle: str | None = Field(None, max_length=64)
+    condition: str | None = Field(None, max_length=10_000)
 
     @property
     def id(self) -> str:
@@ -127,8 +129,8 @@ class WorkflowDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nodes: list[NodeSpec] = Field(default_factory=list)
-    edges: list[EdgeSpec] = Field(default_factory=list)
+    nodes: list[NodeSpec] = Field(default_factory=list, max_length=MAX_NODES)
+    edges: list[EdgeSpec] = Field(default_factory=list, max_length=MAX_EDGES)
 
     def node(self, key: str) -> NodeSpec:
         for node in self.nodes:

@@ -18,7 +18,7 @@ from app.engine.exceptions import Problem, WorkflowInvalid
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from app.engine.store import AgentRecord
 
-__all__ = ["Plan", "agents_fingerprint", "effective_config", "validate"]
+__all__ = ["Plan", "agents_fingerprint", "effective_config", "structure_problems", "validate"]
 
 
 def agents_fingerprint(agents: Mapping[str, AgentRecord]) -> str:
@@ -109,6 +109,11 @@ def _topological(
             if remaining[target] == 0:
                 heapq.heappush(heap, (rank[target], target))
     return order
+
+
+def structure_problems(definition: WorkflowDefinition) -> list[Problem]:
+    """Problems of the graph itself (duplicate keys, dangling or repeated edges, cycles, loose nodes)."""
+    return _structure_problems(definition)
 
 
 def _structure_problems(definition: WorkflowDefinition) -> list[Problem]:

@@ -75,3 +75,28 @@ def test_import_of_a_bad_file_is_refused_and_creates_nothing(
 
     assert code == 1 and message in err
     assert _workflow_count(tmp_path / "a.db") == 0
+
+
+def test_import_of_a_cyclic_workflow_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(EXAMPLE.read_text())
+    document["definition"]["edges"].append({"source": "sales_email", "target": "enrich"})
+    bad = tmp_path / "cycle.json"
+    bad.write_text(json.dumps(document))
+
+    code, _, err = _import(f"sqlite:///{tmp_path / 'a.db'}", bad, capsys)
+
+    assert code == 1 and "cycle" in err
+    assert _workflow_count(tmp_path / "a.db") == 0
+
+
+def test_import_needing_an_agent_it_does_not_carry_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(EXAMPLE.read_text())
+    document["agents"] = [a for a in document["agents"] if a["id"] != "qualify_lead"]
+    bad = tmp_path / "missing-agent.json"
+    bad.write_text(json.dumps(document))
+
+    code, _, err = _import(f"sqlite:///{tmp_path / 'a.db'}", bad, capsys)
+
+    assert code == 1 and "unknown agent(s) qualify_lead" in err

@@ -1,0 +1,190 @@
+"""A form generated from a JSON Schema (as pydantic writes them): the one generator wherever a schema
+becomes a form — agent configs in the editor and the agents page, run inputs.
+
+Plain data in, plain data out: `SchemaForm(schema, value, on_change=...)`; `value` is the current dict;
+`show_errors({"field.path": "message"})` puts messages beside their fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+__all__ = ["SchemaForm"]
+
+Change = Callable[[dict[str, Any]], Any]
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Follow `$ref` and collapse `anyOf: [X, null]` (an optional field) into X."""
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = {**root.get("$defs", {}).get(name, {}), **{k: v for k, v in schema.items() if k != "$ref"}}
+    options = schema.get("anyOf")
+    if options:
+        concrete = [o for o in options if o.get("type") != "null"]
+        if len(concrete) == 1:
+            merged = {**schema, **_resolve(concrete[0], root), "nullable": True}
+            merged.pop("anyOf", None)
+            return merged
+    return schema
+
+
+def _label(name: str, schema: dict[str, Any]) -> str:
+    return str(schema.get("title") or name.replace("_", " ").capitalize())
+
+
+class SchemaForm(ui.column):
+    def __init__(
+        self, schema: dict[str, Any], value: dict[str, Any] | None = None, *, on_change: Change | None = None
+    ) -> None:
+        """A form for the object described by `schema`.
+
+        :param schema: a JSON Schema of an object (``model_json_schema()`` of a pydantic model)
+        :param value: the current values; fields left out show the schema's defaults
+        :param on_change: called with the whole value after every edit
+        """
+        super().__init__()
+        self.classes("w-full gap-2")
+        self.schema = schema
+        self.value: dict[str, Any] = dict(value or {})
+        self._on_change = on_change
+        self._errors: dict[str, ui.label] = {}
+        with self:
+            self._render()
+
+    # --- public ----------------------------------------------------------------------------------------
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Show `errors` (field path → message) beside their fields; clears the others."""
+        for path, label in self._errors.items():
+            message = errors.get(path, "")
+            label.set_text(message)
+            label.set_visibility(bool(message))
+
+    # --- rendering -------------------------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        properties = self.schema.get("properties", {})
+        if not properties:
+            ui.label("No settings for this kind.").classes("text-sm text-gray-500")
+            return
+        required = set(self.schema.get("required", []))
+        for name, raw in properties.items():
+            field = _resolve(raw, self.schema)
+            with ui.column().classes("w-full gap-0"):
+                self._field(name, field, name in required)
+                if field.get("description"):
+                    ui.label(field["description"]).classes("text-xs text-gray-500")
+                error = ui.label().classes("text-xs text-negative")
+                error.set_visibility(False)
+                self._errors[name] = error
+
+    def _current(self, name: str, field: dict[str, Any]) -> Any:
+        return self.value.get(name, field.get("default"))
+
+    def _set(self, name: str, value: Any) -> None:
+        self.value[name] = value
+        if self._on_change is not None:
+            self._on_change(dict(self.value))
+
+    def _field(self, name: str, field: dict[str, Any], required: bool) -> None:
+        label = _label(name, field) + (" *" if required else "")
+        current = self._current(name, field)
+        kind = field.get("type")
+        if "enum" in field or "const" in field:
+            options = field.get("enum") or [field["const"]]
+            ui.select(options, label=label, value=current, on_change=lambda e: self._set(name, e.value)).classes(
+                "w-full"
+            )
+        elif kind == "boolean":
+            ui.switch(label, value=bool(current), on_change=lambda e: self._set(name, e.value))
+        elif kind in ("integer", "number"):
+            ui.number(
+                label,
+                value=current,
+                min=field.get("minimum", field.get("exclusiveMinimum")),
+                max=field.get("maximum", field.get("exclusiveMaximum")),
+                precision=0 if kind == "integer" else None,
+                on_change=lambda e: self._set(name, _number(e.value, kind, field)),
+            ).classes("w-full")
+        elif kind == "string":
+            long_text = (field.get("maxLength") or 0) > 500 or "\n" in str(current or "")
+            widget = ui.textarea if long_text else ui.input
+            widget(label, value=current or "", on_change=lambda e: self._set(name, e.value)).classes(
+                "w-full font-mono" if "{{" in str(current or "") else "w-full"
+            )
+        elif kind == "array" and _resolve(field.get("items", {}), self.schema).get("type") == "object":
+            self._object_list(name, label, field)
+        else:
+            self._json(name, label, current)
+
+    def _json(self, name: str, label: str, current: Any) -> None:
+        """Free-form values (dicts, lists of scalars, anything) as JSON text, parsed on every edit."""
+        text = json.dumps(current, indent=2) if current is not None else ""
+        error = ui.label().classes("text-xs text-negative")
+        error.set_visibility(False)
+
+        def parse(event: Any) -> None:
+            try:
+                value = json.loads(event.value) if event.value.strip() else None
+            except json.JSONDecodeError as exc:
+                error.set_text(f"not valid JSON: {exc.msg} (line {exc.lineno})")
+                error.set_visibility(True)
+                return
+            error.set_visibility(False)
+            self._set(name, value)
+
+        ui.textarea(label, value=text, on_change=parse).classes("w-full font-mono").props("autogrow")
+
+    def _object_list(self, name: str, label: str, field: dict[str, Any]) -> None:
+        """A list of small objects (a branch's outcomes): one row per item, add and remove."""
+        item_schema = _resolve(field.get("items", {}), self.schema)
+        keys = list(item_schema.get("properties", {}))
+        items: list[dict[str, Any]] = [dict(i) for i in (self._current(name, field) or [])]
+        ui.label(label).classes("text-sm font-medium")
+        rows = ui.column().classes("w-full gap-1")
+
+        def publish() -> None:
+            self._set(name, [dict(i) for i in items])
+
+        def draw() -> None:
+            rows.clear()
+            with rows:
+                for index, item in enumerate(items):
+                    with ui.row().classes("w-full items-center gap-1 no-wrap"):
+                        for key in keys:
+                            sub = _resolve(item_schema["properties"][key], self.schema)
+
+                            def update(event: Any, index: int = index, key: str = key) -> None:
+                                items[index][key] = event.value
+                                publish()
+
+                            ui.input(_label(key, sub), value=item.get(key, ""), on_change=update).classes(
+                                "grow font-mono" if key == "when" else "w-28"
+                            ).props("dense")
+
+                        def remove(index: int = index) -> None:
+                            items.pop(index)
+                            publish()
+                            draw()
+
+                        ui.button(icon="delete", on_click=remove).props("flat dense round size=sm").tooltip("Remove")
+
+                def add() -> None:
+                    items.append(dict.fromkeys(keys, ""))
+                    publish()
+                    draw()
+
+                ui.button("Add", icon="add", on_click=add).props("flat dense size=sm")
+
+        draw()
+
+
+def _number(value: Any, kind: str | None, field: dict[str, Any]) -> Any:
+    if value is None:
+        return field.get("default")
+    return int(value) if kind == "integer" else float(value)
