@@ -1,22 +1,48 @@
 # The two commands a fresh machine needs: `make run` starts Flowyard, `make test` runs every test.
-# Both do their own set-up (virtualenv, pinned packages) and are quick the second time.
+# Both do their own set-up (virtualenv, pinned packages, the graph editor's bundle) and are quick the second time.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+# The graph editor's JavaScript bundle: built from exact pins and a lock file, never committed.
+EDITOR := components/graph_editor
+NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
+BUNDLE := $(EDITOR)/dist/index.js
+
+.PHONY: run test lint bench clean bundle chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NPM_STAMP): $(EDITOR)/package.json $(EDITOR)/package-lock.json
+	@command -v npm >/dev/null || { echo "Building the graph editor needs Node.js >= 20.19 with npm" >&2; exit 1; }
+	cd $(EDITOR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+$(BUNDLE): $(NPM_STAMP) $(EDITOR)/vite.config.mjs $(wildcard $(EDITOR)/src/*)
+	cd $(EDITOR) && npm run --silent build
+	touch $(BUNDLE)
+
+bundle: $(BUNDLE)
+
+# Browser tests use Debian's Chromium (no browser download); elsewhere Playwright's own browser.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "No /usr/bin/chromium: install it (apt-get install chromium) or run 'playwright install chromium'"; \
+		fi; \
+	fi
+
+run: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard serve
 
-test: $(STAMP)
+test: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
@@ -27,8 +53,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache $(EDITOR)/node_modules $(EDITOR)/dist

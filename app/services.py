@@ -7,14 +7,18 @@ and either does all of its writes in one transaction or none of them.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,7 +39,17 @@ from storage.db import Database, migrate
 from storage.models import AgentRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
 from storage.run_store import SqlRunStore
 
-__all__ = ["EXPORT_FORMAT", "Flowyard", "Page", "StepCreate", "WorkflowDocument"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "Activity",
+    "ExampleWorkflow",
+    "Flowyard",
+    "Page",
+    "StepCreate",
+    "WorkflowDocument",
+    "WorkflowSort",
+    "WorkflowSummary",
+]
 
 log = logging.getLogger("flowyard")
 
@@ -763,9 +777,183 @@ class Flowyard:
 
         await self._run(delete)
 
+    # --- the workflows page and the shell -------------------------------------------------------------------
+
+    async def list_workflow_summaries(
+        self,
+        *,
+        page: int,
+        size: int,
+        search: str | None = None,
+        sort: WorkflowSort = "updated",
+        descending: bool | None = None,
+    ) -> Page[WorkflowSummary]:
+        """Workflows with their step count and last run, searched by name or description.
+
+        `descending` defaults to what each sort is for: latest edits first, names A to Z, and runs
+        that need attention (failed, waiting) first.
+        """
+        reverse = sort == "updated" if descending is None else descending
+
+        def read(session: Session) -> tuple[list[repo.WorkflowSummaryRow], int]:
+            return repo.list_workflow_summaries(
+                session, offset=page * size, limit=size, search=search or None, sort=sort, descending=reverse
+            )
+
+        rows, total = await self._run(read)
+        items = [
+            WorkflowSummary(
+                id=workflow.id,
+                name=workflow.name,
+                description=workflow.description,
+                steps=steps,
+                updated_at=workflow.updated_at,
+                last_run_status=status,
+                last_run_at=last_run_at,
+            )
+            for workflow, steps, status, last_run_at in rows
+        ]
+        return Page(items, total, page, size)
+
+    async def activity(self) -> Activity:
+        """What the shell shows live: runs queued or running, and approvals waiting for a person."""
+
+        def read(session: Session) -> Activity:
+            return Activity(
+                active_runs=repo.count_runs(session, statuses=(RunStatus.QUEUED, RunStatus.RUNNING)),
+                pending_approvals=repo.count_pending_approvals(session),
+            )
+
+        return await self._run(read)
+
+    async def examples(self) -> list[ExampleWorkflow]:
+        """The example workflows shipped in `assets/examples/` (id: the file name without `.json`)."""
+        documents = await asyncio.to_thread(_example_documents, EXAMPLES_DIR)
+        return [
+            ExampleWorkflow(
+                id=example_id,
+                name=str(document.get("name", example_id)),
+                description=str(document.get("description", "")),
+                steps=len((document.get("definition") or {}).get("nodes") or []),
+            )
+            for example_id, document in documents.items()
+        ]
+
+    async def import_example(self, example_id: str) -> WorkflowRow:
+        """Create a workflow (and the agents it needs) from one of the shipped examples."""
+        documents = await asyncio.to_thread(_example_documents, EXAMPLES_DIR)
+        if example_id not in documents:
+            raise NotFound("example", example_id)
+        return await self.import_workflow(documents[example_id])
+
+    async def import_workflow_file(self, content: bytes) -> WorkflowRow:
+        """Create a workflow from the bytes of an uploaded export file, or refuse it and create nothing.
+
+        On top of `import_workflow`'s checks: the file's size (the API's body limit), that it is UTF-8
+        JSON without NaN or Infinity, and that names and descriptions are plain text, not markup.
+        """
+        limit = self.settings.max_body_bytes
+        if len(content) > limit:
+            size, most = _human_bytes(len(content)), _human_bytes(limit)
+            raise InvalidInput("file", f"the file is {size}; Flowyard imports files of up to {most}")
+        try:
+            document = json.loads(content.decode("utf-8-sig"), parse_constant=_refuse_constant)
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "the file is not text; choose a .json file exported from Flowyard") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                "file", f"the file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+        except ValueError as exc:
+            raise InvalidInput("file", str(exc)) from None
+        except RecursionError:
+            raise InvalidInput("file", "the JSON is nested too deeply") from None
+        # Markup is looked for only in what claims to be a document of this version: anything else gets
+        # `import_workflow`'s message about the format or version, which says more.
+        ours = isinstance(document, dict) and document.get("format") == EXPORT_FORMAT
+        if ours and document.get("version") == EXPORT_VERSION:
+            for field, text in _document_texts(document):
+                if _MARKUP.search(text):
+                    raise InvalidInput(field, "contains HTML markup; names and descriptions are plain text")
+        return await self.import_workflow(document)
+
 
 def _free_key(taken: set[str]) -> str:
     number = len(taken) + 1
     while f"step_{number}" in taken:
         number += 1
     return f"step_{number}"
+
+
+# --- what the workflows page and the shell show -----------------------------------------------------------
+
+WorkflowSort = Literal["name", "updated", "last_run"]
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+# An HTML tag, comment or script opener: refused in imported names, which are plain text everywhere.
+_MARKUP = re.compile(r"<\s*/?\s*[a-z][\w:-]*(\s[^<>]*)?/?\s*>|<!--|<\s*script", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """One workflow as the workflows page lists it."""
+
+    id: str
+    name: str
+    description: str
+    steps: int
+    updated_at: datetime
+    last_run_status: str | None
+    last_run_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Activity:
+    active_runs: int
+    pending_approvals: int
+
+
+@dataclass(frozen=True)
+class ExampleWorkflow:
+    id: str
+    name: str
+    description: str
+    steps: int
+
+
+def _example_documents(directory: Path) -> dict[str, dict[str, Any]]:
+    documents: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("skipping example %s: %s", path, exc)
+            continue
+        if isinstance(document, dict):
+            documents[path.stem] = document
+    return documents
+
+
+def _document_texts(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """The names and descriptions of a not yet validated document, with the field each sits in."""
+    texts = [(field, document.get(field)) for field in ("name", "description")]
+    definition = document.get("definition")
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+        if isinstance(node, dict):
+            texts.append((f"definition.nodes.{node.get('key', index)}.name", node.get("name")))
+    agents = document.get("agents")
+    for index, agent in enumerate(agents if isinstance(agents, list) else []):
+        if isinstance(agent, dict):
+            for field in ("name", "description"):
+                texts.append((f"agents.{agent.get('id', index)}.{field}", agent.get(field)))
+    return [(field, text) for field, text in texts if isinstance(text, str)]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"the file contains {name}, which JSON does not allow")
+
+
+def _human_bytes(size: int) -> str:
+    if size >= 1_048_576:
+        return f"{size / 1_048_576:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"

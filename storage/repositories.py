@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -30,6 +30,8 @@ __all__ = [
     "active_runs_using_agent",
     "agents_in_use",
     "count_active_runs",
+    "count_pending_approvals",
+    "count_runs",
     "delete_workflow",
     "get_agent",
     "get_agents",
@@ -40,6 +42,7 @@ __all__ = [
     "list_node_runs",
     "list_runs",
     "list_versions",
+    "list_workflow_summaries",
     "list_workflows",
     "node_rows",
     "replace_definition",
@@ -67,6 +70,65 @@ def list_workflows(
     return _page(
         session, query, offset=offset, limit=limit, order=[col(WorkflowRow.created_at).desc(), col(WorkflowRow.id)]
     )
+
+
+# How "last run status" sorts, ascending: what needs attention first, never-run workflows last.
+RUN_STATUS_RANK = {"FAILED": 0, "PAUSED": 1, "RUNNING": 2, "QUEUED": 3, "CANCELLED": 4, "COMPLETED": 5}
+WorkflowSummaryRow = tuple[WorkflowRow, int, str | None, datetime | None]
+
+
+def list_workflow_summaries(
+    session: Session,
+    *,
+    offset: int,
+    limit: int,
+    search: str | None = None,
+    sort: Literal["name", "updated", "last_run"] = "updated",
+    descending: bool = False,
+) -> tuple[list[WorkflowSummaryRow], int]:
+    """Workflows with their step count and last run (status, time), searched by name or description.
+
+    `sort` orders by name (case-insensitive), by last edit, or by last run status (in the order of
+    `RUN_STATUS_RANK`, never-run last); `descending` reverses it. Ties go by name, then id.
+    """
+    steps = (
+        select(sa.func.count())
+        .select_from(NodeRow)
+        .where(col(NodeRow.workflow_id) == col(WorkflowRow.id))
+        .correlate(WorkflowRow)
+        .scalar_subquery()
+    )
+    latest = (
+        select(RunRow.status, RunRow.created_at)
+        .where(col(RunRow.workflow_id) == col(WorkflowRow.id))
+        .order_by(col(RunRow.created_at).desc(), col(RunRow.id).desc())
+        .limit(1)
+        .correlate(WorkflowRow)
+    )
+    last_status = latest.with_only_columns(col(RunRow.status)).scalar_subquery()
+    last_at = latest.with_only_columns(col(RunRow.created_at)).scalar_subquery()
+    where = []
+    if search:
+        where.append(
+            sa.or_(
+                col(WorkflowRow.name).icontains(search, autoescape=True),
+                col(WorkflowRow.description).icontains(search, autoescape=True),
+            )
+        )
+    name = sa.func.lower(col(WorkflowRow.name))
+    if sort == "name":
+        order: list[Any] = [name.desc() if descending else name.asc()]
+    elif sort == "last_run":
+        rank = sa.case(RUN_STATUS_RANK, value=last_status, else_=len(RUN_STATUS_RANK))
+        order = [rank.desc() if descending else rank.asc(), last_at.desc(), name.asc()]
+    else:
+        updated = col(WorkflowRow.updated_at)
+        order = [updated.desc() if descending else updated.asc(), name.asc()]
+    order.append(col(WorkflowRow.id).asc())
+    total = session.exec(select(sa.func.count()).select_from(WorkflowRow).where(*where)).one()
+    query = select(WorkflowRow, steps, last_status, last_at).where(*where).order_by(*order).offset(offset).limit(limit)
+    rows: list[WorkflowSummaryRow] = [(row[0], int(row[1]), row[2], row[3]) for row in session.exec(query).all()]
+    return rows, int(total)
 
 
 def get_workflow(session: Session, *, workflow_id: str) -> WorkflowRow | None:
@@ -185,6 +247,17 @@ def count_active_runs(session: Session, *, workflow_id: str) -> int:
         .select_from(RunRow)
         .where(RunRow.workflow_id == workflow_id, col(RunRow.status).in_(ACTIVE_STATUSES))
     )
+    return int(session.exec(query).one())
+
+
+def count_runs(session: Session, *, statuses: Collection[str]) -> int:
+    """Runs of any workflow whose status is one of `statuses`."""
+    query = select(sa.func.count()).select_from(RunRow).where(col(RunRow.status).in_(list(statuses)))
+    return int(session.exec(query).one())
+
+
+def count_pending_approvals(session: Session) -> int:
+    query = select(sa.func.count()).select_from(ApprovalRow).where(ApprovalRow.status == "PENDING")
     return int(session.exec(query).one())
 
 

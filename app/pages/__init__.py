@@ -7,6 +7,10 @@ __all__ = ["register_pages"]
 
 def register_pages() -> None:
     """Declare every page (NiceGUI routes). Pages reach the services through `app.pages.context`."""
-    from app.pages import home
+    from app.pages import editor, home, layout, theme, workflows
 
+    theme.install()
     home.register()
+    workflows.register()
+    editor.register()
+    layout.register_coming_soon()  # last: only the sections no page has claimed

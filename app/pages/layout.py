@@ -1,0 +1,167 @@
+"""The shell every page sits in: `frame(title)` draws the header, the left navigation and the content area.
+
+The header carries the product name, a live count of active runs and the light/dark toggle (remembered
+per browser in `app.storage.user`); the navigation lists every section, with the Inbox's pending
+approvals as a badge. Sections whose page has not been written yet get a "coming soon" page from
+`register_coming_soon()`, so no link in the navigation ever leads to a 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from nicegui import Client, ui
+from nicegui import app as nicegui_app
+
+from app.pages import theme
+from app.pages.context import flowyard
+from app.services import Activity
+
+__all__ = ["NAVIGATION", "Section", "frame", "register_coming_soon"]
+
+log = logging.getLogger("flowyard")
+
+THEME_KEY = "dark_mode"
+ACTIVITY_REFRESH_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Section:
+    """An entry of the left navigation, with what its page will hold (shown until the page exists)."""
+
+    label: str
+    path: str
+    icon: str
+    purpose: str
+
+
+NAVIGATION = (
+    Section("Workflows", "/workflows", "account_tree", "Build, run and share multi-step agent workflows."),
+    Section("Runs", "/runs", "play_circle", "Every run of every workflow, live: status, trigger, duration, progress."),
+    Section("Inbox", "/inbox", "inbox", "Steps waiting for your approval, with their context: approve, edit, reject."),
+    Section("Schedules", "/schedules", "event_repeat", "Workflows that run on a cron or an interval, and when next."),
+    Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test."),
+    Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only."),
+    Section("Settings", "/settings", "settings", "API tokens, defaults and limits of this Flowyard."),
+)
+
+
+@contextmanager
+def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
+    """Draw the shell around the page's content and yield the content area.
+
+    :param title: the page's title (the browser tab reads "<title> · Flowyard")
+    :param full_width: let the content fill the whole area without margins (the editor's canvas)
+    """
+    client = ui.context.client
+    ui.page_title(f"{title} · Flowyard")
+    ui.colors(primary=theme.ACCENT)
+    client.content.classes("fy-page")
+    ui.on_exception(_report_failure)
+    dark = ui.dark_mode(nicegui_app.storage.user.get(THEME_KEY, False))
+
+    inbox_badge: ui.label | None = None
+    with ui.left_drawer(bordered=True).props("width=228").classes("fy-drawer") as drawer:
+        current = client.request.url.path
+        with ui.column().classes("fy-nav"):
+            for section in NAVIGATION:
+                active = current == section.path or current.startswith(section.path + "/")
+                with (
+                    ui.link(target=section.path)
+                    .classes("fy-nav__item" + (" fy-nav__item--active" if active else ""))
+                    .mark(f"nav-{section.label.lower()}")
+                ):
+                    ui.icon(section.icon).classes("fy-nav__icon")
+                    ui.label(section.label).classes("fy-nav__label")
+                    if section.path == "/inbox":
+                        inbox_badge = ui.label().classes("fy-nav__badge").mark("inbox-badge")
+
+    with ui.header().classes("fy-header"):
+        ui.button(icon="menu", on_click=drawer.toggle, color=None).props("flat round dense").classes("fy-menu-button")
+        with ui.link(target="/workflows").classes("fy-brand"):
+            ui.icon("hub").classes("fy-brand__mark")
+            ui.label("Flowyard").classes("fy-brand__name")
+        ui.space()
+        activity = _ActivityIndicator(inbox_badge)
+        _theme_toggle(dark)
+
+    with ui.element("main").classes("fy-content" + (" fy-content--full" if full_width else "")) as content:
+        yield content
+
+    # A timer waits for the browser's connection, and NiceGUI then sends the page at once: start it only
+    # when the page is complete, or the page would arrive half built.
+    with ui.context.client.layout:
+        ui.timer(ACTIVITY_REFRESH_SECONDS, activity.refresh)
+
+
+class _ActivityIndicator:
+    """The header's live count of queued and running runs (and the Inbox badge), polled every few seconds."""
+
+    def __init__(self, inbox_badge: ui.label | None) -> None:
+        with ui.link(target="/runs").classes("fy-activity").mark("active-runs") as self.link:
+            ui.element("span").classes("fy-activity__dot")
+            self.label = ui.label("No active runs").classes("fy-activity__label")
+        self.inbox_badge = inbox_badge
+        self.show(Activity(active_runs=0, pending_approvals=0))
+
+    async def refresh(self) -> None:
+        self.show(await flowyard().activity())
+
+    def show(self, activity: Activity) -> None:
+        running = activity.active_runs
+        self.label.set_text(f"{running} active run{'' if running == 1 else 's'}" if running else "No active runs")
+        self.link.classes(add="fy-activity--busy" if running else "", remove="" if running else "fy-activity--busy")
+        if self.inbox_badge is not None:
+            pending = activity.pending_approvals
+            self.inbox_badge.set_text(str(pending) if pending < 100 else "99+")
+            self.inbox_badge.set_visibility(pending > 0)
+
+
+def _theme_toggle(dark: ui.dark_mode) -> None:
+    def icon() -> str:
+        return "light_mode" if dark.value else "dark_mode"
+
+    def tip() -> str:
+        return "Switch to the light theme" if dark.value else "Switch to the dark theme"
+
+    def toggle() -> None:
+        dark.set_value(not dark.value)
+        nicegui_app.storage.user[THEME_KEY] = dark.value
+        button.set_icon(icon())
+        tooltip.set_text(tip())
+
+    with (
+        ui.button(icon=icon(), on_click=toggle, color=None)
+        .props("flat round")
+        .classes("fy-theme-toggle")
+        .mark("theme-toggle") as button
+    ):
+        tooltip = ui.tooltip(tip())
+
+
+def _report_failure(exception: Exception) -> None:
+    """An unexpected error in a page's handler: a toast for the person (NiceGUI logs the traceback)."""
+    ui.notify(f"Something went wrong: {exception}", type="negative", multi_line=True)
+
+
+def register_coming_soon() -> None:
+    """Give each navigation section without a page a "coming soon" page. Call after registering the pages."""
+    taken = set(Client.page_routes.values())
+    for section in NAVIGATION:
+        if section.path not in taken:
+            _coming_soon(section)
+
+
+def _coming_soon(section: Section) -> None:
+    @ui.page(section.path)
+    def coming_soon() -> None:
+        with frame(section.label):
+            with ui.column().classes("fy-empty fy-card"):
+                with ui.element("div").classes("fy-empty__icon"):
+                    ui.icon(section.icon)
+                ui.label(f"{section.label} is coming soon").classes("fy-empty__title")
+                ui.label(section.purpose).classes("fy-empty__text")
+                ui.link("Back to workflows", "/workflows").classes("fy-empty__link")

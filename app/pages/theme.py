@@ -1,0 +1,131 @@
+"""Flowyard's visual language in one place: the accent, the status colours and icons, how times read.
+
+Every page, and the graph editor through the CSS variables, takes statuses from here, so a failed
+node on the canvas, a chip in a table and a badge in the header are the same red. `install()` puts
+the variables (`--fy-accent`, `--fy-status-<status>`) and `assets/css/flowyard.css` on every page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nicegui import ui
+
+from app import clock
+
+__all__ = [
+    "ACCENT",
+    "ACCENT_DARK",
+    "STATUS_COLORS",
+    "STATUS_ICONS",
+    "STATUS_LABELS",
+    "css_variables",
+    "exact_time",
+    "install",
+    "relative_time",
+    "status_chip",
+    "status_key",
+    "time_label",
+]
+
+ACCENT = "#6e56cf"
+ACCENT_DARK = "#8b76e8"  # the same violet, lifted to keep its contrast on dark surfaces
+
+# queued grey · running blue · waiting amber · completed green · failed red · skipped light grey · cancelled dark grey
+STATUS_COLORS: dict[str, str] = {
+    "queued": "#8b95a5",
+    "running": "#2f7bf5",
+    "waiting": "#e09a1b",
+    "completed": "#1f9d55",
+    "failed": "#e5484d",
+    "skipped": "#c4cad4",
+    "cancelled": "#5b6472",
+}
+
+STATUS_ICONS: dict[str, str] = {
+    "queued": "schedule",
+    "running": "autorenew",
+    "waiting": "pending_actions",
+    "completed": "check_circle",
+    "failed": "error",
+    "skipped": "redo",
+    "cancelled": "block",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    "queued": "Queued",
+    "running": "Running",
+    "waiting": "Waiting for approval",
+    "completed": "Completed",
+    "failed": "Failed",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+}
+
+# Run and node statuses (app.engine.model) that are shown as one of the seven above under another name.
+_ALIASES = {"paused": "waiting", "waiting_approval": "waiting", "pending": "queued"}
+
+STYLESHEET = Path(__file__).resolve().parents[2] / "assets" / "css" / "flowyard.css"
+
+
+def status_key(status: str) -> str:
+    """The key of `STATUS_COLORS` for a run or node status (`PAUSED` and `WAITING_APPROVAL` are "waiting")."""
+    key = status.lower()
+    key = _ALIASES.get(key, key)
+    if key not in STATUS_COLORS:
+        raise KeyError(f"unknown status {status!r}")
+    return key
+
+
+def css_variables() -> str:
+    """Custom properties for the accent (light and dark) and every status colour."""
+    lines = [f"  --fy-accent: {ACCENT};"]
+    lines += [f"  --fy-status-{key}: {color};" for key, color in STATUS_COLORS.items()]
+    # Quasar's primary is set inline on <body> by ui.colors(), so the dark one needs !important to win.
+    dark = f"body.body--dark {{\n  --fy-accent: {ACCENT_DARK};\n  --q-primary: {ACCENT_DARK} !important;\n}}\n"
+    return ":root {\n" + "\n".join(lines) + "\n}\n" + dark
+
+
+def install() -> None:
+    """Add the variables and the stylesheet to every page (call once, where the pages are registered)."""
+    ui.add_css(css_variables() + STYLESHEET.read_text(encoding="utf-8"), shared=True)
+
+
+def status_chip(status: str) -> ui.element:
+    """A small pill: the status's dot (pulsing while running) and its label, in the status colour."""
+    key = status_key(status)
+    with ui.element("span").classes(f"fy-status fy-status--{key}") as chip:
+        ui.element("span").classes("fy-status__dot")
+        ui.label(STATUS_LABELS[key]).classes("fy-status__label")
+    return chip
+
+
+def relative_time(moment: datetime, now: datetime | None = None) -> str:
+    """How long ago, as people say it: "just now", "3 min ago", "5 h ago", "yesterday", "4 days ago", a date."""
+    now = now or clock.now()
+    seconds = (now - moment).total_seconds()
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86_400)
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    return f"{moment.astimezone(UTC):%d %b %Y}"
+
+
+def exact_time(moment: datetime) -> str:
+    """The moment to the second, in UTC (the server does not know the browser's time zone)."""
+    return f"{moment.astimezone(UTC):%d %b %Y, %H:%M:%S} UTC"
+
+
+def time_label(moment: datetime, *, prefix: str = "") -> ui.label:
+    """A relative time with the exact time on hover."""
+    label = ui.label(f"{prefix}{relative_time(moment)}").classes("fy-time")
+    label.tooltip(exact_time(moment))
+    return label

@@ -1,0 +1,22 @@
+// The bundle behind `graph_editor.js`: Vue Flow with its add-ons, dagre, the key helpers and every
+// stylesheet (inlined, injected once). `vue` stays external: NiceGUI's import map provides the one runtime.
+import coreCss from "@vue-flow/core/dist/style.css?inline";
+import themeCss from "@vue-flow/core/dist/theme-default.css?inline";
+import controlsCss from "@vue-flow/controls/dist/style.css?inline";
+import minimapCss from "@vue-flow/minimap/dist/style.css?inline";
+import editorCss from "./editor.css?inline";
+
+export { ConnectionMode, Handle, MarkerType, Position, VueFlow, useVueFlow } from "@vue-flow/core";
+export { Background, BackgroundVariant } from "@vue-flow/background";
+export { ControlButton, Controls } from "@vue-flow/controls";
+export { MiniMap } from "@vue-flow/minimap";
+export { copyKey, isValidKey, keyBase, uniqueKey } from "./keys.mjs";
+export { tidyLayout } from "./layout.mjs";
+
+const STYLE_ID = "flowyard-graph-editor-css";
+if (typeof document !== "undefined" && !document.getElementById(STYLE_ID)) {
+  const style = document.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = [coreCss, themeCss, controlsCss, minimapCss, editorCss].join("\n");
+  document.head.append(style);
+}

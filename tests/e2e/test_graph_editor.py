@@ -1,0 +1,558 @@
+"""The graph editor in a real Chromium, driven like a user: mouse and keyboard on the canvas.
+
+Each test opens its own page of `graph_editor_app.py` (one app process and one browser for the module) and
+checks what reached Python through the app's `/api/state/{session}`: the editor's `graph`, `selection` and
+the events it received.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page
+
+from components.graph_editor import unique_key
+from tests.e2e.browser import SCREENSHOTS, browser, nicegui_app, page  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow
+
+APP = Path(__file__).with_name("graph_editor_app.py")
+STRIPE_RGB = {"RUNNING": "rgb(59, 130, 246)", "COMPLETED": "rgb(34, 197, 94)", "FAILED": "rgb(239, 68, 68)"}
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with nicegui_app(APP) as url:
+        yield url
+
+
+class Editor:
+    """One page of the test app: the canvas in the browser and what Python knows about it."""
+
+    def __init__(self, tab: Page, url: str) -> None:
+        self.page = tab
+        self.url = url
+        self.session = uuid.uuid4().hex[:12]
+
+    def open(self, graph: str = "branching", *, readonly: bool = False) -> Editor:
+        query = f"graph={graph}&session={self.session}" + ("&readonly=true" if readonly else "")
+        self.page.goto(f"{self.url}/?{query}")
+        self.page.wait_for_function("window.did_handshake === true")
+        self.page.wait_for_selector(".fy-editor")
+        self.settle()
+        return self
+
+    def settle(self) -> None:
+        """Wait until every node is measured and the viewport stops moving (fit view on load)."""
+        self.page.wait_for_function(
+            "[...document.querySelectorAll('.vue-flow__node')].every(n => n.style.visibility !== 'hidden')"
+        )
+        last = None
+        for _ in range(50):
+            transform = self.page.eval_on_selector(".vue-flow__transformationpane", "el => el.style.transform")
+            if transform == last:
+                return
+            last = transform
+            self.page.wait_for_timeout(60)
+
+    # --- Python's side ---
+
+    def state(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/api/state/{self.session}", timeout=5)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def call(self, method: str, *args: Any) -> Any:
+        response = httpx.post(f"{self.url}/api/call/{self.session}/{method}", json={"args": list(args)}, timeout=5)
+        response.raise_for_status()
+        return response.json()["result"]
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Python never saw the expected state; last: {state}")
+            time.sleep(0.05)
+
+    def events(self, name: str) -> list[Any]:
+        return [event["args"] for event in self.state()["events"] if event["event"] == name]
+
+    # --- the browser's side ---
+
+    def node(self, key: str) -> Locator:
+        return self.page.locator(f'.vue-flow__node[data-id="{key}"]')
+
+    def output(self, key: str, handle: str | None = None) -> Locator:
+        if handle is None:
+            return self.node(key).locator(".vue-flow__handle.source")
+        return self.node(key).locator(f'.vue-flow__handle.source[data-handleid="{handle}"]')
+
+    def input(self, key: str) -> Locator:
+        return self.node(key).locator(".vue-flow__handle.target")
+
+    def drag(
+        self, source: Locator, target: Locator | tuple[float, float], *, offset: tuple[float, float] = (0, 0)
+    ) -> None:
+        """Press on the middle of `source` (plus `offset`), move in steps, release over `target`."""
+        box = source.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2 + offset[0], box["y"] + box["height"] / 2 + offset[1]
+        if isinstance(target, tuple):
+            to_x, to_y = target
+        else:
+            goal = target.bounding_box()
+            assert goal is not None
+            to_x, to_y = goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] / 2
+        mouse = self.page.mouse
+        mouse.move(x, y)
+        mouse.down()
+        mouse.move(x + 5, y + 5, steps=2)
+        mouse.move(to_x, to_y, steps=12)
+        mouse.up()
+
+    def click_pane(self) -> None:
+        """Click an empty spot of the canvas (focuses it, clears the selection)."""
+        box = self.page.locator(".vue-flow__pane").bounding_box()
+        assert box is not None
+        self.page.mouse.click(box["x"] + 40, box["y"] + 40)
+
+    def zoom(self) -> float:
+        transform = self.page.eval_on_selector(".vue-flow__transformationpane", "el => el.style.transform")
+        return float(transform.split("scale(")[1].rstrip(")"))
+
+
+@pytest.fixture
+def editor(page: Page, app_url: str) -> Editor:  # noqa: F811  (the imported fixture)
+    return Editor(page, app_url)
+
+
+def node_of(state: dict[str, Any], key: str) -> dict[str, Any] | None:
+    return next((node for node in state["graph"]["nodes"] if node["id"] == key), None)
+
+
+def edge_set(state: dict[str, Any]) -> set[tuple[str, str | None, str]]:
+    return {(e["source"], e["sourceHandle"], e["target"]) for e in state["graph"]["edges"]}
+
+
+BRANCHING_EDGES = {
+    ("enrich", None, "score"),
+    ("score", None, "route"),
+    ("route", "hot", "notify"),
+    ("route", "warm", "nurture"),
+}
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+
+def test_graph_renders_nodes_edges_and_outcome_handles(editor: Editor) -> None:
+    editor.open("branching")
+    assert editor.page.locator(".vue-flow__node").count() == 5
+    assert editor.page.locator(".vue-flow__edge").count() == 4
+    assert editor.node("enrich").locator(".fy-node__title").inner_text() == "Enrich lead"
+    assert editor.node("enrich").locator(".fy-node__agent").inner_text() == "clearbit_lookup"
+    assert editor.node("enrich").locator(".fy-badge").inner_text().strip() == "↻2"
+    assert editor.node("notify").locator(".fy-badge--approval").count() == 1
+    assert editor.node("nurture").locator(".fy-badge--problem").inner_text().strip().endswith("2")
+    assert [h.get_attribute("data-handleid") for h in editor.output("route").all()] == ["hot", "warm", "cold"]
+    assert editor.node("route").locator(".fy-node__outcome-label").all_inner_texts() == ["hot", "warm", "cold"]
+    assert editor.input("score").count() == 1
+    SCREENSHOTS.mkdir(exist_ok=True)
+    editor.page.screenshot(path=str(SCREENSHOTS / "graph-editor-branching.png"))
+
+
+def test_text_is_shown_as_text_never_as_html(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("update_node", "score", {"title": "<img src=x onerror=window.pwned=1>Score"})
+    expect_title = "<img src=x onerror=window.pwned=1>Score"
+    editor.page.wait_for_function(
+        f"document.querySelector('.vue-flow__node[data-id=score] .fy-node__title').innerText === {expect_title!r}"
+    )
+    assert editor.node("score").locator("img").count() == 0
+    assert editor.page.evaluate("window.pwned") is None
+
+
+# --- editing with the mouse ----------------------------------------------------------------------------------
+
+
+def test_drop_palette_entry_adds_node_at_drop_point(editor: Editor) -> None:
+    editor.open("branching")
+    pane = editor.page.locator(".vue-flow__pane").bounding_box()
+    assert pane is not None
+    drop = (pane["x"] + 200, pane["y"] + pane["height"] - 120)
+    editor.page.locator("[data-testid=palette-approval]").drag_to(
+        editor.page.locator(".vue-flow__pane"), target_position={"x": 200, "y": pane["height"] - 120}
+    )
+    state = editor.wait_for(lambda s: node_of(s, "approval") is not None)
+    node = node_of(state, "approval")
+    assert node is not None
+    assert node["data"]["title"] == "Approval"
+    assert node["data"]["kind"] == "approval"
+    assert node["data"]["spec"] == {}
+    assert editor.node("approval").is_visible()
+    box = editor.node("approval").bounding_box()
+    assert box is not None
+    assert abs(box["x"] + box["width"] / 2 - drop[0]) < 25
+    assert state["selection"]["nodes"] == ["approval"]
+
+    editor.page.locator("[data-testid=palette-approval]").drag_to(
+        editor.page.locator(".vue-flow__pane"), target_position={"x": 500, "y": pane["height"] - 120}
+    )
+    editor.wait_for(lambda s: node_of(s, "approval_2") is not None)
+
+
+def test_drag_node_sends_new_position_on_drop(editor: Editor) -> None:
+    editor.open("branching")
+    before = node_of(editor.state(), "score")
+    assert before is not None
+    zoom = editor.zoom()
+    start = editor.node("score").bounding_box()
+    assert start is not None
+    editor.drag(editor.node("score"), (start["x"] + start["width"] / 2 + 150, start["y"] + start["height"] / 2 + 90))
+    state = editor.wait_for(lambda s: node_of(s, "score") != before)
+    after = node_of(state, "score")
+    assert after is not None
+    assert after["position"]["x"] - before["position"]["x"] == pytest.approx(150 / zoom, abs=12)
+    assert after["position"]["y"] - before["position"]["y"] == pytest.approx(90 / zoom, abs=12)
+    assert after["data"]["spec"] == {"template": "x"}
+    assert len(editor.events("change")) == 1
+
+
+def test_connect_output_to_input_adds_edge(editor: Editor) -> None:
+    editor.open("branching")
+    editor.drag(editor.output("enrich"), editor.input("nurture"))
+    state = editor.wait_for(lambda s: ("enrich", None, "nurture") in edge_set(s))
+    assert edge_set(state) == BRANCHING_EDGES | {("enrich", None, "nurture")}
+    assert editor.page.locator(".vue-flow__edge").count() == 5
+
+
+def test_connect_from_outcome_handle_records_source_handle(editor: Editor) -> None:
+    editor.open("branching")
+    editor.drag(editor.output("route", "cold"), editor.input("notify"))
+    state = editor.wait_for(lambda s: len(s["graph"]["edges"]) == 5)
+    assert ("route", "cold", "notify") in edge_set(state)
+
+
+def test_self_loops_and_duplicate_edges_are_refused(editor: Editor) -> None:
+    editor.open("branching")
+    editor.drag(editor.output("score"), editor.input("score"))
+    editor.drag(editor.output("enrich"), editor.input("score"))
+    editor.drag(editor.output("route", "hot"), editor.input("notify"))
+    editor.drag(editor.output("notify"), editor.input("nurture"))  # a valid one, to know the others are done
+    state = editor.wait_for(lambda s: ("notify", None, "nurture") in edge_set(s))
+    assert edge_set(state) == BRANCHING_EDGES | {("notify", None, "nurture")}
+    assert len(editor.events("change")) == 1
+
+
+def test_shift_drag_box_selects_nodes(editor: Editor) -> None:
+    editor.open("branching")
+    first = editor.node("enrich").bounding_box()
+    second = editor.node("score").bounding_box()
+    assert first is not None and second is not None
+    keyboard, mouse = editor.page.keyboard, editor.page.mouse
+    keyboard.down("Shift")
+    mouse.move(first["x"] - 20, first["y"] - 30)
+    mouse.down()
+    mouse.move(second["x"] + second["width"] + 20, second["y"] + second["height"] + 40, steps=10)
+    mouse.up()
+    keyboard.up("Shift")
+    state = editor.wait_for(lambda s: sorted(s["selection"]["nodes"]) == ["enrich", "score"])
+    assert node_of(state, "enrich") is not None
+
+
+def test_shift_click_adds_to_selection(editor: Editor) -> None:
+    editor.open("branching")
+    editor.node("enrich").click()
+    editor.node("notify").click(modifiers=["Shift"])
+    editor.wait_for(lambda s: sorted(s["selection"]["nodes"]) == ["enrich", "notify"])
+
+
+# --- keyboard ------------------------------------------------------------------------------------------------
+
+
+def test_delete_removes_node_and_its_edges_then_undo_and_redo(editor: Editor) -> None:
+    editor.open("branching")
+    editor.node("score").click()
+    editor.wait_for(lambda s: s["selection"]["nodes"] == ["score"])
+    editor.page.keyboard.press("Delete")
+    state = editor.wait_for(lambda s: node_of(s, "score") is None)
+    assert edge_set(state) == {("route", "hot", "notify"), ("route", "warm", "nurture")}
+    assert editor.node("score").count() == 0
+
+    editor.page.keyboard.press("Control+z")
+    state = editor.wait_for(lambda s: node_of(s, "score") is not None)
+    assert edge_set(state) == BRANCHING_EDGES
+    assert node_of(state, "score")["data"]["spec"] == {"template": "x"}  # type: ignore[index]
+
+    editor.page.keyboard.press("Control+Shift+z")
+    state = editor.wait_for(lambda s: node_of(s, "score") is None)
+    assert len(state["graph"]["edges"]) == 2
+
+    editor.page.keyboard.press("Control+z")
+    editor.wait_for(lambda s: node_of(s, "score") is not None)
+    editor.page.keyboard.press("Control+y")
+    editor.wait_for(lambda s: node_of(s, "score") is None)
+
+
+def test_backspace_deletes_a_selected_edge(editor: Editor) -> None:
+    editor.open("branching")
+    editor.page.locator('.vue-flow__edge[data-id="enrich->score"]').click(force=True)
+    editor.wait_for(lambda s: s["selection"]["edges"] == ["enrich->score"])
+    editor.page.keyboard.press("Backspace")
+    state = editor.wait_for(lambda s: len(s["graph"]["edges"]) == 3)
+    assert ("enrich", None, "score") not in edge_set(state)
+    assert len(state["graph"]["nodes"]) == 5
+
+
+def test_arrow_keys_move_the_selected_node(editor: Editor) -> None:
+    editor.open("branching")
+    before = node_of(editor.state(), "score")
+    assert before is not None
+    editor.node("score").click()
+    for _ in range(3):
+        editor.page.keyboard.press("ArrowDown")
+    state = editor.wait_for(lambda s: node_of(s, "score") != before)
+    after = node_of(state, "score")
+    assert after is not None
+    assert after["position"]["y"] > before["position"]["y"]
+    assert after["position"]["x"] == before["position"]["x"]
+    assert len(editor.events("change")) == 1  # three steps, one edit
+
+
+def test_copy_paste_gives_fresh_keys_and_keeps_inner_edges(editor: Editor) -> None:
+    editor.open("branching")
+    editor.node("enrich").click()
+    editor.node("score").click(modifiers=["Shift"])
+    editor.wait_for(lambda s: sorted(s["selection"]["nodes"]) == ["enrich", "score"])
+    editor.page.keyboard.press("Control+c")
+    editor.page.keyboard.press("Control+v")
+    state = editor.wait_for(lambda s: len(s["graph"]["nodes"]) == 7)
+    original, copy = node_of(state, "score"), node_of(state, "score_2")
+    assert original is not None and copy is not None
+    assert node_of(state, "enrich_2") is not None
+    assert copy["data"]["spec"] == {"template": "x"}
+    assert copy["position"]["x"] == pytest.approx(original["position"]["x"] + 40)
+    assert ("enrich_2", None, "score_2") in edge_set(state)
+    assert len(state["graph"]["edges"]) == 5  # the edge between the copies only
+    editor.wait_for(lambda s: sorted(s["selection"]["nodes"]) == ["enrich_2", "score_2"])
+
+    editor.page.keyboard.press("Control+v")
+    editor.wait_for(lambda s: node_of(s, "score_3") is not None and node_of(s, "enrich_3") is not None)
+
+
+def test_select_all_then_delete_empties_the_canvas(editor: Editor) -> None:
+    editor.open("branching")
+    editor.click_pane()
+    editor.page.keyboard.press("Control+a")
+    editor.wait_for(lambda s: len(s["selection"]["nodes"]) == 5)
+    editor.page.keyboard.press("Delete")
+    editor.wait_for(lambda s: s["graph"] == {"nodes": [], "edges": []})
+    assert editor.page.locator(".fy-empty").is_visible()
+
+
+def test_shortcuts_emit_save_run_and_help(editor: Editor) -> None:
+    editor.open("branching")
+    editor.click_pane()
+    for key in ("Control+s", "Control+Enter", "?"):
+        editor.page.keyboard.press(key)
+    state = editor.wait_for(lambda s: len(s["events"]) >= 3)
+    assert [event["event"] for event in state["events"] if event["event"] != "select"] == ["save", "run", "help"]
+
+
+def test_shortcuts_do_nothing_while_typing_in_an_input(editor: Editor) -> None:
+    editor.open("branching")
+    editor.node("score").click()
+    editor.wait_for(lambda s: s["selection"]["nodes"] == ["score"])
+    search = editor.page.locator("input[data-testid=search]")
+    search.click()
+    search.type("abc")
+    for key in ("Backspace", "Delete", "Control+a", "Control+z", "Control+s"):
+        editor.page.keyboard.press(key)
+    time.sleep(0.3)
+    assert node_of(editor.state(), "score") is not None
+    assert not [e for e in editor.state()["events"] if e["event"] in {"change", "save"}]
+    # back on the canvas the same keys act again
+    editor.node("score").click()
+    editor.page.keyboard.press("Delete")
+    editor.wait_for(lambda s: node_of(s, "score") is None)
+
+
+def test_tidy_lays_nodes_out_left_to_right(editor: Editor) -> None:
+    editor.open("scrambled")
+    editor.click_pane()
+    editor.page.keyboard.press("Shift+Alt+T")
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    x = {node["id"]: node["position"]["x"] for node in state["graph"]["nodes"]}
+    assert x["a"] < x["b"] < x["c"] < x["d"]
+    editor.page.keyboard.press("Control+z")
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 2)
+    x = {node["id"]: node["position"]["x"] for node in state["graph"]["nodes"]}
+    assert x["a"] > x["b"] > x["c"] > x["d"]
+
+
+# --- the Python API ------------------------------------------------------------------------------------------------
+
+
+def test_set_statuses_colours_stripes_without_an_edit(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("set_statuses", {"enrich": "COMPLETED", "score": "RUNNING", "route": "FAILED"})
+    editor.page.wait_for_selector('.vue-flow__node[data-id="score"] .fy-node.fy-status--running')
+    for key, status in (("enrich", "COMPLETED"), ("score", "RUNNING"), ("route", "FAILED")):
+        stripe = editor.node(key).locator(".fy-node__stripe")
+        assert stripe.evaluate("el => getComputedStyle(el).backgroundColor") == STRIPE_RGB[status]
+    assert editor.node("notify").locator(".fy-node").get_attribute("class") == "fy-node"
+    assert node_of(editor.state(), "score")["data"]["status"] == "RUNNING"  # type: ignore[index]
+
+    editor.call("set_statuses", {"score": None})
+    editor.page.wait_for_selector('.vue-flow__node[data-id="score"] .fy-node:not(.fy-status--running)')
+    assert editor.node("enrich").locator(".fy-node.fy-status--completed").count() == 1
+    assert editor.events("change") == []
+
+
+def test_set_problems_marks_nodes_with_a_count_and_tooltip(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("set_problems", {"score": ["No template", "Retries must be ≥ 0"]})
+    badge = editor.node("score").locator(".fy-badge--problem")
+    badge.wait_for()
+    assert badge.inner_text().strip().endswith("2")
+    assert editor.node("nurture").locator(".fy-badge--problem").count() == 0  # replaced, not merged
+    badge.hover()
+    tooltip = editor.page.locator(".q-tooltip")
+    tooltip.wait_for()
+    assert "No template" in tooltip.inner_text()
+    assert editor.events("change") == []
+
+
+def test_update_and_rename_node_are_undoable_edits(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("update_node", "score", {"title": "Qualify lead", "spec": {"template": "y"}, "retries": 3})
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    assert node_of(state, "score")["data"]["title"] == "Qualify lead"  # type: ignore[index]
+    assert editor.node("score").locator(".fy-node__title").inner_text() == "Qualify lead"
+
+    editor.call("rename_node", "score", "qualify")
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 2)
+    assert ("enrich", None, "qualify") in edge_set(state)
+    assert ("qualify", None, "route") in edge_set(state)
+    assert editor.node("qualify").count() == 1
+
+    editor.click_pane()
+    editor.page.keyboard.press("Control+z")
+    state = editor.wait_for(lambda s: node_of(s, "score") is not None)
+    assert node_of(state, "score")["data"]["title"] == "Qualify lead"  # type: ignore[index]
+    editor.page.keyboard.press("Control+z")
+    state = editor.wait_for(lambda s: node_of(s, "score")["data"]["title"] == "Score lead")  # type: ignore[index]
+    assert node_of(state, "score")["data"]["spec"] == {"template": "x"}  # type: ignore[index]
+
+
+def test_update_node_handles_drops_edges_of_removed_outcomes(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("update_node", "route", {"handles": ["hot", "cold"]})
+    state = editor.wait_for(lambda s: len(s["graph"]["edges"]) == 3)
+    assert ("route", "warm", "nurture") not in edge_set(state)
+    editor.page.wait_for_function(
+        "document.querySelectorAll('.vue-flow__node[data-id=route] .vue-flow__handle.source').length === 2"
+    )
+
+
+def test_add_node_and_select_node_from_python(editor: Editor) -> None:
+    editor.open("branching")
+    key = editor.call("add_node", {"agentId": "branch"})
+    assert key == "branch"
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    node = node_of(state, "branch")
+    assert node is not None
+    assert node["data"]["handles"] == ["true", "false"]  # completed from the palette entry
+    assert editor.output("branch").count() == 2
+    editor.call("select_node", "branch")
+    editor.wait_for(lambda s: s["selection"]["nodes"] == ["branch"])
+    assert editor.call("add_node", {"agentId": "branch", "title": "Second"}, {"x": 10, "y": 600}) == "branch_2"
+
+
+def test_set_graph_replaces_everything_and_clears_undo(editor: Editor) -> None:
+    editor.open("branching")
+    editor.call("set_graph", {"nodes": [], "edges": []})
+    editor.page.locator(".fy-empty").wait_for()
+    editor.click_pane()
+    editor.page.keyboard.press("Control+z")
+    time.sleep(0.3)
+    assert editor.state()["graph"] == {"nodes": [], "edges": []}
+    assert editor.page.locator(".vue-flow__node").count() == 0
+
+
+def test_keys_match_between_python_and_the_browser(editor: Editor) -> None:
+    editor.open("empty")
+    texts = ["transform", "HTTP request", "3d-model", "Ünïcode agent", "", "a" * 80, "__x__", "score_2"]
+    taken = ["transform", "transform_2", "http_request", "a" * 64]
+    browser_keys = editor.page.evaluate(
+        """async ([texts, taken]) => {
+            const m = await import('flowyard-graph-editor');
+            return texts.map(t => m.uniqueKey(t, new Set(taken)));
+        }""",
+        [texts, taken],
+    )
+    assert browser_keys == [unique_key(text, taken) for text in texts]
+    assert browser_keys[:4] == ["transform_3", "http_request_2", "node_3d_model", "unicode_agent"]
+
+
+# --- read-only and size --------------------------------------------------------------------------------------
+
+
+def test_readonly_allows_selecting_but_no_edits(editor: Editor) -> None:
+    editor.open("branching", readonly=True)
+    graph = editor.state()["graph"]
+
+    def gap() -> tuple[float, float]:  # where score sits relative to enrich: dragging may pan, never move
+        score, enrich = editor.node("score").bounding_box(), editor.node("enrich").bounding_box()
+        assert score is not None and enrich is not None
+        return round(score["x"] - enrich["x"]), round(score["y"] - enrich["y"])
+
+    before = gap()
+    start = editor.node("score").bounding_box()
+    assert start is not None
+    editor.drag(editor.node("score"), (start["x"] + 300, start["y"] + 200))
+    editor.drag(editor.output("enrich"), editor.input("nurture"))
+    editor.page.locator("[data-testid=palette-transform]").drag_to(editor.page.locator(".vue-flow__pane"))
+    editor.node("score").click()
+    editor.wait_for(lambda s: s["selection"]["nodes"] == ["score"])
+    for key in ("Delete", "Control+v", "Shift+Alt+T"):
+        editor.page.keyboard.press(key)
+    time.sleep(0.3)
+    assert gap() == before
+    assert editor.events("change") == []
+    assert editor.state()["graph"] == graph
+    editor.call("fit_view")  # dragging panned the view: bring every node back into it
+    editor.page.wait_for_function("document.querySelectorAll('.vue-flow__node').length === 5")
+    assert editor.page.locator(".vue-flow__edge").count() == 4
+
+
+def test_large_graph_opens_readable_drags_and_fits(editor: Editor) -> None:
+    started = time.perf_counter()
+    editor.open("big")
+    opened = time.perf_counter() - started
+    # it opens at a readable zoom on its entry side, rendering only what is in view
+    assert editor.zoom() == pytest.approx(0.5)
+    assert 0 < editor.page.locator(".vue-flow__node").count() < 300
+    assert editor.node("n0").is_visible()
+    assert editor.page.locator(".vue-flow__edge").count() > 50
+    assert opened < 5, f"a 300-node graph took {opened:.2f} s to open"
+    before = editor.node("n16").bounding_box()
+    assert before is not None
+    editor.drag(editor.node("n16"), (before["x"] + before["width"] / 2 + 120, before["y"] + before["height"] / 2 + 40))
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    assert len(state["graph"]["nodes"]) == 300
+    assert len(state["graph"]["edges"]) == 400
+    editor.page.locator(".vue-flow__controls-fitview").click()
+    editor.page.wait_for_function("document.querySelectorAll('.vue-flow__node').length === 300", timeout=10_000)
+    editor.page.wait_for_function("document.querySelectorAll('.vue-flow__edge').length === 400", timeout=10_000)
+    print(f"300 nodes / 400 edges opened in {opened:.2f} s (page load included)")

@@ -1,0 +1,151 @@
+"""The editor as a user meets it: the canvas's edits arrive as graphs, are validated, saved and run."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+from nicegui.testing import User
+
+from app.engine.model import RunStatus
+from app.services import Flowyard
+from components.graph_editor import GraphEditor
+from tests.ui.helpers import steps
+
+
+def _canvas(user: User) -> GraphEditor:
+    [canvas] = user.find(GraphEditor).elements
+    assert isinstance(canvas, GraphEditor)
+    return canvas
+
+
+def _edit(user: User, change: Any) -> dict[str, Any]:
+    """Do what the browser does after an edit on the canvas: send the whole new graph."""
+    canvas = _canvas(user)
+    graph = copy.deepcopy(canvas.graph)
+    change(graph)
+    user.find(GraphEditor).trigger("change", graph)
+    return graph
+
+
+def _node(agent_id: str, key: str, x: float = 0) -> dict[str, Any]:
+    return {
+        "id": key,
+        "position": {"x": x, "y": 0},
+        "data": {"title": key.title(), "agentId": agent_id, "kind": agent_id, "icon": "extension", "spec": {}},
+    }
+
+
+async def test_open_unknown_workflow_says_so(user: User) -> None:
+    await user.open("/workflows/wf-nope")
+
+    await user.should_see("There is no workflow 'wf-nope'.")
+
+
+async def test_open_shows_the_graph_palette_and_saved_state(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}!"))
+
+    await user.open(f"/workflows/{workflow.id}")
+
+    await user.should_see("Saved · v1")
+    await user.should_see("No problems")
+    await user.should_see("Search agents")
+    assert [n["id"] for n in _canvas(user).graph["nodes"]] == ["s1", "s2"]
+
+
+async def test_edit_marks_unsaved_and_validates_at_once(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+
+    _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
+
+    await user.should_see("Unsaved changes")
+    await user.should_see("2 problems")  # neither s1 nor the new node is connected to the other
+    assert _canvas(user).node("loose")["data"]["problems"] == [
+        "node 'loose' is not connected to the rest of the workflow"
+    ]
+
+
+async def test_fixing_the_problem_clears_the_mark(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
+    await user.should_see("2 problems")
+
+    _edit(
+        user, lambda g: g["edges"].append({"id": "s1->loose", "source": "s1", "target": "loose", "sourceHandle": None})
+    )
+
+    await user.should_see("No problems")
+    assert _canvas(user).node("loose")["data"]["problems"] == []
+
+
+async def test_save_keeps_a_new_version_with_the_edit(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+
+    def add_step(graph: dict[str, Any]) -> None:
+        graph["nodes"].append(_node("transform", "shout", 300))
+        graph["nodes"][-1]["data"]["spec"] = {"action": "{{ input | upper }}"}
+        graph["edges"].append({"id": "s1->shout", "source": "s1", "target": "shout", "sourceHandle": None})
+
+    _edit(user, add_step)
+    user.find("Save").click()
+
+    await user.should_see("Saved · v2")
+    definition = await flowyard.definition(workflow.id)
+    assert [(n.key, n.action) for n in definition.nodes] == [("s1", "{{ input }}"), ("shout", "{{ input | upper }}")]
+    assert [v.version for v in await flowyard.versions(workflow.id)] == [2]
+
+
+async def test_ctrl_s_from_the_canvas_saves(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    _edit(user, lambda g: g["nodes"][0]["position"].update(x=500))
+
+    user.find(GraphEditor).trigger("save")
+
+    await user.should_see("Saved · v2")
+    assert (await flowyard.definition(workflow.id)).nodes[0].position.x == 500
+
+
+async def test_selecting_a_node_opens_its_settings(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }} news"))
+    await user.open(f"/workflows/{workflow.id}")
+    await user.should_see("Select a node to edit it")
+
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+
+    await user.should_see("Key (used as nodes.<key>.output)")
+    await user.should_see("Transform settings")
+    await user.should_see("Try")
+
+
+async def test_run_refused_while_there_are_problems(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Empty")
+    await user.open(f"/workflows/{workflow.id}")
+
+    user.find(GraphEditor).trigger("run")
+
+    await user.should_see("Cannot run: 1 problem(s) to fix first")
+    await user.should_see("the workflow has no nodes; add a step first")
+
+
+async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}!", "{{ input }}?"))
+    await user.open(f"/workflows/{workflow.id}")
+
+    user.find(marker="run-workflow").click()
+    await user.should_see("Run workflow")
+    user.find(marker="start-run").click()
+
+    for _ in range(100):
+        statuses = {n["id"]: n["data"].get("status") for n in _canvas(user).graph["nodes"]}
+        if statuses == {"s1": "COMPLETED", "s2": "COMPLETED"}:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses == {"s1": "COMPLETED", "s2": "COMPLETED"}
+    runs = await flowyard.list_runs(workflow.id, page=0, size=5)
+    assert [r.status for r in runs.items] == [RunStatus.COMPLETED.value]
+    assert runs.items[0].trigger == "ui"
