@@ -11,7 +11,7 @@ EDITOR := components/graph_editor
 NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
 BUNDLE := $(EDITOR)/dist/index.js
 
-.PHONY: run test lint bench clean bundle chromium
+.PHONY: run test lint bench bench-ui clean bundle chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard bench
+
+bench-ui: $(STAMP) $(BUNDLE) chromium
+	$(BIN)/python -m tests.load.bench_editor
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache $(EDITOR)/node_modules $(EDITOR)/dist
