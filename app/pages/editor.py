@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from nicegui import background_tasks, ui
@@ -17,6 +18,7 @@ from nicegui.events import GenericEventArguments
 from pydantic import ValidationError
 
 from app.agents import registry
+from app.engine import mapping
 from app.engine.exceptions import FlowyardError, NotFound, WorkflowInvalid
 from app.engine.model import NODE_KEY, RunStatus, Trigger, WorkflowDefinition
 from app.engine.plan import validate
@@ -87,6 +89,9 @@ class Editor:
         self.sample_payload: Any = last.payload if last else {}
         self.watch: asyncio.Task[None] | None = None
         self._inspected: str | None = None
+        self._unapplied: list[Callable[[], None]] = []  # the inspector's code editors: apply typed text
+        self._tab = "Settings"  # the inspector's tab, kept when it is redrawn (an undo, another node)
+        self._problem_box: ui.column | None = None  # the selected node's problems, kept current by validation
 
         self._top_bar()
         with ui.row().classes("w-full grow no-wrap gap-0 items-stretch").style("height: calc(100vh - 120px)"):
@@ -101,7 +106,7 @@ class Editor:
                 on_help=lambda _: self._shortcuts(),
             ).classes("grow h-full")
             self.inspector = ui.column().classes(
-                "w-96 h-full overflow-y-auto border-l p-3 gap-2 bg-white dark:bg-neutral-900"
+                "w-96 h-full overflow-y-auto border-l border-(--fy-border) p-3 gap-2 bg-white dark:bg-neutral-900"
             )
         self._revalidate(self.canvas.graph)
         if last:
@@ -112,7 +117,7 @@ class Editor:
     # --- top bar ------------------------------------------------------------------------------------------
 
     def _top_bar(self) -> None:
-        with ui.row().classes("w-full items-center gap-2 px-3 py-2 border-b no-wrap"):
+        with ui.row().classes("w-full items-center gap-2 px-3 py-2 border-b border-(--fy-border) no-wrap"):
             self.title = ui.input(value=self.name).props("dense borderless").classes("text-lg font-medium w-72")
             self.title.on("blur", lambda _: self._renamed())
             self.title.on("keydown.enter", lambda _: self._renamed())
@@ -155,7 +160,9 @@ class Editor:
 
     def _palette(self) -> None:
         entries = palette_entries(self.agents)
-        with ui.column().classes("w-64 h-full overflow-y-auto border-r p-3 gap-1 bg-white dark:bg-neutral-900"):
+        with ui.column().classes(
+            "w-64 h-full overflow-y-auto border-r border-(--fy-border) p-3 gap-1 bg-white dark:bg-neutral-900"
+        ):
             search = ui.input(placeholder="Search agents").props("dense outlined clearable").classes("w-full")
             groups = ui.column().classes("w-full gap-1")
 
@@ -236,6 +243,18 @@ class Editor:
         self.problems_button.set_text(f"{count} problem{'s' if count != 1 else ''}" if count else "No problems")
         self.problems_button.props(f"icon={'error_outline' if count else 'check_circle'}")
         self.problems_button.classes(replace="text-negative" if count else "text-positive")
+        if self._problem_box is not None and self.selected is not None:
+            self._show_node_problems(self.selected)
+
+    def _show_node_problems(self, key: str) -> None:
+        if self._problem_box is None:
+            return
+        messages = self.problems.get(key, [])
+        self._problem_box.clear()
+        self._problem_box.set_visibility(bool(messages))  # (empty, it would still take a gap)
+        with self._problem_box:
+            for message in messages:
+                ui.label(message).classes("text-xs text-negative")
 
     def _show_problems(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("min-w-[28rem]"):
@@ -261,7 +280,7 @@ class Editor:
                     with ui.row().classes("items-center gap-2 p-1"):
                         ui.icon("error_outline").classes("text-negative")
                         ui.label(message).classes("text-sm")
-            ui.button("Close", on_click=dialog.close).props("flat")
+            ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
 
     # --- saving ---------------------------------------------------------------------------------------------------
@@ -299,7 +318,7 @@ class Editor:
                         await self._restore(version)
 
                     ui.button("Restore", on_click=restore).props("flat dense no-caps")
-            ui.button("Close", on_click=dialog.close).props("flat")
+            ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
 
     async def _restore(self, version: int) -> None:
@@ -327,7 +346,7 @@ class Editor:
                 with ui.row().classes("w-full gap-4"):
                     ui.label(keys).classes("font-mono w-44")
                     ui.label(action)
-            ui.button("Close", on_click=dialog.close).props("flat")
+            ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
 
     # --- running ---------------------------------------------------------------------------------------------------
@@ -341,7 +360,7 @@ class Editor:
             ui.label("Run workflow").classes("text-lg font-medium")
             ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm text-gray-500")
             text = json.dumps(self.sample_payload, indent=2) if self.sample_payload is not None else ""
-            editor = ui.codemirror(text, language="JSON").classes("w-full h-48 border rounded")
+            editor = ui.codemirror(text, language="JSON").classes("w-full h-48 border border-(--fy-border) rounded")
             error = ui.label().classes("text-sm text-negative")
 
             async def start() -> None:
@@ -366,8 +385,8 @@ class Editor:
                 ui.notify("Run started", type="info", timeout=1500)
 
             with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Run", icon="play_arrow", on_click=start).props("unelevated").mark("start-run")
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Run", icon="play_arrow", on_click=start).props("unelevated no-caps").mark("start-run")
         dialog.open()
 
     def _watch(self, run_id: str) -> None:
@@ -418,7 +437,11 @@ class Editor:
         return next((n for n in self.canvas.graph.get("nodes", []) if n["id"] == key), None)
 
     def _show_inspector(self) -> None:
+        for apply in self._unapplied:  # text typed into a code editor whose blur has not arrived yet
+            apply()
+        self._unapplied = []
         self.inspector.clear()
+        self._problem_box = None
         node = self._node(self.selected) if self.selected else None
         self._inspected = self._snapshot(self.selected)
         with self.inspector:
@@ -432,11 +455,11 @@ class Editor:
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.icon(data.get("icon") or "extension").classes("text-primary text-xl")
                 ui.label(data.get("title") or key).classes("text-base font-medium grow")
-            for message in self.problems.get(key, []):
-                ui.label(message).classes("text-xs text-negative")
+            self._problem_box = ui.column().classes("w-full gap-1")
+            self._show_node_problems(key)
             with ui.tabs().classes("w-full").props("dense no-caps") as tabs:
                 settings, inputs, output, trial = (ui.tab(n) for n in ("Settings", "Input", "Output", "Try"))
-            with ui.tab_panels(tabs, value=settings).classes("w-full").props("animated=false"):
+            with ui.tab_panels(tabs, value=self._tab).classes("w-full").props("animated=false"):
                 with ui.tab_panel(settings).classes("p-0 gap-2"):
                     self._settings(key, data)
                 with ui.tab_panel(inputs).classes("p-0 gap-2"):
@@ -445,6 +468,7 @@ class Editor:
                     self._output(key)
                 with ui.tab_panel(trial).classes("p-0 gap-2"):
                     self._try(key)
+            tabs.on_value_change(lambda e: setattr(self, "_tab", e.value))
 
     def _update(self, key: str, data: dict[str, Any]) -> None:
         self.canvas.update_node(key, data)
@@ -505,9 +529,10 @@ class Editor:
             "text-xs text-gray-500 mt-1"
         )
         action = ui.codemirror(spec.get("action", ""), language="Jinja2", line_wrapping=True).classes(
-            "w-full h-32 border rounded"
+            "w-full h-32 border border-(--fy-border) rounded"
         )
-        action.on("blur", lambda _: self._update_spec(key, action=action.value))
+        action.mark("action-editor")
+        self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value))
         agent = self.agents.get(data.get("agentId", ""))
         kind = registry.get_kind(agent.kind) if agent else None
         if agent is not None and kind is not None:
@@ -546,16 +571,32 @@ class Editor:
         ui.label(
             "Input mapping: a template, or a JSON object of templates. Empty: the previous step's output."
         ).classes("text-xs text-gray-500")
-        editor = ui.codemirror(text, language="Jinja2", line_wrapping=True).classes("w-full h-32 border rounded")
+        editor = ui.codemirror(text, language="Jinja2", line_wrapping=True).classes(
+            "w-full h-32 border border-(--fy-border) rounded"
+        )
         names = sorted(self._completions(key))
+
+        def insert(name: str) -> None:  # a chip is a whole edit: apply it and refresh the preview at once
+            editor.set_value(f"{editor.value}{{{{ {name} }}}}")
+            apply()
+
         with ui.row().classes("gap-1 flex-wrap"):
             for name in names[:24]:
-                ui.chip(name, on_click=lambda _, n=name: editor.set_value(f"{editor.value}{{{{ {n} }}}}")).props(
-                    "dense outline clickable"
-                ).classes("font-mono text-xs")
+                ui.chip(name, on_click=lambda _, n=name: insert(n)).props("dense outline clickable").classes(
+                    "font-mono text-xs"
+                )
         source = "the last run" if self.last else "a sample payload (no run yet)"
         ui.label(f"Preview against {source}").classes("text-sm font-medium mt-2")
         result = ui.code("", language="json").classes("w-full text-xs")
+        note = ui.label().classes("text-sm")  # instead of the JSON: why there is none (text in a JSON view is garbled)
+
+        def show(definition: WorkflowDefinition) -> None:
+            text, kind = self._preview_text(definition, key)
+            result.set_content(text if kind == "json" else "")
+            result.set_visibility(kind == "json")
+            note.set_text("" if kind == "json" else text)
+            note.classes(replace="text-sm " + ("text-negative" if kind == "error" else "text-gray-500"))
+            note.set_visibility(kind != "json")
 
         def refresh() -> None:
             raw = editor.value.strip()
@@ -569,16 +610,47 @@ class Editor:
             definition = self._definition()
             if definition is None or key not in {n.key for n in definition.nodes}:
                 return
-            payload, outputs = self._data()
-            shown = preview(definition, key, payload=payload, outputs=outputs, workflow_id=self.workflow_id)
-            result.set_content(shown.error or json.dumps(shown.input, indent=2, default=str))
+            show(definition)
 
-        editor.on("blur", lambda _: refresh())
-        payload, outputs = self._data()
+        apply = self._apply_on_blur(editor.mark("mapping-editor"), refresh)
         definition = self._definition()
         if definition is not None and key in {n.key for n in definition.nodes}:
-            shown = preview(definition, key, payload=payload, outputs=outputs, workflow_id=self.workflow_id)
-            result.set_content(shown.error or json.dumps(shown.input, indent=2, default=str))
+            show(definition)
+
+    def _preview_text(self, definition: WorkflowDefinition, key: str) -> tuple[str, Literal["json", "note", "error"]]:
+        """The node's rendered input as JSON, or why it cannot be shown (yet)."""
+        payload, outputs = self._data()
+        shown = preview(definition, key, payload=payload, outputs=outputs, workflow_id=self.workflow_id)
+        node = definition.node(key)
+        if node.input_mapping is None:  # the previous steps' output
+            used = {edge.source for edge in definition.edges if edge.target == key}
+        else:
+            used = mapping.referenced_nodes(node.input_mapping)
+        unseen = sorted(used - set(outputs))
+        if unseen and (shown.error is not None or node.input_mapping is None):
+            names = ", ".join(f"'{name}'" for name in unseen)  # not wrong: those steps have not run yet
+            return f"No output from {names} yet: run the workflow once to preview with its data.", "note"
+        if shown.error is None:
+            return json.dumps(shown.input, indent=2, default=str), "json"
+        return shown.error, "error"
+
+    def _apply_on_blur(self, editor: ui.codemirror, apply: Callable[[], None]) -> Callable[[], None]:
+        """Apply a code editor's text when it loses focus, or when the inspector is redrawn first; returns the applier.
+
+        CodeMirror's focus is on its inner content, so a DOM `blur` never reaches the element, and it reports
+        the focus change a moment late: clicking the canvas changes the selection (and redraws the inspector)
+        before that, so `_show_inspector` applies what is pending.
+        """
+        applied = [editor.value]
+
+        def apply_if_changed() -> None:
+            if editor.value != applied[0]:
+                applied[0] = editor.value
+                apply()
+
+        editor.on_focus_change(lambda e: None if e.focused else apply_if_changed())
+        self._unapplied.append(apply_if_changed)
+        return apply_if_changed
 
     def _completions(self, key: str) -> set[str]:
         """Names a template here can use: the context roots, payload fields and upstream outputs' fields."""

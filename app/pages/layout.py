@@ -64,7 +64,9 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
     dark = ui.dark_mode(nicegui_app.storage.user.get(THEME_KEY, False))
 
     inbox_badge: ui.label | None = None
-    with ui.left_drawer(bordered=True).props("width=228").classes("fy-drawer") as drawer:
+    # Full-width pages (the editor) keep the navigation as a rail of icons: the canvas needs the room.
+    rail = " mini mini-width=60" if full_width else ""
+    with ui.left_drawer(bordered=True).props(f"width=228{rail}").classes("fy-drawer") as drawer:
         current = client.request.url.path
         with ui.column().classes("fy-nav"):
             for section in NAVIGATION:
@@ -74,8 +76,10 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
                     .classes("fy-nav__item" + (" fy-nav__item--active" if active else ""))
                     .mark(f"nav-{section.label.lower()}")
                 ):
-                    ui.icon(section.icon).classes("fy-nav__icon")
-                    ui.label(section.label).classes("fy-nav__label")
+                    icon = ui.icon(section.icon).classes("fy-nav__icon")
+                    if full_width:
+                        icon.tooltip(section.label)
+                    ui.label(section.label).classes("fy-nav__label q-mini-drawer-hide")
                     if section.path == "/inbox":
                         inbox_badge = ui.label().classes("fy-nav__badge").mark("inbox-badge")
 

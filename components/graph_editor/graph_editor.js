@@ -671,10 +671,14 @@ export default {
         return;
       }
       const zoom = OPEN_MIN_ZOOM;
-      const entry = nodes.filter((node) => node.position.x < left + width / zoom / 2);
-      const entryTop = Math.min(...entry.map((node) => node.position.y));
-      const entryBottom = Math.max(...entry.map((node) => node.position.y + node.dimensions.height));
-      const middle = Math.max((entryTop + entryBottom) / 2, top + height / zoom / 2 - 40);
+      // too wide only (a chain): centred up and down, not pinned to the top edge
+      let middle = (top + bottom) / 2;
+      if ((bottom - top) * zoom > height - 80) {
+        const entry = nodes.filter((node) => node.position.x < left + width / zoom / 2);
+        const entryTop = Math.min(...entry.map((node) => node.position.y));
+        const entryBottom = Math.max(...entry.map((node) => node.position.y + node.dimensions.height));
+        middle = Math.max((entryTop + entryBottom) / 2, top + height / zoom / 2 - 40);
+      }
       flow.setViewport({ x: 40 - left * zoom, y: height / 2 - middle * zoom, zoom });
     }
 

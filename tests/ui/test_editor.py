@@ -6,6 +6,7 @@ import asyncio
 import copy
 from typing import Any
 
+from nicegui import ui
 from nicegui.testing import User
 
 from app.engine.model import RunStatus
@@ -149,3 +150,60 @@ async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowy
     runs = await flowyard.list_runs(workflow.id, page=0, size=5)
     assert [r.status for r in runs.items] == [RunStatus.COMPLETED.value]
     assert runs.items[0].trigger == "ui"
+
+
+def _code_editor(user: User, marker: str) -> ui.codemirror:
+    [editor] = user.find(marker=marker).elements
+    assert isinstance(editor, ui.codemirror)
+    return editor
+
+
+async def test_typed_action_is_applied_on_blur_or_when_the_selection_changes_first(
+    user: User, flowyard: Flowyard
+) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    canvas = user.find(GraphEditor)
+    canvas.trigger("select", {"nodes": ["s2"], "edges": []})
+    await user.should_see("Transform settings")
+
+    _code_editor(user, "action-editor").value = "{{ input }} and more"
+    user.find(marker="action-editor").trigger("focusChange", {"focused": False})
+    await user.should_see("Unsaved changes")
+    assert _canvas(user).node("s2")["data"]["spec"]["action"] == "{{ input }} and more"  # type: ignore[index]
+
+    # clicking the canvas selects before CodeMirror reports its blur: the typed text is applied all the same
+    _code_editor(user, "action-editor").value = "{{ input }} and even more"
+    canvas.trigger("select", {"nodes": ["s1"], "edges": []})
+    await user.should_not_see("{{ input }} and even more")
+    assert _canvas(user).node("s2")["data"]["spec"]["action"] == "{{ input }} and even more"  # type: ignore[index]
+    assert _canvas(user).node("s1")["data"]["spec"]["action"] == "{{ input }}"  # type: ignore[index]
+
+
+async def test_completion_chip_sets_the_mapping_and_previews_it(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s2"], "edges": []})
+    await user.should_see("No output from 's1' yet")  # before a run there is nothing to preview, and that is fine
+
+    user.find("nodes.s1.output").click()
+
+    assert _code_editor(user, "mapping-editor").value == "{{ nodes.s1.output }}"
+    assert _canvas(user).node("s2")["data"]["spec"]["input_mapping"] == "{{ nodes.s1.output }}"  # type: ignore[index]
+    await user.should_see("Unsaved changes")
+    await user.should_see("No output from 's1' yet")
+
+
+async def test_inspector_problems_follow_validation(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
+    user.find(GraphEditor).trigger("select", {"nodes": ["loose"], "edges": []})
+    await user.should_see("node 'loose' is not connected to the rest of the workflow")
+
+    _edit(
+        user, lambda g: g["edges"].append({"id": "s1->loose", "source": "s1", "target": "loose", "sourceHandle": None})
+    )
+
+    await user.should_see("No problems")
+    await user.should_not_see("node 'loose' is not connected to the rest of the workflow")
