@@ -30,6 +30,7 @@ from app.services import RunData
 from app.workflow_graph import definition_to_graph, graph_to_definition, node_data, palette_entries, problems_by_node
 from components.graph_editor import GraphEditor
 from components.schema_form import SchemaForm
+from components.template_editor import TemplateEditor
 
 __all__ = ["register"]
 
@@ -286,6 +287,7 @@ class Editor:
     # --- saving ---------------------------------------------------------------------------------------------------
 
     async def save(self) -> bool:
+        self._apply_pending()
         definition = self._definition()
         if definition is None:
             ui.notify("A node has a malformed key or setting; fix it before saving", type="negative")
@@ -313,15 +315,63 @@ class Editor:
                     ui.label(f"{info.nodes} nodes").classes("text-sm text-gray-500")
                     ui.space()
 
+                    async def view(version: int = info.version) -> None:
+                        dialog.close()
+                        await self._view_version(version)
+
                     async def restore(version: int = info.version) -> None:
                         dialog.close()
                         await self._restore(version)
 
-                    ui.button("Restore", on_click=restore).props("flat dense no-caps")
+                    ui.button("View", icon="visibility", on_click=view).props("flat dense no-caps").mark(
+                        f"view-v{info.version}"
+                    )
+                    ui.button("Restore", icon="restore", on_click=restore).props("flat dense no-caps")
             ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
 
+    async def _view_version(self, version: int) -> None:
+        """An older version on a read-only canvas, to look at before restoring it."""
+        definition = await flowyard().version_definition(self.workflow_id, version)
+        info = next((v for v in await flowyard().versions(self.workflow_id) if v.version == version), None)
+        with (
+            ui.dialog().props("maximized transition-show=none transition-hide=none") as dialog,  # measured unscaled
+            ui.card().classes("w-full h-full p-0 gap-0"),
+        ):
+            with ui.row().classes("w-full items-center gap-3 px-4 py-2 border-b border-(--fy-border)"):
+                ui.icon("history").classes("text-xl text-primary")
+                ui.label(f"{self.name} — version {version}").classes("text-lg font-medium")
+                if info is not None:
+                    ui.label(f"saved {info.created_at.strftime('%Y-%m-%d %H:%M:%S UTC')} · {info.nodes} nodes").classes(
+                        "text-sm text-gray-500"
+                    )
+                ui.badge("read-only", color="grey-7").props("outline")
+                ui.space()
+
+                async def restore() -> None:
+                    dialog.close()
+                    await self._restore(version)
+
+                ui.button("Restore this version", icon="restore", on_click=restore).props("unelevated no-caps")
+                ui.button("Close", on_click=dialog.close).props("flat no-caps").mark("close-version")
+            GraphEditor(definition_to_graph(definition, self.agents), readonly=True).classes("w-full grow").mark(
+                "version-canvas"
+            )
+        dialog.on("hide", dialog.delete)
+        dialog.open()
+
     async def _restore(self, version: int) -> None:
+        if self.dirty:  # restoring replaces the canvas: unsaved edits would be lost silently
+            with ui.dialog() as confirm, ui.card():
+                ui.label(f"Restore version {version}?").classes("text-lg font-medium")
+                ui.label("Your unsaved changes will be lost.").classes("text-sm")
+                with ui.row().classes("w-full justify-end"):
+                    ui.button("Keep editing", on_click=lambda: confirm.submit(False)).props("flat no-caps")
+                    ui.button("Discard and restore", on_click=lambda: confirm.submit(True)).props(
+                        "unelevated no-caps color=negative"
+                    )
+            if not await confirm:
+                return
         workflow = await flowyard().restore_version(self.workflow_id, version)
         definition = await flowyard().definition(self.workflow_id)
         self.canvas.set_graph(definition_to_graph(definition, self.agents))
@@ -352,6 +402,7 @@ class Editor:
     # --- running ---------------------------------------------------------------------------------------------------
 
     async def ask_run(self) -> None:
+        self._apply_pending()
         if self.problem_list:
             ui.notify(f"Cannot run: {len(self.problem_list)} problem(s) to fix first", type="negative")
             self._show_problems()
@@ -437,8 +488,7 @@ class Editor:
         return next((n for n in self.canvas.graph.get("nodes", []) if n["id"] == key), None)
 
     def _show_inspector(self) -> None:
-        for apply in self._unapplied:  # text typed into a code editor whose blur has not arrived yet
-            apply()
+        self._apply_pending()
         self._unapplied = []
         self.inspector.clear()
         self._problem_box = None
@@ -528,9 +578,9 @@ class Editor:
         ui.label("Action (a template: {{ input }}, {{ payload.x }}, {{ nodes.<key>.output }}, {{ run.id }})").classes(
             "text-xs text-gray-500 mt-1"
         )
-        action = ui.codemirror(spec.get("action", ""), language="Jinja2", line_wrapping=True).classes(
-            "w-full h-32 border border-(--fy-border) rounded"
-        )
+        action = TemplateEditor(
+            spec.get("action", ""), completions=self._completions(key), placeholder="What this step should do…"
+        ).classes("w-full h-32")
         action.mark("action-editor")
         self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value))
         agent = self.agents.get(data.get("agentId", ""))
@@ -571,20 +621,14 @@ class Editor:
         ui.label(
             "Input mapping: a template, or a JSON object of templates. Empty: the previous step's output."
         ).classes("text-xs text-gray-500")
-        editor = ui.codemirror(text, language="Jinja2", line_wrapping=True).classes(
-            "w-full h-32 border border-(--fy-border) rounded"
-        )
         names = sorted(self._completions(key))
-
-        def insert(name: str) -> None:  # a chip is a whole edit: apply it and refresh the preview at once
-            editor.set_value(f"{editor.value}{{{{ {name} }}}}")
-            apply()
-
-        with ui.row().classes("gap-1 flex-wrap"):
+        editor = TemplateEditor(text, completions=names).classes("w-full h-32")
+        with ui.row().classes("gap-1 flex-wrap items-center"):
+            ui.label("Type {{ for names, or insert:").classes("text-xs text-gray-500")
             for name in names[:24]:
-                ui.chip(name, on_click=lambda _, n=name: insert(n)).props("dense outline clickable").classes(
-                    "font-mono text-xs"
-                )
+                ui.chip(name, on_click=lambda _, n=name: editor.insert(f"{{{{ {n} }}}}")).props(
+                    "dense outline clickable"
+                ).classes("font-mono text-xs")
         source = "the last run" if self.last else "a sample payload (no run yet)"
         ui.label(f"Preview against {source}").classes("text-sm font-medium mt-2")
         result = ui.code("", language="json").classes("w-full text-xs")
@@ -598,24 +642,31 @@ class Editor:
             note.classes(replace="text-sm " + ("text-negative" if kind == "error" else "text-gray-500"))
             note.set_visibility(kind != "json")
 
-        def refresh() -> None:
+        def typed_mapping() -> Any:
             raw = editor.value.strip()
-            mapping_value: Any = None
-            if raw:
-                try:
-                    mapping_value = json.loads(raw) if raw.startswith("{") else raw
-                except json.JSONDecodeError:
-                    mapping_value = raw
-            self._update_spec(key, input_mapping=mapping_value)
+            if not raw:
+                return None
+            try:
+                return json.loads(raw) if raw.startswith("{") else raw
+            except json.JSONDecodeError:
+                return raw
+
+        def preview_typed() -> None:  # as they type: the preview follows, the canvas is changed on blur
             definition = self._definition()
             if definition is None or key not in {n.key for n in definition.nodes}:
                 return
-            show(definition)
+            nodes = [
+                n.model_copy(update={"input_mapping": typed_mapping()}) if n.key == key else n for n in definition.nodes
+            ]
+            show(definition.model_copy(update={"nodes": nodes}))
 
-        apply = self._apply_on_blur(editor.mark("mapping-editor"), refresh)
-        definition = self._definition()
-        if definition is not None and key in {n.key for n in definition.nodes}:
-            show(definition)
+        def commit() -> None:
+            self._update_spec(key, input_mapping=typed_mapping())
+            preview_typed()
+
+        editor.mark("mapping-editor").on_change(lambda _: preview_typed())
+        self._apply_on_blur(editor, commit)
+        preview_typed()
 
     def _preview_text(self, definition: WorkflowDefinition, key: str) -> tuple[str, Literal["json", "note", "error"]]:
         """The node's rendered input as JSON, or why it cannot be shown (yet)."""
@@ -626,7 +677,7 @@ class Editor:
             used = {edge.source for edge in definition.edges if edge.target == key}
         else:
             used = mapping.referenced_nodes(node.input_mapping)
-        unseen = sorted(used - set(outputs))
+        unseen = sorted((used & {n.key for n in definition.nodes}) - set(outputs))  # unknown names are errors
         if unseen and (shown.error is not None or node.input_mapping is None):
             names = ", ".join(f"'{name}'" for name in unseen)  # not wrong: those steps have not run yet
             return f"No output from {names} yet: run the workflow once to preview with its data.", "note"
@@ -634,12 +685,11 @@ class Editor:
             return json.dumps(shown.input, indent=2, default=str), "json"
         return shown.error, "error"
 
-    def _apply_on_blur(self, editor: ui.codemirror, apply: Callable[[], None]) -> Callable[[], None]:
-        """Apply a code editor's text when it loses focus, or when the inspector is redrawn first; returns the applier.
+    def _apply_on_blur(self, editor: TemplateEditor, apply: Callable[[], None]) -> Callable[[], None]:
+        """Apply a template editor's text when it loses focus, or before anything that needs it; returns the applier.
 
-        CodeMirror's focus is on its inner content, so a DOM `blur` never reaches the element, and it reports
-        the focus change a moment late: clicking the canvas changes the selection (and redraws the inspector)
-        before that, so `_show_inspector` applies what is pending.
+        Clicking the canvas changes the selection (and redraws the inspector) before the editor reports its blur,
+        and Ctrl+S saves without leaving it: `_apply_pending` applies what was typed in both cases.
         """
         applied = [editor.value]
 
@@ -648,9 +698,14 @@ class Editor:
                 applied[0] = editor.value
                 apply()
 
-        editor.on_focus_change(lambda e: None if e.focused else apply_if_changed())
+        editor.on_change(lambda e: self._mark_dirty() if e.value != applied[0] else None)
+        editor.on_blur(lambda _: apply_if_changed())
         self._unapplied.append(apply_if_changed)
         return apply_if_changed
+
+    def _apply_pending(self) -> None:
+        for apply in self._unapplied:  # text typed into a template editor whose blur has not arrived yet
+            apply()
 
     def _completions(self, key: str) -> set[str]:
         """Names a template here can use: the context roots, payload fields and upstream outputs' fields."""

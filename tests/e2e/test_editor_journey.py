@@ -2,8 +2,9 @@
 
 From the Workflows page they create an empty workflow, drag three agents onto the canvas, connect them
 (the problems count falls to "No problems" and the nodes' problem badges go), map the second step's input
-with a completion chip and see the preview, undo and redo, tidy, save with Ctrl+S, reload and find
-everything as they left it, then run it and watch every node turn green. Each step leaves a screenshot in
+by typing `{{` and picking a name from the completion, and see the preview, undo and redo, tidy, save with
+Ctrl+S, reload and find everything as they left it, look at the saved version read-only, then run it and
+watch every node turn green. Each step leaves a screenshot in
 `.screenshots/journey-<nn>-<step>.png`. Runs in about 15 s.
 """
 
@@ -208,7 +209,7 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     expect(journey.inspector.get_by_text("not connected")).to_have_count(0)
     journey.shot("connected")
 
-    # --- (4) the second step's input mapped with a completion chip, with a live preview ---
+    # --- (4) the second step's input mapped with the editor's completion, with a live preview ---
     journey.node("transform_2").click()
     expect(journey.inspector.get_by_role("tab", name="Input")).to_be_visible()
     expect(journey.inspector.locator(".text-base").first).to_have_text("Transform")
@@ -216,7 +217,12 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     preview = page.locator(".q-tab-panel .nicegui-code")
     waiting = journey.inspector.get_by_text("No output from 'transform' yet")  # before a run: nothing to show
     expect(waiting).to_be_visible()  # (no mapping: the input is the previous step's output)
-    page.locator(".q-chip").filter(has_text=re.compile(r"^nodes\.transform\.output$")).click()
+    journey.mapping_editor.click()
+    page.keyboard.type("{{ nodes.tr")  # the editor closes the braces as they are typed
+    completion = page.locator(".cm-tooltip-autocomplete")
+    expect(completion).to_contain_text("nodes.transform.output")
+    journey.shot("completion")
+    page.keyboard.press("Enter")
     expect(journey.mapping_editor).to_have_text(MAPPING)
     expect(waiting).to_be_visible()  # a note, not an error
     expect(preview).to_be_hidden()
@@ -287,6 +293,16 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     page.get_by_role("tab", name="Input").click()
     expect(journey.mapping_editor).to_have_text(MAPPING)
     journey.shot("reloaded")
+
+    # --- (7b) the saved version, viewed read-only from the history ---
+    page.get_by_role("button", name="History").click()
+    page.get_by_role("button", name="View").first.click()
+    version = page.locator(".q-dialog").filter(has_text="version 2")
+    expect(version.locator(".vue-flow__node")).to_have_count(3)
+    expect(version.get_by_role("button", name="Restore this version")).to_be_visible()
+    journey.shot("version")
+    version.get_by_role("button", name="Close").click()
+    expect(version).to_be_hidden()
 
     # --- (8) Run, started from its dialog: every node turns green, and the run is COMPLETED ---
     page.get_by_role("button", name="Run", exact=True).click()

@@ -6,17 +6,17 @@ import asyncio
 import copy
 from typing import Any
 
-from nicegui import ui
 from nicegui.testing import User
 
 from app.engine.model import RunStatus
 from app.services import Flowyard
 from components.graph_editor import GraphEditor
+from components.template_editor import TemplateEditor
 from tests.ui.helpers import steps
 
 
 def _canvas(user: User) -> GraphEditor:
-    [canvas] = user.find(GraphEditor).elements
+    [canvas] = [e for e in user.find(GraphEditor).elements if not e.props.get("readonly")]  # not a version's view
     assert isinstance(canvas, GraphEditor)
     return canvas
 
@@ -100,6 +100,36 @@ async def test_save_keeps_a_new_version_with_the_edit(user: User, flowyard: Flow
     assert [v.version for v in await flowyard.versions(workflow.id)] == [2]
 
 
+async def test_an_older_version_is_viewed_read_only_then_restored(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await flowyard.save_definition(workflow.id, steps("{{ input }}", "{{ input | upper }}"))  # v2: two nodes
+    await flowyard.save_definition(workflow.id, steps("{{ input }}"))  # v3: one again
+    await user.open(f"/workflows/{workflow.id}")
+    _edit(user, lambda g: g["nodes"][0]["position"].update(x=500))  # an unsaved edit
+
+    user.find("History").click()
+    await user.should_see("Version history")
+    user.find(marker="view-v2").click()
+
+    await user.should_see("Digest — version 2")
+    [canvas] = [e for e in user.find(marker="version-canvas").elements if isinstance(e, GraphEditor)]
+    assert canvas.props["readonly"] is True
+    assert [n["id"] for n in canvas.graph["nodes"]] == ["s1", "s2"]
+    assert len(_canvas(user).graph["nodes"]) == 1  # the editor's own canvas is untouched
+
+    user.find("Restore this version").click()
+    await user.should_see("Your unsaved changes will be lost.")
+    user.find("Keep editing").click()
+    await user.should_see("Unsaved changes")
+    assert [v.version for v in await flowyard.versions(workflow.id)] == [3, 2]
+
+    user.find("Restore this version").click()
+    user.find("Discard and restore").click()
+    await user.should_see("Restored version 2 as version 4")
+    assert [n["id"] for n in _canvas(user).graph["nodes"]] == ["s1", "s2"]
+    assert len((await flowyard.definition(workflow.id)).nodes) == 2
+
+
 async def test_ctrl_s_from_the_canvas_saves(user: User, flowyard: Flowyard) -> None:
     workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
@@ -152,10 +182,15 @@ async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowy
     assert runs.items[0].trigger == "ui"
 
 
-def _code_editor(user: User, marker: str) -> ui.codemirror:
+def _code_editor(user: User, marker: str) -> TemplateEditor:
     [editor] = user.find(marker=marker).elements
-    assert isinstance(editor, ui.codemirror)
+    assert isinstance(editor, TemplateEditor)
     return editor
+
+
+def _type(user: User, marker: str, text: str) -> None:
+    """What the browser reports as someone types: the whole text after the edit."""
+    user.find(marker=marker).trigger("change", text)
 
 
 async def test_typed_action_is_applied_on_blur_or_when_the_selection_changes_first(
@@ -167,30 +202,37 @@ async def test_typed_action_is_applied_on_blur_or_when_the_selection_changes_fir
     canvas.trigger("select", {"nodes": ["s2"], "edges": []})
     await user.should_see("Transform settings")
 
-    _code_editor(user, "action-editor").value = "{{ input }} and more"
-    user.find(marker="action-editor").trigger("focusChange", {"focused": False})
-    await user.should_see("Unsaved changes")
+    _type(user, "action-editor", "{{ input }} and more")
+    await user.should_see("Unsaved changes")  # typing alone marks the workflow changed
+    assert _canvas(user).node("s2")["data"]["spec"]["action"] == "{{ input }}"  # type: ignore[index]
+    user.find(marker="action-editor").trigger("blur", "{{ input }} and more")
     assert _canvas(user).node("s2")["data"]["spec"]["action"] == "{{ input }} and more"  # type: ignore[index]
 
     # clicking the canvas selects before CodeMirror reports its blur: the typed text is applied all the same
-    _code_editor(user, "action-editor").value = "{{ input }} and even more"
+    _type(user, "action-editor", "{{ input }} and even more")
     canvas.trigger("select", {"nodes": ["s1"], "edges": []})
     await user.should_not_see("{{ input }} and even more")
     assert _canvas(user).node("s2")["data"]["spec"]["action"] == "{{ input }} and even more"  # type: ignore[index]
     assert _canvas(user).node("s1")["data"]["spec"]["action"] == "{{ input }}"  # type: ignore[index]
 
 
-async def test_completion_chip_sets_the_mapping_and_previews_it(user: User, flowyard: Flowyard) -> None:
+async def test_typed_mapping_previews_live_and_is_applied_on_blur(user: User, flowyard: Flowyard) -> None:
     workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     user.find(GraphEditor).trigger("select", {"nodes": ["s2"], "edges": []})
     await user.should_see("No output from 's1' yet")  # before a run there is nothing to preview, and that is fine
+    assert "nodes.s1.output" in _code_editor(user, "mapping-editor").props["completions"]
+    assert "payload" in _code_editor(user, "action-editor").props["completions"]
 
-    user.find("nodes.s1.output").click()
+    _type(user, "mapping-editor", '{"sum": "{{ 1 + 2 }}"}')
+    await user.should_see('"sum": 3')  # the preview follows the typing
+    assert _canvas(user).node("s2")["data"]["spec"].get("input_mapping") is None  # type: ignore[union-attr]
 
-    assert _code_editor(user, "mapping-editor").value == "{{ nodes.s1.output }}"
-    assert _canvas(user).node("s2")["data"]["spec"]["input_mapping"] == "{{ nodes.s1.output }}"  # type: ignore[index]
+    user.find(marker="mapping-editor").trigger("blur", '{"sum": "{{ 1 + 2 }}"}')
+    assert _canvas(user).node("s2")["data"]["spec"]["input_mapping"] == {"sum": "{{ 1 + 2 }}"}  # type: ignore[index]
     await user.should_see("Unsaved changes")
+
+    _type(user, "mapping-editor", "{{ nodes.s1.output }}")
     await user.should_see("No output from 's1' yet")
 
 

@@ -1,0 +1,3 @@
+from components.template_editor.template_editor import TemplateEditor
+
+__all__ = ["TemplateEditor"]
