@@ -1,4 +1,4 @@
-"""The `flowyard` command: serve, bench, export, import."""
+"""The `flowyard` command: serve, bench, export, import, prune."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.history:
+        from app.bench_history import run_history_benchmark
+
+        report = asyncio.run(run_history_benchmark(runs=args.runs, repeats=5 if args.quick else 15))
+        print(json.dumps(report, indent=2) if args.json else report["text"])
+        return 0
     from app.bench import run_benchmarks
 
     report = asyncio.run(run_benchmarks(quick=args.quick))
@@ -106,6 +113,59 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _age(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `45s`, `2w`: an age on the command line."""
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in _AGE_UNITS or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age like 30d, 12h, 90m or 2w")
+    return timedelta(seconds=int(number) * _AGE_UNITS[unit])
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from app.engine.exceptions import FlowyardError
+
+    if args.older_than is None and args.keep is None:
+        print("flowyard prune: say --older-than, --keep or both", file=sys.stderr)
+        return 2
+
+    async def go() -> str:
+        flowyard = _open(args)
+        try:
+            result = await flowyard.prune_runs(
+                older_than=args.older_than, keep_per_workflow=args.keep, workflow_id=args.workflow
+            )
+        finally:
+            await flowyard.http.aclose()
+            flowyard.db.dispose()
+        return (
+            f"deleted {result.runs} run(s), {result.node_runs} node run(s), {result.approvals} approval(s)"
+            f" and {result.callback_deliveries} callback delivery record(s)"
+        )
+
+    try:
+        print(asyncio.run(go()))
+    except FlowyardError as exc:
+        print(f"flowyard prune: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowyard", description="Durable, visual agent workflows.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,7 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure the engine's overhead against a bare SQLite floor")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for a smoke test)")
+    bench.add_argument(
+        "--history", action="store_true", help="time the runs page and the inbox on a seeded run history instead"
+    )
+    bench.add_argument("--runs", type=_positive, default=1_000_000, help="runs to seed for --history (default 1000000)")
     bench.set_defaults(handler=_bench)
+
+    prune = commands.add_parser("prune", help="delete finished runs (with their node runs) to keep the history small")
+    prune.add_argument("--older-than", type=_age, help="delete runs created longer ago than this: 30d, 12h, 90m")
+    prune.add_argument("--keep", type=_count, help="but keep this many newest runs of each workflow")
+    prune.add_argument("--workflow", help="only this workflow's runs")
+    prune.add_argument("--db", help="database URL")
+    prune.set_defaults(handler=_prune)
 
     export = commands.add_parser("export", help="print a workflow as a versioned JSON document")
     export.add_argument("workflow_id")

@@ -16,35 +16,69 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 
-from app import clock, ids
+from app import clock, ids, keys
 from app.agents import registry
+from app.engine.callbacks import CallbackDispatcher, CallbackPolicy, callback_url_problem
 from app.engine.events import EventBus, InProcessEventBus
-from app.engine.exceptions import Conflict, InvalidInput, NotFound, Problem, WorkflowInvalid
+from app.engine.exceptions import Conflict, InputInvalid, InvalidInput, NotFound, Problem, WorkflowInvalid
 from app.engine.executor import Executor
-from app.engine.model import Approval, EdgeSpec, NodeSpec, RunRecord, RunStatus, Trigger, WorkflowDefinition
-from app.engine.plan import agents_fingerprint, structure_problems, validate
+from app.engine.inputs import input_problems, workflow_input_schemas
+from app.engine.model import (
+    Approval,
+    CallbackDelivery,
+    EdgeSpec,
+    NodeSpec,
+    RunRecord,
+    RunStatus,
+    Trigger,
+    WorkflowDefinition,
+)
+from app.engine.plan import agents_fingerprint, effective_config, structure_problems, validate
 from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
+from app.json_diff import JsonChange, json_changes, text_diff
 from app.settings import Settings
+from storage import history
 from storage import repositories as repo
 from storage.db import Database, migrate
+from storage.history import (
+    ActiveCounts,
+    ApprovalContext,
+    ApprovalItem,
+    ApprovalPage,
+    PruneResult,
+    RunPage,
+    RunQuery,
+    RunSummary,
+)
 from storage.models import AgentRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
 from storage.run_store import SqlRunStore
 
 __all__ = [
     "EXPORT_FORMAT",
+    "ActiveCounts",
     "Activity",
+    "ApprovalContext",
+    "ApprovalItem",
+    "ApprovalPage",
+    "Decision",
     "ExampleWorkflow",
     "Flowyard",
+    "JsonChange",
     "Page",
+    "PruneResult",
+    "RunPage",
+    "RunQuery",
+    "RunSummary",
     "StepCreate",
     "WorkflowDocument",
     "WorkflowSort",
@@ -186,6 +220,7 @@ class Flowyard:
         self._now = now
         self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self._validated: dict[tuple[str, int], str] = {}
+        self._titles: dict[tuple[str, int], dict[str, str]] = {}  # node names of frozen versions, for the inbox
         self.executor = Executor(
             self.store,
             http=http,
@@ -194,6 +229,22 @@ class Flowyard:
             run_concurrency=settings.run_concurrency,
             global_concurrency=settings.global_concurrency,
             recovery_interval=settings.recovery_interval_seconds,
+            now=now,
+        )
+        self.callbacks = CallbackDispatcher(
+            self.store,
+            http=http,
+            secret=keys.callback_secret(settings),
+            owner=self.executor.owner,
+            policy=CallbackPolicy(
+                max_attempts=settings.callback_max_attempts,
+                base_delay=settings.callback_base_delay_seconds,
+                max_delay=settings.callback_max_delay_seconds,
+                timeout=settings.callback_timeout_seconds,
+                concurrency=settings.callback_concurrency,
+                sweep_interval=settings.callback_sweep_interval_seconds,
+            ),
+            bus=self.bus,
             now=now,
         )
 
@@ -211,8 +262,10 @@ class Flowyard:
 
     async def start(self) -> None:
         await self.executor.start()
+        await self.callbacks.start()
 
     async def close(self) -> None:
+        await self.callbacks.stop()
         await self.executor.stop()
         await self.http.aclose()
         self.db.dispose()
@@ -597,9 +650,16 @@ class Flowyard:
         session_id: str | None = None,
         trigger: Trigger = Trigger.API,
         callback_url: str | None = None,
+        input_field: str = "input",
     ) -> RunRecord:
-        """Validate the workflow, freeze its version, store a QUEUED run and start executing it."""
+        """Validate the workflow and the input, freeze the version, store a QUEUED run and start executing it.
 
+        The input must fit the workflow's input schema (its entry nodes'); `input_field` is where the caller
+        sent it, to name bad fields the caller's way ("" when the input's fields are the body's own).
+        When the run ends, its result is POSTed to `callback_url`.
+        """
+        if callback_url is not None and (problem := callback_url_problem(callback_url)):
+            raise InvalidInput("callbackUrl", problem)
         now = self._now()
 
         def prepare(session: Session) -> int:
@@ -617,6 +677,9 @@ class Flowyard:
                 problems = validate(definition, agents)
                 if problems:
                     raise WorkflowInvalid(problems, workflow_id=workflow_id)
+            bad_input = input_problems(workflow_input_schemas(definition, agents), input, path=input_field)
+            if bad_input:
+                raise InputInvalid(bad_input)
             if version not in self._definitions:
                 repo.snapshot_version(session, workflow=workflow, definition=definition, now=now)
             self._remember(version, definition, fingerprint)
@@ -689,6 +752,164 @@ class Flowyard:
 
     async def rerun_failed(self, run_id: str) -> RunRecord:
         return await self.executor.rerun_failed(run_id)
+
+    async def callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
+        """Every attempt at the run's callback, oldest first."""
+        return await self.store.get_callback_deliveries(run_id)
+
+    # --- run history, the approval inbox and pruning -------------------------------------------------------
+
+    def _connected(self, fn: Callable[[sa.Connection], T]) -> T:
+        with self.db.engine.connect() as conn:
+            return fn(conn)
+
+    async def list_all_runs(
+        self, query: RunQuery | None = None, *, after: str | None = None, size: int = 50
+    ) -> RunPage:
+        """Runs of every workflow matching `query`, newest first (by created_at, then id).
+
+        Pass the page's `next_cursor` as `after` for the next one. Raises InvalidInput naming "after" for
+        a cursor this method did not give out, or "size" outside 1..500.
+        """
+        wanted = query or RunQuery()
+        return await self.db.run(self._connected, lambda c: history.list_runs(c, wanted, after=after, size=size))
+
+    async def active_counts(self) -> ActiveCounts:
+        """Queued, running and paused runs, and pending approvals: the header badge (indexed counts)."""
+        return await self.db.run(self._connected, history.active_counts)
+
+    async def pending_approvals(self, *, after: str | None = None, size: int = 50) -> ApprovalPage:
+        """Approvals waiting for a person across all workflows, newest first; `after` as in `list_all_runs`."""
+        if len(self._titles) > 1024:
+            self._titles.clear()
+        return await self.db.run(
+            self._connected, lambda c: history.pending_approvals(c, after=after, size=size, titles=self._titles)
+        )
+
+    async def approval_context(self, approval_id: str) -> ApprovalContext:
+        """One approval with the run's input, the outputs of the nodes it depends on, and its decision."""
+        record = await self.db.run(self._connected, lambda c: history.find_approval(c, approval_id))
+        if record is None:
+            raise NotFound("approval", approval_id)
+        definition = await self.store.get_definition(record.workflow_id, record.workflow_version)
+        nodes = await self.store.get_node_runs(record.run_id)
+        spec = None
+        ancestors: set[str] = set()
+        if definition is not None:
+            spec = next((n for n in definition.nodes if n.key == record.node_key), None)
+            ancestors = _ancestors(definition, record.node_key)
+        instructions = ""
+        if spec is not None:
+            agents = await self.store.get_agents([spec.agent_id])
+            saved = agents.get(spec.agent_id)
+            config = effective_config(spec, saved) if saved is not None else spec.config
+            instructions = str(config.get("instructions") or "")
+        return ApprovalContext(
+            id=record.id,
+            status=record.status,
+            run_id=record.run_id,
+            run_status=record.run_status,
+            workflow_id=record.workflow_id,
+            workflow_name=record.workflow_name,
+            workflow_version=record.workflow_version,
+            node_key=record.node_key,
+            node_title=(spec.name if spec is not None else "") or record.node_key,
+            instructions=instructions,
+            proposal=record.proposal,
+            output=record.output,
+            run_input=record.run_input,
+            upstream={n.node_key: n.output for n in nodes if n.node_key in ancestors and n.status.value == "COMPLETED"},
+            waiting_since=record.created_at,
+            deadline_at=record.deadline_at,
+            on_deadline=record.on_deadline,
+            decided_by=record.decided_by,
+            decided_at=record.decided_at,
+            reason=record.reason,
+        )
+
+    async def decide_approval(
+        self,
+        approval_id: str,
+        decision: Decision,
+        *,
+        output: Any = None,
+        reason: str | None = None,
+        decided_by: str | None = None,
+    ) -> Approval:
+        """Decide one approval and carry its run on, through the executor's own decide path.
+
+        "approve" takes the proposal as it stands (`output` must be None), "approve_edited" takes `output`
+        instead, "reject" fails the node with `reason`. Who, when, the reason and the approved output are kept
+        on the approval. Raises NotFound for an unknown id, Conflict when it was decided already (or its run
+        is busy this instant, carrying on from another decision: try again), InvalidInput for a bad decision.
+        """
+        if decision not in ("approve", "approve_edited", "reject"):
+            raise InvalidInput("decision", "one of approve, approve_edited, reject")
+        if decision == "approve" and output is not None:
+            raise InvalidInput("output", "approve takes the proposal as it is; use approve_edited to change it")
+        if decision == "approve_edited" and output is None:
+            raise InvalidInput("output", "approve_edited needs the edited output")
+        if reason is not None and len(reason) > 5000:
+            raise InvalidInput("reason", "at most 5000 characters")
+        if decided_by is not None and len(decided_by) > 200:
+            raise InvalidInput("decided_by", "at most 200 characters")
+        record = await self.db.run(self._connected, lambda c: history.find_approval(c, approval_id))
+        if record is None:
+            raise NotFound("approval", approval_id)
+        if record.status != "PENDING":
+            by = f" by {record.decided_by}" if record.decided_by else ""
+            raise Conflict(f"approval '{approval_id}' is {record.status.lower()} already{by}")
+        approved = decision != "reject"
+        decided = await self.executor.decide(
+            record.run_id,
+            record.node_key,
+            approved=approved,
+            output=(record.proposal if decision == "approve" else output) if approved else None,
+            decided_by=decided_by,
+            reason=reason,
+        )
+        return decided
+
+    @staticmethod
+    def approval_changes(proposal: Any, output: Any) -> list[JsonChange]:
+        """What an edit changed: each JSON path with its value before and after (see `app.json_diff`)."""
+        return json_changes(proposal, output)
+
+    @staticmethod
+    def approval_text_diff(proposal: Any, output: Any) -> str:
+        """The same as a unified diff of the pretty-printed JSON ("" when nothing changed)."""
+        return text_diff(proposal, output)
+
+    async def prune_runs(
+        self,
+        *,
+        older_than: timedelta | None = None,
+        keep_per_workflow: int | None = None,
+        workflow_id: str | None = None,
+    ) -> PruneResult:
+        """Delete finished runs with their node runs, approvals and callback deliveries, in short batches.
+
+        A run goes when it has ended, was created more than `older_than` ago (when given) and is not among
+        the `keep_per_workflow` newest runs of its workflow (when given); give at least one. Queued, running
+        and paused runs are never deleted. Runs in a worker thread so the event loop stays free.
+        """
+        if workflow_id is not None:
+            await self.get_workflow(workflow_id)
+        now = self._now()
+
+        def prune() -> PruneResult:
+            total = PruneResult()
+            for batch in history.prune_batches(
+                self.db.engine,
+                now=now,
+                older_than=older_than,
+                keep_per_workflow=keep_per_workflow,
+                workflow_id=workflow_id,
+            ):
+                total += batch
+            return total
+
+        return await asyncio.to_thread(prune)
 
     # --- agents --------------------------------------------------------------------------------------------------
 
@@ -876,6 +1097,24 @@ class Flowyard:
                 if _MARKUP.search(text):
                     raise InvalidInput(field, "contains HTML markup; names and descriptions are plain text")
         return await self.import_workflow(document)
+
+
+Decision = Literal["approve", "approve_edited", "reject"]
+
+
+def _ancestors(definition: WorkflowDefinition, key: str) -> set[str]:
+    """The keys of every node `key` depends on, directly or through others."""
+    sources: dict[str, list[str]] = {}
+    for edge in definition.edges:
+        sources.setdefault(edge.target, []).append(edge.source)
+    found: set[str] = set()
+    todo = list(sources.get(key, []))
+    while todo:
+        node = todo.pop()
+        if node not in found:
+            found.add(node)
+            todo.extend(sources.get(node, []))
+    return found
 
 
 def _free_key(taken: set[str]) -> str:

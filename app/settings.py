@@ -30,12 +30,32 @@ class Settings(BaseSettings):
     storage_secret: str = Field(
         "flowyard-local", description="Signs the browser session cookie of the UI (set it on shared hosts)."
     )
+    callback_secret: str | None = Field(
+        None, description="Signs run callbacks; default: a key generated once into the data directory."
+    )
+    callback_max_attempts: int = Field(6, ge=1, le=100, description="Attempts at a callback before giving up.")
+    callback_base_delay_seconds: float = Field(
+        2.0, ge=0, description="Wait before a callback's second attempt; each later wait doubles."
+    )
+    callback_max_delay_seconds: float = Field(300.0, ge=0, description="Longest wait between callback attempts.")
+    callback_timeout_seconds: float = Field(10.0, gt=0, description="How long one callback attempt may take.")
+    callback_concurrency: int = Field(16, ge=1, description="Callback attempts in flight at once in this process.")
+    callback_sweep_interval_seconds: float = Field(
+        5.0, gt=0, description="How often due callbacks (e.g. left by a stopped process) are looked for."
+    )
 
     @field_validator("admin_token")
     @classmethod
     def _refuse_weak_token(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("FLOWYARD_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _refuse_weak_callback_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("FLOWYARD_CALLBACK_SECRET must be at least 16 characters")
         return value
 
     @property

@@ -92,6 +92,8 @@ class NodeRow(SQLModel, table=True):
     retries: int = 0
     retry_backoff_seconds: float = 1.0
     timeout_seconds: float | None = None
+    approval_deadline_seconds: float | None = None
+    on_deadline: str = Field(default="wait", max_length=16, sa_column_kwargs={"server_default": "wait"})
 
 
 class EdgeRow(SQLModel, table=True):
@@ -135,6 +137,10 @@ class RunRow(SQLModel, table=True):
         sa.Index("ix_runs_workflow_created", "workflow_id", "created_at"),
         sa.Index("ix_runs_status_created", "status", "created_at"),
         sa.Index("ix_runs_created", "created_at"),
+        # The runs page: one exact, newest-first seek per (status, trigger) pair a filter names, with or
+        # without a workflow (see storage/history.py); id last so ties on created_at page without a sort.
+        sa.Index("ix_runs_status_trigger_created", "status", "trigger", "created_at", "id"),
+        sa.Index("ix_runs_workflow_status_trigger_created", "workflow_id", "status", "trigger", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -155,6 +161,12 @@ class RunRow(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_expires_at: datetime | None = _time()
     cancel_requested: bool = False
+    # The callback: PENDING from the moment the run ends until DELIVERED or FAILED (null: no callback).
+    callback_state: str | None = Field(default=None, max_length=16)
+    callback_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    callback_due_at: datetime | None = _time(index=True)
+    callback_claimed_by: str | None = Field(default=None, max_length=200)
+    callback_claim_expires_at: datetime | None = _time()
 
 
 class NodeRunRow(SQLModel, table=True):
@@ -176,7 +188,11 @@ class NodeRunRow(SQLModel, table=True):
 
 class ApprovalRow(SQLModel, table=True):
     __tablename__ = "approvals"
-    __table_args__ = (sa.Index("ix_approvals_status_created", "status", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_approvals_status_created", "status", "created_at"),
+        # The deadline sweep: pending approvals whose deadline has passed.
+        sa.Index("ix_approvals_status_deadline", "status", "deadline_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=40)

@@ -156,6 +156,8 @@ def get_definition(session: Session, *, workflow_id: str) -> WorkflowDefinition:
             retries=r.retries,
             retry_backoff_seconds=r.retry_backoff_seconds,
             timeout_seconds=r.timeout_seconds,
+            approval_deadline_seconds=r.approval_deadline_seconds,
+            on_deadline=r.on_deadline,
         )
         for r in node_rows(session, workflow_id=workflow_id)
     ]
@@ -207,6 +209,8 @@ def replace_definition(
                     "retries": node.retries,
                     "retry_backoff_seconds": node.retry_backoff_seconds,
                     "timeout_seconds": node.timeout_seconds,
+                    "approval_deadline_seconds": node.approval_deadline_seconds,
+                    "on_deadline": node.on_deadline,
                 }
                 for node in definition.nodes
             ],

@@ -19,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
 from app.engine.model import (
     Approval,
+    CallbackDelivery,
+    CallbackState,
     EdgeSpec,
     NodeRunRecord,
     NodeSpec,
@@ -30,7 +32,7 @@ from app.engine.model import (
 )
 from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
 from storage.db import Database
-from storage.models import AgentRow, ApprovalRow, NodeRunRow, RunRow, WorkflowVersionRow
+from storage.models import AgentRow, ApprovalRow, CallbackDeliveryRow, NodeRunRow, RunRow, WorkflowVersionRow
 
 __all__ = ["SqlRunStore", "row_to_approval", "row_to_node_run", "row_to_run"]
 
@@ -39,6 +41,7 @@ node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 approvals = ApprovalRow.__table__  # type: ignore[attr-defined]
 versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
 agents = AgentRow.__table__  # type: ignore[attr-defined]
+deliveries = CallbackDeliveryRow.__table__  # type: ignore[attr-defined]
 
 _DRIVABLE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 _NODE_COLUMNS = (
@@ -73,7 +76,24 @@ def row_to_run(row: Any) -> RunRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         cancel_requested=bool(row.cancel_requested),
+        callback_state=CallbackState(row.callback_state) if row.callback_state else None,
+        callback_attempts=row.callback_attempts,
+        callback_due_at=row.callback_due_at,
     )
+
+
+def _callback_due_values(now: Any) -> dict[str, Any]:
+    """The SET values that make a run's callback PENDING and due `now` when it has a URL, in the same UPDATE."""
+    if isinstance(now, datetime):
+        now = sa.literal(now, runs.c.callback_due_at.type)
+    has_url = runs.c.callback_url.is_not(None)
+    return {
+        "callback_state": sa.case((has_url, CallbackState.PENDING.value), else_=runs.c.callback_state),
+        "callback_attempts": sa.case((has_url, 0), else_=runs.c.callback_attempts),
+        "callback_due_at": sa.case((has_url, now), else_=runs.c.callback_due_at),
+        "callback_claimed_by": None,
+        "callback_claim_expires_at": None,
+    }
 
 
 def row_to_node_run(row: Any) -> NodeRunRecord:
@@ -105,6 +125,8 @@ def row_to_approval(row: Any) -> Approval:
         reason=row.reason,
         created_at=row.created_at,
         decided_at=row.decided_at,
+        deadline_at=row.deadline_at,
+        on_deadline=row.on_deadline,
     )
 
 
@@ -230,6 +252,7 @@ class _Statements:
                 lease_expires_at=None,
             )
         )
+        self.end_run = self.finish_run.values(**_callback_due_values(now))
         self.fence_step = (
             runs.update()
             .where(*mine)
@@ -303,6 +326,24 @@ class SqlRunStore:
             ).all()
         return [row_to_approval(r) for r in rows]
 
+    async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
+        return await self.db.run(self._due_approvals, now, limit)
+
+    def _due_approvals(self, now: datetime, limit: int) -> list[Approval]:
+        at = sa.literal(now, approvals.c.deadline_at.type)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(approvals)
+                .where(
+                    approvals.c.status == "PENDING",
+                    approvals.c.deadline_at <= at,
+                    approvals.c.on_deadline.in_(["approve", "reject"]),
+                )
+                .order_by(approvals.c.deadline_at, approvals.c.id)
+                .limit(limit)
+            ).all()
+        return [row_to_approval(r) for r in rows]
+
     # --- creating and commanding ---------------------------------------------------------------
     async def create_run(self, run: RunRecord) -> None:
         await self.db.run(self._create_run, run)
@@ -329,6 +370,9 @@ class SqlRunStore:
                 started_at=run.started_at,
                 finished_at=run.finished_at,
                 cancel_requested=run.cancel_requested,
+                callback_state=run.callback_state.value if run.callback_state else None,
+                callback_attempts=run.callback_attempts,
+                callback_due_at=run.callback_due_at,
             )
             .on_conflict_do_nothing(index_elements=[runs.c.id])
             .returning(runs.c.id)
@@ -436,6 +480,7 @@ class SqlRunStore:
                         finished_at=now,
                         lease_owner=None,
                         lease_expires_at=None,
+                        **_callback_due_values(now),
                     )
                 ).rowcount
                 if done != 1:
@@ -481,6 +526,11 @@ class SqlRunStore:
                     finished_at=None,
                     updated_at=now,
                     cancel_requested=False,
+                    callback_state=None,
+                    callback_attempts=0,
+                    callback_due_at=None,
+                    callback_claimed_by=None,
+                    callback_claim_expires_at=None,
                 )
             ).rowcount
             if done != 1:
@@ -618,6 +668,8 @@ class SqlRunStore:
                             "status": a.status,
                             "proposal": a.proposal,
                             "created_at": a.created_at or now,
+                            "deadline_at": a.deadline_at,
+                            "on_deadline": a.on_deadline,
                         }
                         for a in new_approvals
                     ],
@@ -640,6 +692,106 @@ class SqlRunStore:
             "b_now": now,
             "b_finished": now if status.is_terminal else None,
         }
+        statement = self._sql.end_run if status.is_terminal else self._sql.finish_run
         with self.engine.begin() as conn:
-            if conn.execute(self._sql.finish_run, params).rowcount != 1:
+            if conn.execute(statement, params).rowcount != 1:
                 raise LeaseLost(run_id)
+
+    # --- callbacks ----------------------------------------------------------------------------------------
+    async def claim_callbacks(self, owner: str, *, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
+        return await self.db.run(self._claim_callbacks, owner, now, until, limit)
+
+    def _claim_callbacks(self, owner: str, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
+        claimable = (
+            runs.c.callback_state == CallbackState.PENDING.value,
+            runs.c.callback_due_at <= now,
+            sa.or_(runs.c.callback_claimed_by.is_(None), runs.c.callback_claim_expires_at <= now),
+        )
+        with self.engine.connect() as conn:
+            candidates = (
+                conn.execute(
+                    sa.select(runs.c.id).where(*claimable).order_by(runs.c.callback_due_at, runs.c.id).limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        claimed: list[RunRecord] = []
+        for run_id in candidates:
+            # One short transaction per run: the conditional UPDATE is the claim, so of two processes racing
+            # for the same callback exactly one sees a row changed (PostgreSQL re-checks the WHERE after locking).
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, *claimable)
+                    .values(callback_claimed_by=owner, callback_claim_expires_at=until)
+                ).rowcount
+                if taken == 1:
+                    claimed.append(row_to_run(conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()))
+        return claimed
+
+    async def record_callback_attempt(
+        self, owner: str, delivery: CallbackDelivery, *, state: CallbackState, next_due_at: datetime | None
+    ) -> bool:
+        return await self.db.run(self._record_callback_attempt, owner, delivery, state, next_due_at)
+
+    def _record_callback_attempt(
+        self, owner: str, delivery: CallbackDelivery, state: CallbackState, next_due_at: datetime | None
+    ) -> bool:
+        with self.engine.begin() as conn:
+            held = conn.execute(
+                runs.update()
+                .where(runs.c.id == delivery.run_id, runs.c.callback_claimed_by == owner)
+                .values(
+                    callback_state=state.value,
+                    callback_attempts=delivery.attempt,
+                    callback_due_at=next_due_at,
+                    callback_claimed_by=None,
+                    callback_claim_expires_at=None,
+                )
+            ).rowcount
+            if held == 1 or conn.execute(sa.select(runs.c.id).where(runs.c.id == delivery.run_id)).first():
+                # (a run deleted meanwhile took its attempts with it: nothing to keep)
+                conn.execute(
+                    deliveries.insert().values(
+                        run_id=delivery.run_id,
+                        url=delivery.url,
+                        attempt=delivery.attempt,
+                        status_code=delivery.status_code,
+                        error=delivery.error,
+                        duration_ms=delivery.duration_ms,
+                        created_at=delivery.created_at,
+                    )
+                )
+        return held == 1
+
+    async def release_callback(self, run_id: str, owner: str) -> None:
+        await self.db.run(self._release_callback, run_id, owner)
+
+    def _release_callback(self, run_id: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.callback_claimed_by == owner)
+                .values(callback_claimed_by=None, callback_claim_expires_at=None)
+            )
+
+    async def get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
+        return await self.db.run(self._get_callback_deliveries, run_id)
+
+    def _get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries).where(deliveries.c.run_id == run_id).order_by(deliveries.c.id)
+            ).all()
+        return [
+            CallbackDelivery(
+                run_id=r.run_id,
+                url=r.url,
+                attempt=r.attempt,
+                status_code=r.status_code,
+                error=r.error,
+                duration_ms=r.duration_ms,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]

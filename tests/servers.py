@@ -1,18 +1,33 @@
-"""Real HTTP servers on 127.0.0.1 for tests: they stand in for the outside world, speaking plain HTTP."""
+"""A real HTTP server on 127.0.0.1 for tests: it stands in for the outside world, speaking plain HTTP.
+
+`http` steps call it, callbacks are delivered to it. Each path answers its scripted replies in turn
+(`reply`), else the next reply of the shared `script`, else 200 echoing the JSON it was sent. A reply
+is a (status, JSON body) pair, or `DROP` (close the connection without answering) or `HANG` (never
+answer, until the server stops). Every request is kept in `requests`.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import TracebackType
+from typing import Any, Final
+
+__all__ = ["DROP", "HANG", "LocalServer", "Recorded", "Reply"]
+
+DROP: Final = "drop"
+HANG: Final = "hang"
+
+Reply = tuple[int, Any] | str
 
 
 @dataclass
 class Recorded:
+    """One request as the server received it (header names in lower case)."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -22,18 +37,37 @@ class Recorded:
         return json.loads(self.body)
 
 
-@dataclass
-class RecordingServer:
-    """Answers each request with the next scripted (status, body) pair, or 200 echoing the JSON body."""
+class LocalServer:
+    """An HTTP server on 127.0.0.1 in a thread. Use it as a context manager, or `start()` and `stop()`."""
 
-    url: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    script: list[tuple[int, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.script: list[Reply] = []
+        self._replies: dict[str, list[Reply]] = {}
+        self._changed = threading.Condition()
+        self._closing = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-http-server", daemon=True
+        )
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def answer(self, request: Recorded) -> tuple[int, Any]:
-        with self.lock:
+    # --- scripting ----------------------------------------------------------------------------------------
+
+    def reply(self, path: str, *replies: Reply) -> str:
+        """Script `path`: each request takes the next reply, the last one repeats. Returns the path's URL."""
+        with self._changed:
+            self._replies[path] = list(replies)
+        return self.url + path
+
+    def answer(self, request: Recorded) -> Reply:
+        with self._changed:
             self.requests.append(request)
+            self._changed.notify_all()
+            replies = self._replies.get(request.path)
+            if replies:
+                return replies.pop(0) if len(replies) > 1 else replies[0]
             if self.script:
                 return self.script.pop(0)
         try:
@@ -42,21 +76,67 @@ class RecordingServer:
             echoed = request.body.decode(errors="replace")
         return 200, {"path": request.path, "echo": echoed}
 
+    # --- what it received -------------------------------------------------------------------------------------
+
     def calls_to(self, path: str) -> list[Recorded]:
-        with self.lock:
+        with self._changed:
             return [r for r in self.requests if r.path == path]
 
+    @property
+    def hits(self) -> Counter[str]:
+        """Requests per path."""
+        with self._changed:
+            return Counter(r.path for r in self.requests)
 
-@contextmanager
-def recording_server() -> Iterator[RecordingServer]:
-    state = RecordingServer()
+    @property
+    def bodies(self) -> dict[str, list[bytes]]:
+        """The bodies sent to each path, in order."""
+        with self._changed:
+            sent: dict[str, list[bytes]] = {}
+            for request in self.requests:
+                sent.setdefault(request.path, []).append(request.body)
+            return sent
 
+    def wait_for(self, path: str, *, count: int = 1, timeout: float) -> bool:
+        """Block until `path` got `count` requests (from async code: `asyncio.to_thread`); False after `timeout`."""
+        with self._changed:
+            return self._changed.wait_for(lambda: sum(r.path == path for r in self.requests) >= count, timeout)
+
+    # --- running ------------------------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _error: BaseException | None, _traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            recorded = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            status, payload = state.answer(recorded)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = server.answer(Recorded(self.command, self.path, headers, body))
+            if reply == HANG:
+                server._closing.wait()
+                reply = DROP
+            if reply == DROP or isinstance(reply, str):
+                self.close_connection = True
+                return
+            status, payload = reply
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -64,18 +144,9 @@ def recording_server() -> Iterator[RecordingServer]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
         def log_message(self, format: str, *args: Any) -> None:
-            pass
+            """Quiet: tests assert on what was received, not on the log."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    return Handler

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.engine.exceptions import Conflict, InvalidInput, NotFound, WorkflowInvalid
+from app.engine.exceptions import Conflict, InputInvalid, InvalidInput, NotFound, WorkflowInvalid
 
 __all__ = ["BodySizeLimit", "install_error_handlers"]
 
@@ -43,7 +43,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_request: Request, exc: InvalidInput) -> JSONResponse:
-        errors = [{"field": exc.field, "message": exc.message}]
+        problems = exc.problems if isinstance(exc, InputInvalid) else [(exc.field, exc.message)]
+        errors = [{"field": field, "message": message} for field, message in problems]
         return JSONResponse(status_code=422, content={"detail": str(exc), "errors": errors})
 
     @app.exception_handler(WorkflowInvalid)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from app import clock
+from app.engine.callbacks import MAX_CALLBACK_URL_LENGTH, callback_url_problem
 
 __all__ = [
     "AgentCreate",
     "AgentOut",
     "AgentUpdate",
     "ApprovalOut",
+    "CallbackUrl",
     "NodeRunOut",
     "PageOut",
     "RejectRequest",
@@ -45,6 +47,24 @@ class ApiModel(BaseModel):
     @field_serializer("*", when_used="json")
     def _times(self, value: Any) -> Any:
         return clock.iso(value) if isinstance(value, datetime) else value
+
+
+def _callback_url(value: str) -> str:
+    problem = callback_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+CallbackUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_CALLBACK_URL_LENGTH,
+        description="Where the run's result is POSTed, signed, when it ends (http or https).",
+        examples=["https://example.com/hooks/flowyard"],
+    ),
+    AfterValidator(_callback_url),
+]
 
 
 class PageOut(ApiModel, Generic[T]):
@@ -120,6 +140,7 @@ class WorkflowDetailOut(WorkflowOut):
 class RunRequest(ApiModel):
     input: Any = Field(description="The initial input passed to the first step (any JSON value).")
     session_id: str | None = Field(None, max_length=200, description="Session for context continuity; new if omitted.")
+    callback_url: CallbackUrl | None = None
 
 
 class RunAccepted(ApiModel):

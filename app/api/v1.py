@@ -196,8 +196,10 @@ async def delete_step(workflow_id: str, step_id: str, flowyard: FlowyardDep) -> 
     "/workflows/{workflow_id}/run", response_model=RunAccepted, status_code=status.HTTP_202_ACCEPTED, tags=["runs"]
 )
 async def run_workflow(workflow_id: str, body: RunRequest, flowyard: FlowyardDep) -> RunAccepted:
-    """Start a run; it executes in the background. Poll the run or the workflow's runs for progress."""
-    run = await flowyard.start_run(workflow_id, input=body.input, session_id=body.session_id, trigger=Trigger.API)
+    """Start a run; it executes in the background. Poll the run, or give a `callbackUrl` to be sent its result."""
+    run = await flowyard.start_run(
+        workflow_id, input=body.input, session_id=body.session_id, trigger=Trigger.API, callback_url=body.callback_url
+    )
     return RunAccepted(
         job_id=run.id, run_id=run.id, workflow_id=run.workflow_id, session_id=run.session_id, status=run.status.value
     )

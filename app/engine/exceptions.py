@@ -2,6 +2,7 @@
 
 FlowyardError
 ├── InvalidInput           a request field that cannot be accepted (`.field`)
+│   └── InputInvalid       a run input that does not fit the workflow's input schema (`.problems`, each field)
 ├── WorkflowInvalid        a definition that cannot run; `.problems` lists every reason
 ├── NotFound               an id that names nothing (`.kind`, `.id`)
 ├── Conflict               the request does not fit the current state (e.g. resume a run that is not paused)
@@ -20,6 +21,7 @@ __all__ = [
     "AgentError",
     "Conflict",
     "FlowyardError",
+    "InputInvalid",
     "InvalidInput",
     "LeaseLost",
     "MappingError",
@@ -64,6 +66,15 @@ class InvalidInput(FlowyardError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class InputInvalid(InvalidInput):
+    """A run's input that does not fit the workflow's input schema; `problems` holds (field, message) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__(*problems[0])
+        self.args = ("; ".join(f"{field}: {message}" for field, message in problems),)
 
 
 class NotFound(FlowyardError):

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from app import clock
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind, AgentResult
-from app.engine import mapping
+from app.engine import deadlines, mapping
 from app.engine.events import Event, EventBus, InProcessEventBus
 from app.engine.exceptions import AgentError, LeaseLost, MappingError, NodeError, NodeTimeout, WorkflowInvalid
 from app.engine.model import Approval, EdgeSpec, NodeRunRecord, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
@@ -137,6 +137,7 @@ class Executor:
         self._loops = [
             asyncio.create_task(self._every(self.lease.total_seconds() / 3, self._renew), name="flowyard-lease"),
             asyncio.create_task(self._every(self.recovery_interval, self.recover_once), name="flowyard-recovery"),
+            asyncio.create_task(self._every(self.recovery_interval, self.sweep_deadlines), name="flowyard-deadlines"),
         ]
 
     async def stop(self) -> None:
@@ -248,6 +249,10 @@ class Executor:
             self.submit(info.run_id, steal_from=steal)
             taken += 1
         return taken
+
+    async def sweep_deadlines(self) -> int:
+        """Decide the approvals whose deadline passed, by their node's policy. Returns how many were decided."""
+        return len(await deadlines.sweep(self.store, self.decide, now=self._now()))
 
     async def _renew(self) -> None:
         renewal = await self.store.renew_leases(self.owner, until=self._now() + self.lease)
@@ -548,12 +553,15 @@ class Executor:
             record.error, record.finished_at = None, self._now()
             if result.wait_for_approval or node.needs_approval:
                 record.status = NodeStatus.WAITING_APPROVAL
+                wait = node.approval_deadline_seconds
                 approval = Approval(
                     id=f"ap-{secrets.token_hex(8)}",
                     run_id=run.id,
                     node_key=key,
                     proposal=result.output,
                     created_at=record.finished_at,
+                    deadline_at=record.finished_at + timedelta(seconds=wait) if wait else None,
+                    on_deadline=node.on_deadline,
                 )
                 return _Outcome(record, approval)
             record.status = NodeStatus.COMPLETED

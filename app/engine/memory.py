@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
-from app.engine.model import Approval, NodeRunRecord, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
+from app.engine.model import (
+    Approval,
+    CallbackDelivery,
+    CallbackState,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+    WorkflowDefinition,
+)
 from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
 
 __all__ = ["InMemoryRunStore"]
@@ -29,6 +38,8 @@ class InMemoryRunStore:
         self.approvals: dict[str, list[Approval]] = {}
         self.definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self.agents: dict[str, AgentRecord] = {}
+        self.callback_claims: dict[str, tuple[str, datetime]] = {}
+        self.deliveries: dict[str, list[CallbackDelivery]] = {}
 
     # --- set-up helpers (not part of the protocol) ---------------------------------------------------
     def put_definition(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
@@ -56,6 +67,16 @@ class InMemoryRunStore:
 
     async def get_approvals(self, run_id: str) -> list[Approval]:
         return [copy.deepcopy(a) for a in self.approvals.get(run_id, [])]
+
+    async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
+        due = [
+            a
+            for run_approvals in self.approvals.values()
+            for a in run_approvals
+            if a.status == "PENDING" and a.on_deadline != "wait" and a.deadline_at is not None and a.deadline_at <= now
+        ]
+        due.sort(key=lambda a: (a.deadline_at or now, a.id))
+        return [copy.deepcopy(a) for a in due[:limit]]
 
     # --- creating and commanding ------------------------------------------------------------------
     async def create_run(self, run: RunRecord) -> None:
@@ -118,6 +139,7 @@ class InMemoryRunStore:
                     approval.status, approval.decided_at = "CANCELLED", now
             run.status, run.error, run.updated_at, run.finished_at = RunStatus.CANCELLED, "cancelled", now, now
             self.leases.pop(run_id, None)
+            self._callback_due(run, now)
         else:
             run.cancel_requested = True
         return copy.deepcopy(run)
@@ -134,6 +156,8 @@ class InMemoryRunStore:
             del nodes[key]
         run.status, run.error, run.output, run.finished_at, run.updated_at = RunStatus.QUEUED, None, None, None, now
         run.cancel_requested = False
+        run.callback_state, run.callback_attempts, run.callback_due_at = None, 0, None
+        self.callback_claims.pop(run_id, None)
         return copy.deepcopy(run)
 
     # --- leases ----------------------------------------------------------------------------------
@@ -221,4 +245,53 @@ class InMemoryRunStore:
         run.status, run.output, run.error, run.updated_at = status, copy.deepcopy(output), error, now
         if status.is_terminal:
             run.finished_at = now
+            self._callback_due(run, now)
         self.leases.pop(run_id, None)
+
+    # --- callbacks --------------------------------------------------------------------------------
+    def _callback_due(self, run: RunRecord, now: datetime) -> None:
+        if run.callback_url:
+            run.callback_state, run.callback_attempts, run.callback_due_at = CallbackState.PENDING, 0, now
+            self.callback_claims.pop(run.id, None)
+
+    async def claim_callbacks(self, owner: str, *, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
+        due = sorted(
+            (
+                r
+                for r in self.runs.values()
+                if r.callback_state is CallbackState.PENDING and r.callback_due_at and r.callback_due_at <= now
+            ),
+            key=lambda r: (r.callback_due_at or now, r.id),
+        )
+        claimed: list[RunRecord] = []
+        for run in due:
+            if len(claimed) >= limit:
+                break
+            claim = self.callback_claims.get(run.id)
+            if claim is not None and claim[1] > now:
+                continue
+            self.callback_claims[run.id] = (owner, until)
+            claimed.append(copy.deepcopy(run))
+        return claimed
+
+    async def record_callback_attempt(
+        self, owner: str, delivery: CallbackDelivery, *, state: CallbackState, next_due_at: datetime | None
+    ) -> bool:
+        run = self.runs.get(delivery.run_id)
+        if run is None:
+            return False
+        self.deliveries.setdefault(run.id, []).append(copy.deepcopy(delivery))
+        claim = self.callback_claims.get(run.id)
+        if claim is None or claim[0] != owner:
+            return False
+        del self.callback_claims[run.id]
+        run.callback_state, run.callback_attempts, run.callback_due_at = state, delivery.attempt, next_due_at
+        return True
+
+    async def release_callback(self, run_id: str, owner: str) -> None:
+        claim = self.callback_claims.get(run_id)
+        if claim is not None and claim[0] == owner:
+            del self.callback_claims[run_id]
+
+    async def get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
+        return [copy.deepcopy(d) for d in self.deliveries.get(run_id, [])]

@@ -9,16 +9,19 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Approval",
+    "CallbackDelivery",
+    "CallbackState",
     "EdgeSpec",
     "NodeRunRecord",
     "NodeSpec",
     "NodeStatus",
+    "OnDeadline",
     "Position",
     "RunRecord",
     "RunStatus",
@@ -29,6 +32,9 @@ __all__ = [
 NODE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_NODES = 2_000
 MAX_EDGES = 10_000
+MAX_APPROVAL_DEADLINE_SECONDS = 366 * 86_400
+
+OnDeadline = Literal["wait", "approve", "reject"]
 
 
 class RunStatus(enum.StrEnum):
@@ -69,6 +75,14 @@ class NodeStatus(enum.StrEnum):
 _TERMINAL_NODE = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED})
 
 
+class CallbackState(enum.StrEnum):
+    """Where a run's callback stands: due from the moment the run ends until delivered or given up."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
 class Trigger(enum.StrEnum):
     UI = "ui"
     API = "api"
@@ -99,6 +113,10 @@ class NodeSpec(BaseModel):
     retries: int = Field(0, ge=0, le=20)
     retry_backoff_seconds: float = Field(1.0, ge=0, le=3600)
     timeout_seconds: float | None = Field(None, gt=0, le=86_400)
+    approval_deadline_seconds: float | None = Field(None, gt=0, le=MAX_APPROVAL_DEADLINE_SECONDS)
+    """How long an approval of this node waits for a person before `on_deadline` applies (None: no deadline)."""
+    on_deadline: OnDeadline = "wait"
+    """What a passed deadline does: approve the proposal as it is, reject it, or keep waiting (overdue)."""
 
     @field_validator("key")
     @classmethod
@@ -159,6 +177,24 @@ class RunRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     cancel_requested: bool = False
+    callback_state: CallbackState | None = None
+    """None while the run has no callback to send (no URL, or not ended yet)."""
+    callback_attempts: int = 0
+    callback_due_at: datetime | None = None
+    """When the next attempt is due, while the callback is PENDING."""
+
+
+@dataclass
+class CallbackDelivery:
+    """One attempt to POST a run's result to its callback URL, as recorded."""
+
+    run_id: str
+    url: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    created_at: datetime
 
 
 @dataclass
@@ -194,3 +230,5 @@ class Approval:
     created_at: datetime | None = None
     decided_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    deadline_at: datetime | None = None
+    on_deadline: OnDeadline = "wait"

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from app.engine.model import Approval, NodeRunRecord, RunRecord, RunStatus, WorkflowDefinition
+from app.engine.model import (
+    Approval,
+    CallbackDelivery,
+    CallbackState,
+    NodeRunRecord,
+    RunRecord,
+    RunStatus,
+    WorkflowDefinition,
+)
 
 __all__ = ["AgentRecord", "LeaseInfo", "LeaseRenewal", "RunStore"]
 
@@ -61,6 +69,11 @@ class RunStore(Protocol):
 
     async def get_approvals(self, run_id: str) -> list[Approval]: ...
 
+    async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
+        """Pending approvals whose deadline passed by `now` and whose policy acts on it (approve or reject),
+        earliest deadline first: what the deadline sweep decides (`app.engine.deadlines`)."""
+        ...
+
     # --- creating and commanding ------------------------------------------------------------
     async def create_run(self, run: RunRecord) -> None: ...
 
@@ -85,12 +98,16 @@ class RunStore(Protocol):
     async def request_cancel(self, run_id: str, *, now: datetime) -> RunRecord:
         """Cancel at once a run nobody drives (queued, paused); flag a driven one for its owner.
 
+        Cancelling at once makes the run's callback due (as `finish_run` does), in the same transaction.
         Raises NotFound, or Conflict when the run has already ended.
         """
         ...
 
     async def reset_for_rerun(self, run_id: str, *, now: datetime) -> RunRecord:
-        """Queue a FAILED or CANCELLED run again, keeping its completed nodes. Raises NotFound/Conflict."""
+        """Queue a FAILED or CANCELLED run again, keeping its completed nodes. Raises NotFound/Conflict.
+
+        A callback not yet delivered is dropped: the run's next end makes a new one due.
+        """
         ...
 
     # --- leases ------------------------------------------------------------------------------
@@ -128,5 +145,36 @@ class RunStore(Protocol):
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
     ) -> None:
-        """Set a terminal status (or PAUSED) and release the lease."""
+        """Set a terminal status (or PAUSED) and release the lease.
+
+        A terminal status makes the run's callback (if it has a URL) PENDING and due `now`, with no attempts
+        yet, in the same transaction: a crash right after cannot lose it.
+        """
+        ...
+
+    # --- callbacks ---------------------------------------------------------------------------------
+    async def claim_callbacks(self, owner: str, *, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
+        """Claim up to `limit` PENDING callbacks due by `now`, earliest first, for `owner` until `until`.
+
+        A callback another owner claimed is skipped until that claim expires; each claim is atomic, so two
+        processes never claim the same attempt. Returns the claimed runs as they are now.
+        """
+        ...
+
+    async def record_callback_attempt(
+        self, owner: str, delivery: CallbackDelivery, *, state: CallbackState, next_due_at: datetime | None
+    ) -> bool:
+        """Keep one attempt and, while `owner` still holds the claim, move the callback on and release the claim.
+
+        The run's attempt count becomes `delivery.attempt`, its state `state`, its due time `next_due_at`.
+        Returns False (having kept only the attempt) when the claim was lost meanwhile.
+        """
+        ...
+
+    async def release_callback(self, run_id: str, owner: str) -> None:
+        """Give up `owner`'s claim without an attempt (shutting down), so another process sends it at once."""
+        ...
+
+    async def get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
+        """Every recorded attempt of the run's callback, oldest first."""
         ...

@@ -7,16 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.local_server import LocalServer
+from tests.servers import LocalServer
 
 
 @pytest.fixture
 def web() -> Iterator[LocalServer]:
-    """A real HTTP server on 127.0.0.1 that `http` steps can call."""
-    server = LocalServer()
-    server.start()
-    yield server
-    server.stop()
+    """A real HTTP server on 127.0.0.1 that `http` steps call and callbacks are delivered to."""
+    with LocalServer() as server:
+        yield server
 
 
 @pytest.fixture

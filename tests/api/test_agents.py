@@ -9,7 +9,7 @@ import pytest
 
 from app.services import Flowyard
 from tests.api.helpers import ISO_UTC, V1, add_step, assert_refused, create_workflow, finished_run, run_to_end
-from tests.api.local_server import LocalServer
+from tests.servers import LocalServer
 
 DEFAULT_AGENTS = {"transform", "http", "branch", "approval", "delay"}
 

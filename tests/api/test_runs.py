@@ -23,7 +23,7 @@ from tests.api.helpers import (
     start_run,
     workflow_with_steps,
 )
-from tests.api.local_server import LocalServer
+from tests.servers import LocalServer
 
 RUN_FIELDS = {"id", "workflowId", "sessionId", "status", "currentStepOrder", "durationMs", "createdAt", "updatedAt"}
 NODE_FIELDS = {

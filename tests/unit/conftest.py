@@ -14,7 +14,7 @@ from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import EdgeSpec, NodeSpec, RunRecord, RunStatus, WorkflowDefinition
 from app.engine.store import AgentRecord
-from tests.servers import RecordingServer, recording_server
+from tests.servers import LocalServer
 
 DEFAULT_AGENTS = ("transform", "http", "branch", "approval", "delay")
 
@@ -36,8 +36,8 @@ async def executor(store: InMemoryRunStore) -> AsyncIterator[Executor]:
 
 
 @pytest.fixture
-def server() -> Iterator[RecordingServer]:
-    with recording_server() as running:
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as running:
         yield running
 
 

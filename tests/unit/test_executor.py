@@ -8,7 +8,7 @@ from app.engine.events import Event
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import EdgeSpec, NodeSpec, NodeStatus, RunStatus, WorkflowDefinition
-from tests.servers import RecordingServer
+from tests.servers import LocalServer
 from tests.unit.conftest import Starter, chain
 
 
@@ -154,7 +154,7 @@ async def test_join_runs_when_one_branch_was_skipped(executor: Executor, start: 
 
 
 async def test_failing_call_is_retried_then_succeeds(
-    executor: Executor, store: InMemoryRunStore, server: RecordingServer, start: Starter
+    executor: Executor, store: InMemoryRunStore, server: LocalServer, start: Starter
 ) -> None:
     server.script = [(500, {"error": "busy"}), (503, {"error": "busy"})]
     step = NodeSpec(
@@ -176,7 +176,7 @@ async def test_failing_call_is_retried_then_succeeds(
     assert {r.headers["idempotency-key"] for r in server.calls_to("/hook")} == {f"{run_id}:call"}
 
 
-async def test_client_error_is_not_retried(executor: Executor, server: RecordingServer, start: Starter) -> None:
+async def test_client_error_is_not_retried(executor: Executor, server: LocalServer, start: Starter) -> None:
     server.script = [(400, {"error": "bad"})]
     step = NodeSpec(key="call", agent_id="http", action=f"POST {server.url}/x", retries=3, retry_backoff_seconds=0.01)
 
@@ -232,9 +232,7 @@ async def test_approval_pauses_and_resume_injects_the_output(
     assert done.output == "sent: edited draft"
 
 
-async def test_resume_does_not_run_earlier_steps_again(
-    executor: Executor, server: RecordingServer, start: Starter
-) -> None:
+async def test_resume_does_not_run_earlier_steps_again(executor: Executor, server: LocalServer, start: Starter) -> None:
     definition = chain(("http", f"POST {server.url}/first"), ("approval", ""), ("http", f"POST {server.url}/last"))
     run_id = await start(definition, {"a": 1})
     await _finish(executor, run_id)
@@ -272,7 +270,7 @@ async def test_reject_fails_the_run_with_the_reason(executor: Executor, start: S
 
 
 async def test_rerun_from_failed_keeps_completed_steps(
-    executor: Executor, store: InMemoryRunStore, server: RecordingServer, start: Starter
+    executor: Executor, store: InMemoryRunStore, server: LocalServer, start: Starter
 ) -> None:
     server.script = [(200, {"ok": 1}), (500, {"error": "down"})]
     definition = chain(("http", f"POST {server.url}/first"), ("http", f"POST {server.url}/second"))

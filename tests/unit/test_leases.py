@@ -15,11 +15,11 @@ from app import clock
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
-from tests.servers import RecordingServer
+from tests.servers import LocalServer
 from tests.unit.conftest import chain
 
 
-async def _orphan(store: InMemoryRunStore, server: RecordingServer, owner: str, *, expires_in: float) -> str:
+async def _orphan(store: InMemoryRunStore, server: LocalServer, owner: str, *, expires_in: float) -> str:
     """A run left behind mid-way by `owner`: step 1 completed, step 2 was in flight."""
     definition = chain(("http", f"POST {server.url}/first"), ("http", f"POST {server.url}/second"))
     store.put_definition("wf-orphan", 1, definition)
@@ -35,7 +35,7 @@ async def _orphan(store: InMemoryRunStore, server: RecordingServer, owner: str, 
 
 
 async def test_run_with_expired_lease_is_finished_without_repeating_completed_steps(
-    store: InMemoryRunStore, executor: Executor, server: RecordingServer
+    store: InMemoryRunStore, executor: Executor, server: LocalServer
 ) -> None:
     run_id = await _orphan(store, server, "elsewhere:1:aaaaaa", expires_in=-1)
 
@@ -52,7 +52,7 @@ async def test_run_with_expired_lease_is_finished_without_repeating_completed_st
 
 
 async def test_run_held_by_a_live_owner_is_left_alone(
-    store: InMemoryRunStore, executor: Executor, server: RecordingServer
+    store: InMemoryRunStore, executor: Executor, server: LocalServer
 ) -> None:
     run_id = await _orphan(store, server, "elsewhere:1:aaaaaa", expires_in=60)
 
@@ -63,7 +63,7 @@ async def test_run_held_by_a_live_owner_is_left_alone(
 
 
 async def test_run_of_a_dead_process_on_this_host_is_taken_at_once(
-    store: InMemoryRunStore, executor: Executor, server: RecordingServer
+    store: InMemoryRunStore, executor: Executor, server: LocalServer
 ) -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
     dead_pid = int(finished.stdout)
@@ -77,7 +77,7 @@ async def test_run_of_a_dead_process_on_this_host_is_taken_at_once(
     assert server.calls_to("/first") == []
 
 
-async def test_two_executors_never_drive_the_same_run(store: InMemoryRunStore, server: RecordingServer) -> None:
+async def test_two_executors_never_drive_the_same_run(store: InMemoryRunStore, server: LocalServer) -> None:
     store.put_definition("wf-x", 1, chain(("http", f"POST {server.url}/once")))
     await store.create_run(RunRecord("wr-x", "wf-x", 1, RunStatus.QUEUED, {}, created_at=clock.now()))
     async with httpx.AsyncClient() as http:
@@ -91,7 +91,7 @@ async def test_two_executors_never_drive_the_same_run(store: InMemoryRunStore, s
 
 
 async def test_executor_that_lost_its_lease_stops_writing(
-    store: InMemoryRunStore, executor: Executor, server: RecordingServer
+    store: InMemoryRunStore, executor: Executor, server: LocalServer
 ) -> None:
     store.put_definition("wf-y", 1, chain(("delay", "0.3"), ("http", f"POST {server.url}/after")))
     await store.create_run(RunRecord("wr-y", "wf-y", 1, RunStatus.QUEUED, {}, created_at=clock.now()))
