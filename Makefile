@@ -11,7 +11,7 @@ EDITOR := components/graph_editor
 NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
 BUNDLE := $(EDITOR)/dist/index.js
 
-.PHONY: run test lint bench bench-ui clean bundle chromium
+.PHONY: run test lint bench bench-history bench-ui bench-live clean bundle chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,8 +56,16 @@ lint: $(STAMP)
 bench: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard bench
 
+# The runs page and the inbox on 1,000,000 seeded runs (about two minutes, a temporary SQLite file).
+bench-history: $(STAMP)
+	$(BIN)/flowyard bench --history
+
 bench-ui: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/python -m tests.load.bench_editor
+
+# How long a node's status change takes to show on an open run page (Chromium; target p95 < 150 ms).
+bench-live: $(STAMP) $(BUNDLE) chromium
+	$(BIN)/python -m tests.load.bench_live
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache $(EDITOR)/node_modules $(EDITOR)/dist

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import v1
+from app.api import v1, v2
 from app.api.auth import require_token
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.pages import context as pages
@@ -43,7 +43,10 @@ def create_api(settings: Settings) -> FastAPI:
     api = FastAPIOffline(  # Swagger UI served from the package, not a CDN: /docs works offline
         title="Flowyard",
         version=__version__,
-        description="Durable, multi-step agent workflows: the ordered-steps API (`/api/v1`).",
+        description=(
+            "Durable, multi-step agent workflows: the ordered-steps API (`/api/v1`) and the run-with-callback API"
+            " (`/api/v2`)."
+        ),
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
@@ -54,6 +57,7 @@ def create_api(settings: Settings) -> FastAPI:
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(api)
     api.include_router(v1.router, dependencies=[Depends(require_token)])
+    api.include_router(v2.router, dependencies=[Depends(require_token)])
 
     @api.get("/api/health", tags=["health"])
     async def health() -> JSONResponse:

@@ -22,7 +22,7 @@ from app.engine.store import AgentRecord
 __all__ = ["SPEC_FIELDS", "definition_to_graph", "graph_to_definition", "palette_entries", "problems_by_node"]
 
 SPEC_FIELDS = ("agent_id", "name", "action", "config", "input_mapping", "step_order", "needs_approval", "retries",
-               "retry_backoff_seconds", "timeout_seconds")  # fmt: skip
+               "retry_backoff_seconds", "timeout_seconds", "approval_deadline_seconds", "on_deadline")  # fmt: skip
 SAVED_AGENTS = "Saved agents"
 
 
@@ -70,6 +70,7 @@ def definition_to_graph(definition: WorkflowDefinition, agents: Mapping[str, Age
             "target": edge.target,
             "sourceHandle": edge.source_handle,
             "label": edge.source_handle,
+            **({"data": {"condition": edge.condition}} if edge.condition else {}),
         }
         for edge in definition.edges
     ]
@@ -93,7 +94,12 @@ def graph_to_definition(graph: Mapping[str, Any]) -> WorkflowDefinition:
             )
         )
     edges = [
-        EdgeSpec(source=e["source"], target=e["target"], source_handle=e.get("sourceHandle") or None)
+        EdgeSpec(
+            source=e["source"],
+            target=e["target"],
+            source_handle=e.get("sourceHandle") or None,
+            condition=(e.get("data") or {}).get("condition") or None,
+        )
         for e in graph.get("edges", [])
     ]
     return WorkflowDefinition(nodes=nodes, edges=edges)

@@ -7,10 +7,13 @@ __all__ = ["register_pages"]
 
 def register_pages() -> None:
     """Declare every page (NiceGUI routes). Pages reach the services through `app.pages.context`."""
-    from app.pages import editor, home, layout, theme, workflows
+    from app.pages import editor, home, inbox, layout, run_detail, runs, theme, workflows
 
     theme.install()
     home.register()
     workflows.register()
     editor.register()
+    runs.register()
+    run_detail.register()
+    inbox.register()
     layout.register_coming_soon()  # last: only the sections no page has claimed

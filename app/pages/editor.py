@@ -433,7 +433,12 @@ class Editor:
                 dialog.close()
                 self.sample_payload = payload
                 self._watch(run.id)
-                ui.notify("Run started", type="info", timeout=1500)
+                ui.notify(
+                    f'Run started — <a class="fy-notify-link" href="/runs/{run.id}">open its page</a>',
+                    html=True,
+                    color="primary",
+                    timeout=4000,
+                )
 
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
@@ -603,11 +608,34 @@ class Editor:
             ui.number("Timeout (s)", value=spec.get("timeout_seconds"), min=0.1, max=86400).classes("w-1/2").on(
                 "blur", lambda e: self._update_spec(key, timeout_seconds=e.sender.value or None)
             )
+        asks_approval = agent is not None and agent.kind == "approval"
+
+        def approval_changed(value: bool) -> None:
+            self._update_spec(key, needs_approval=value)
+            deadline_row.set_visibility(value or asks_approval)
+
         ui.switch(
             "Needs approval (a person approves this step's output)",
             value=bool(spec.get("needs_approval")),
-            on_change=lambda e: self._update_spec(key, needs_approval=e.value),
+            on_change=lambda e: approval_changed(bool(e.value)),
         )
+        with ui.row().classes("w-full no-wrap gap-2") as deadline_row:
+            seconds = spec.get("approval_deadline_seconds")
+            ui.number(
+                "Deadline (hours)", value=round(seconds / 3600, 2) if seconds else None, min=0.01, max=8784
+            ).props("clearable").classes("w-1/2").tooltip("Empty: no deadline").on(
+                "blur",
+                lambda e: self._update_spec(
+                    key, approval_deadline_seconds=round(float(e.sender.value) * 3600) if e.sender.value else None
+                ),
+            ).mark("approval-deadline")
+            ui.select(
+                {"wait": "Keep waiting", "approve": "Approve as proposed", "reject": "Reject"},
+                label="When it passes",
+                value=spec.get("on_deadline") or "wait",
+                on_change=lambda e: self._update_spec(key, on_deadline=e.value),
+            ).classes("w-1/2").mark("on-deadline")
+        deadline_row.set_visibility(bool(spec.get("needs_approval")) or asks_approval)
 
     def _data(self) -> tuple[Any, dict[str, Any]]:
         if self.last is not None:

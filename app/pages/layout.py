@@ -8,6 +8,7 @@ approvals as a badge. Sections whose page has not been written yet get a "coming
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from nicegui import Client, ui
 from nicegui import app as nicegui_app
 
-from app.pages import theme
+from app.engine.events import Event
+from app.engine.exceptions import FlowyardError
+from app.pages import live, theme
 from app.pages.context import flowyard
 from app.services import Activity
 
@@ -25,7 +28,7 @@ __all__ = ["NAVIGATION", "Section", "frame", "register_coming_soon"]
 log = logging.getLogger("flowyard")
 
 THEME_KEY = "dark_mode"
-ACTIVITY_REFRESH_SECONDS = 3.0
+ACTIVITY_REFRESH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,30 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
         yield content
 
     # A timer waits for the browser's connection, and NiceGUI then sends the page at once: start it only
-    # when the page is complete, or the page would arrive half built.
+    # when the page is complete, or the page would arrive half built. Events make the counts live; the slow
+    # timer catches runs moved by other processes (until their events arrive over Redis as well).
     with ui.context.client.layout:
+        ui.timer(0.05, activity.refresh, once=True)
         ui.timer(ACTIVITY_REFRESH_SECONDS, activity.refresh)
+        throttle = live.Throttle(activity.refresh, interval=0.3)
+        live.follow(lambda _: throttle.poke(), accept=lambda e: e.node_key is None or e.status == "WAITING_APPROVAL")
+        live.follow(_announce_approval, accept=lambda e: e.node_key is not None and e.status == "WAITING_APPROVAL")
+
+
+async def _announce_approval(event: Event) -> None:
+    """A notification in every open page when a step starts waiting for a person."""
+    try:
+        name = (await flowyard().get_workflow(event.workflow_id)).name
+    except FlowyardError:
+        name = event.workflow_id
+    message = f"Approval needed: {html.escape(name)} · {html.escape(event.node_key or '')}"
+    if ui.context.client.page.path != "/inbox":  # (in the inbox it is already in the list)
+        message += ' — <a class="fy-notify-link" href="/inbox">Open inbox</a>'
+    ui.notify(message, html=True, type="warning", icon="how_to_reg", position="top-right", timeout=8000)
 
 
 class _ActivityIndicator:
-    """The header's live count of queued and running runs (and the Inbox badge), polled every few seconds."""
+    """The header's live count of queued and running runs and of pending approvals (also the Inbox badge)."""
 
     def __init__(self, inbox_badge: ui.label | None) -> None:
         with ui.link(target="/runs").classes("fy-activity").mark("active-runs") as self.link:
@@ -115,8 +135,12 @@ class _ActivityIndicator:
         self.show(await flowyard().activity())
 
     def show(self, activity: Activity) -> None:
-        running = activity.active_runs
-        self.label.set_text(f"{running} active run{'' if running == 1 else 's'}" if running else "No active runs")
+        running, pending = activity.active_runs, activity.pending_approvals
+        parts = [f"{running} running"] if running else []
+        if pending:
+            parts.append(f"{pending} awaiting approval")
+        self.label.set_text(" · ".join(parts) or "No active runs")
+        self.link.props(f"href={'/inbox' if pending and not running else '/runs'}")
         self.link.classes(add="fy-activity--busy" if running else "", remove="" if running else "fy-activity--busy")
         if self.inbox_badge is not None:
             pending = activity.pending_approvals

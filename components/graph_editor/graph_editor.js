@@ -231,6 +231,7 @@ export default {
         target: String(edge.target),
         sourceHandle: edge.sourceHandle ?? null,
         label: edge.label ?? undefined,
+        ...(edge.data ? { data: clone(edge.data) } : {}), // opaque to the canvas (an edge's condition), kept
       };
     }
 
@@ -254,6 +255,7 @@ export default {
         target: edge.target,
         sourceHandle: edge.sourceHandle ?? null,
         label: typeof edge.label === "string" ? edge.label : null,
+        ...(edge.data ? { data: clone(edge.data) } : {}),
       };
     }
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import flowyard_server, free_port
-from tests.servers import recording_server
+from tests.servers import LocalServer
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def _wait_for(predicate: Any, *, timeout: float, what: str) -> Any:
 def test_run_killed_mid_way_completes_after_restart_without_repeating_steps(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
-    with recording_server() as hook:
+    with LocalServer() as hook:
         with flowyard_server(data_dir, port) as first:
             workflow = httpx.post(f"{base}/workflows", json={"name": "Crash test"}).json()
             steps = [

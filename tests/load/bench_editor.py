@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,12 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-from playwright.async_api import async_playwright
+from tests.load.server import chromium, flowyard_serve
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
 TARGET_OPEN_MS = 1500.0
 TARGET_SAVE_MS = 200.0
 TARGET_FRAME_P95_MS = 50.0
@@ -61,19 +56,8 @@ def big_document(nodes: int = 300, edges: int = 400) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def measure(base: str, workflow_id: str) -> dict[str, Any]:
-    async with async_playwright() as playwright:
-        launch: dict[str, Any] = {"args": ARGS}
-        if Path(CHROMIUM).exists():
-            launch["executable_path"] = CHROMIUM
-        browser = await playwright.chromium.launch(**launch)
+    async with chromium() as browser:
         page = await browser.new_page(viewport={"width": 1600, "height": 1000})
         await page.goto(f"{base}/workflows")  # warm the bundle cache like a returning user
         start = time.perf_counter()
@@ -128,7 +112,6 @@ async def measure(base: str, workflow_id: str) -> dict[str, Any]:
         await page.locator(".vue-flow__controls-fitview").click()
         await page.wait_for_function("document.querySelectorAll('.vue-flow__node').length === 300", timeout=30_000)
         all_drawn_ms = (time.perf_counter() - start) * 1000
-        await browser.close()
     frames = sorted(frames) or [0.0]
     return {
         "open_ms": round(open_ms, 1),
@@ -141,38 +124,19 @@ async def measure(base: str, workflow_id: str) -> dict[str, Any]:
 
 async def run(as_json: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="flowyard-bench-ui-") as tmp:
-        port = _free_port()
-        env = {**os.environ, "FLOWYARD_DATA_DIR": str(Path(tmp) / "data")}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/api/health")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
+        data = Path(tmp) / "data"
+        async with flowyard_serve(data) as base:
             document = Path(tmp) / "big.json"
             document.write_text(json.dumps(big_document()))
             imported = subprocess.run(
                 [sys.executable, "-m", "app.cli", "import", str(document)],
-                env=env,
+                env={**os.environ, "FLOWYARD_DATA_DIR": str(data)},
                 capture_output=True,
                 text=True,
                 check=True,
             )
             workflow_id = imported.stdout.split("\t")[0].strip()
             figures = await measure(base, workflow_id)
-        finally:
-            server.terminate()
-            server.wait(10)
     figures["targets"] = {
         "open_ms": TARGET_OPEN_MS,
         "drag_frame_p95_ms": TARGET_FRAME_P95_MS,

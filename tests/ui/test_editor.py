@@ -249,3 +249,23 @@ async def test_inspector_problems_follow_validation(user: User, flowyard: Flowya
 
     await user.should_see("No problems")
     await user.should_not_see("node 'loose' is not connected to the rest of the workflow")
+
+
+async def test_an_approval_step_takes_a_deadline_and_what_happens_then(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Review", definition=steps("{{ input }}", agent_id="approval"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    await user.should_see("When it passes")
+
+    [hours] = user.find(marker="approval-deadline").elements
+    hours.value = 2  # type: ignore[attr-defined]
+    user.find(marker="approval-deadline").trigger("blur")
+    [policy] = user.find(marker="on-deadline").elements
+    policy.value = "reject"  # type: ignore[attr-defined]
+
+    spec = _canvas(user).node("s1")["data"]["spec"]  # type: ignore[index]
+    assert (spec["approval_deadline_seconds"], spec["on_deadline"]) == (7200, "reject")
+    user.find("Save").click()
+    await user.should_see("Saved · v2")
+    node = (await flowyard.definition(workflow.id)).nodes[0]
+    assert (node.approval_deadline_seconds, node.on_deadline) == (7200, "reject")

@@ -22,9 +22,19 @@ DEFINITION = WorkflowDefinition(
             key="score", agent_id="transform", name="Score", action="{{ input.n }}", position=Position(x=10, y=20)
         ),
         NodeSpec(key="check", agent_id="qualify", retries=2, timeout_seconds=5, position=Position(x=300, y=20)),
-        NodeSpec(key="ok", agent_id="approval", input_mapping={"who": "{{ payload.name }}"}, needs_approval=True),
+        NodeSpec(
+            key="ok",
+            agent_id="approval",
+            input_mapping={"who": "{{ payload.name }}"},
+            needs_approval=True,
+            approval_deadline_seconds=3600,
+            on_deadline="reject",
+        ),
     ],
-    edges=[EdgeSpec(source="score", target="check"), EdgeSpec(source="check", target="ok", source_handle="hot")],
+    edges=[
+        EdgeSpec(source="score", target="check", condition="{{ input > 1 }}"),
+        EdgeSpec(source="check", target="ok", source_handle="hot"),
+    ],
 )
 
 

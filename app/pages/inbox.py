@@ -1,0 +1,288 @@
+"""The approval inbox (`/inbox`): every step waiting for a person, across all workflows, and the context to
+decide one — the run's input, what the steps before it produced, the proposal in an editor — with Approve,
+Approve with edits and Reject with a reason. New approvals appear live. `?approval=<id>` opens one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nicegui import ui
+
+from app import clock
+from app.engine.events import Event
+from app.engine.exceptions import FlowyardError, NotFound
+from app.engine.model import NodeStatus
+from app.pages import theme
+from app.pages.context import flowyard
+from app.pages.layout import frame
+from app.pages.live import Throttle, follow, on_reconnect
+from app.services import ApprovalContext, ApprovalPage
+from components.json_view import JsonView
+from components.timeline import duration_text
+
+__all__ = ["DECIDED_BY", "register"]
+
+PAGE_SIZE = 100
+DECIDED_BY = "ui"
+"""Who the inbox records as the decider until people sign in (then: the signed-in user)."""
+
+ON_DEADLINE = {"approve": "approved", "reject": "rejected"}
+
+
+def register() -> None:
+    @ui.page("/inbox")
+    async def inbox_page(approval: str | None = None) -> None:
+        with frame("Inbox"):
+            await Inbox(approval).build()
+
+
+class Inbox:
+    def __init__(self, selected: str | None) -> None:
+        self.selected = selected
+        self.result = ApprovalPage([], None)
+        self.context: ApprovalContext | None = None
+        self.missing = False
+
+    async def build(self) -> None:
+        with ui.row().classes("fy-page-header"):
+            with ui.column().classes("gap-1"):
+                ui.label("Inbox").classes("fy-title")
+                ui.label(
+                    "Steps waiting for your approval, from every workflow. Paused runs go on when you decide."
+                ).classes("fy-subtitle")
+        await self.load()
+        with ui.row().classes("w-full no-wrap gap-4 items-start fy-inbox"):
+            with ui.column().classes("fy-card fy-inbox__list gap-0"):
+                self.listing()
+            with ui.column().classes("fy-card fy-inbox__detail grow gap-3"):
+                self.detail()
+        throttle = Throttle(self.reload, interval=0.3)
+        follow(lambda _: throttle.poke(), accept=_concerns_approvals)
+        on_reconnect(self.reload)
+
+    async def load(self) -> None:
+        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        if self.selected is None and self.result.items:
+            self.selected = self.result.items[0].id
+        await self.load_context()
+
+    async def load_context(self) -> None:
+        self.context, self.missing = None, False
+        if self.selected is None:
+            return
+        try:
+            self.context = await flowyard().approval_context(self.selected)
+        except NotFound:
+            self.missing = True
+
+    async def reload(self) -> None:
+        shown = self.context.status if self.context else None
+        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        self.listing.refresh()
+        if self.selected is None and self.result.items:
+            await self.select(self.result.items[0].id)
+            return
+        if self.selected is not None and self.context is not None and shown == "PENDING":
+            still = any(item.id == self.selected for item in self.result.items)
+            if not still:  # decided elsewhere (another page, the API, its deadline): show how
+                await self.load_context()
+                self.detail.refresh()
+
+    async def select(self, approval_id: str) -> None:
+        self.selected = approval_id
+        ui.navigate.history.replace(f"/inbox?approval={approval_id}")
+        await self.load_context()
+        self.listing.refresh()
+        self.detail.refresh()
+
+    # --- the list ---------------------------------------------------------------------------------------------
+
+    @ui.refreshable_method
+    def listing(self) -> None:
+        items = self.result.items
+        with ui.row().classes("fy-inbox__count w-full items-center"):
+            ui.label("Waiting" if items else "Nothing waiting").classes("font-medium")
+            ui.space()
+            if items:
+                ui.label(str(len(items)) + ("+" if self.result.next_cursor else "")).classes("fy-nav__badge")
+        if not items:
+            ui.label("When a step needs approval it appears here, and open pages show a notification.").classes(
+                "fy-muted text-sm p-4"
+            )
+            return
+        for item in items:
+            active = item.id == self.selected
+            with (
+                ui.element("div")
+                .classes("fy-inbox__item" + (" fy-inbox__item--active" if active else ""))
+                .on("click", lambda _, i=item.id: self.select(i))
+                .props("tabindex=0 role=button")
+                .mark("approval-item", item.id)
+            ):
+                ui.label(item.node_title).classes("font-medium truncate")
+                ui.label(item.workflow_name).classes("text-sm truncate")
+                with ui.row().classes("items-center gap-1 text-xs fy-muted"):
+                    ui.label(f"waiting {theme.relative_time(item.waiting_since)}")
+                    if item.deadline_at is not None:
+                        ui.label("· " + _deadline_text(item.deadline_at, item.on_deadline))
+
+    # --- one approval -----------------------------------------------------------------------------------------
+
+    @ui.refreshable_method
+    def detail(self) -> None:
+        context = self.context
+        if context is None:
+            if self.missing:
+                ui.label(f"There is no approval “{self.selected}”.").classes("fy-empty__title")
+            with ui.column().classes("fy-empty"):
+                with ui.element("div").classes("fy-empty__icon"):
+                    ui.icon("inbox")
+                ui.label("All caught up").classes("fy-empty__title")
+                ui.label("No step is waiting for a decision.").classes("fy-empty__text")
+            return
+        with ui.row().classes("w-full items-start no-wrap"):
+            with ui.column().classes("gap-1 grow"):
+                ui.label(context.node_title).classes("fy-title").mark("approval-title")
+                with ui.row().classes("items-center gap-2 text-sm fy-muted"):
+                    ui.link(context.workflow_name, f"/workflows/{context.workflow_id}").classes("fy-crumb")
+                    ui.label("·")
+                    ui.link(context.run_id, f"/runs/{context.run_id}").classes("fy-crumb font-mono").mark("run-link")
+                    ui.label("·")
+                    theme.time_label(context.waiting_since, prefix="waiting since ")
+            if context.deadline_at is not None and context.status == "PENDING":
+                ui.label(_deadline_text(context.deadline_at, context.on_deadline)).classes("fy-deadline")
+        if context.instructions:
+            with ui.row().classes("fy-instructions w-full no-wrap items-start"):
+                ui.icon("info").classes("text-lg")
+                ui.label(context.instructions).classes("whitespace-pre-wrap")
+        if context.status != "PENDING":
+            self.decided(context)
+            return
+        ui.label("Proposal — edit it before approving if it needs changes").classes("fy-section-label")
+        editor = self.proposal_editor(context.proposal)
+        reason = ui.input("Reason (needed to reject; kept with the decision)").props("outlined dense").classes("w-full")
+        reason.mark("reason")
+        error = ui.label().classes("text-negative text-sm")
+        with ui.row().classes("gap-2"):
+            ui.button("Approve", icon="check", on_click=lambda: self.decide("approve", None, reason.value)).props(
+                "unelevated no-caps color=positive"
+            ).mark("approve")
+            edited = (
+                ui.button(
+                    "Approve with edits",
+                    icon="edit_note",
+                    on_click=lambda: self.decide("approve_edited", editor, reason.value, error),
+                )
+                .props("outline no-caps")
+                .mark("approve-edited")
+            )
+            ui.button("Reject", icon="close", on_click=lambda: self.reject(reason.value, error)).props(
+                "outline no-caps color=negative"
+            ).mark("reject")
+        original = editor.value
+        edited.bind_enabled_from(editor, "value", backward=lambda text: text != original)
+        ui.label("Context").classes("fy-section-label mt-2")
+        with ui.row().classes("w-full no-wrap gap-4 items-start"):
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Run input").classes("text-sm font-medium")
+                JsonView(context.run_input, empty="No input").mark("context-input")
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Earlier steps' outputs").classes("text-sm font-medium")
+                if not context.upstream:
+                    ui.label("No earlier steps").classes("text-sm fy-muted italic")
+                for key, output in context.upstream.items():
+                    with ui.expansion(key, value=len(context.upstream) <= 3).classes("w-full").props("dense"):
+                        JsonView(output, empty="No output")
+
+    def proposal_editor(self, proposal: Any) -> ui.textarea | ui.codemirror:
+        if isinstance(proposal, str):
+            return ui.textarea(value=proposal).props("outlined autogrow").classes("w-full").mark("proposal")
+        text = json.dumps(proposal, indent=2, ensure_ascii=False, default=str)
+        return (
+            ui.codemirror(text, language="JSON", line_wrapping=True)
+            .classes("w-full fy-proposal border border-(--fy-border) rounded")
+            .mark("proposal")
+        )
+
+    def decided(self, context: ApprovalContext) -> None:
+        verb = {"APPROVED": "Approved", "REJECTED": "Rejected"}.get(context.status, context.status.capitalize())
+        who = f" by {context.decided_by}" if context.decided_by else ""
+        when = f", {theme.exact_time(context.decided_at)}" if context.decided_at else ""
+        ui.label(f"{verb}{who}{when}").classes("text-base font-medium").mark("decision")
+        if context.reason:
+            ui.label(f"Reason: {context.reason}").classes("text-sm")
+        if context.status == "APPROVED":
+            ui.label("Approved output").classes("fy-section-label")
+            JsonView(context.output)
+        next_item = next((i for i in self.result.items if i.id != context.id), None)
+        if next_item is not None:
+            ui.button("Next approval", icon="arrow_forward", on_click=lambda: self.select(next_item.id)).props(
+                "unelevated no-caps"
+            )
+
+    async def decide(
+        self, decision: str, editor: ui.textarea | ui.codemirror | None, reason: str, error: ui.label | None = None
+    ) -> None:
+        assert self.context is not None
+        output: Any = None
+        if decision == "approve_edited" and editor is not None:
+            if isinstance(editor, ui.textarea):
+                output = editor.value
+            else:
+                try:
+                    output = json.loads(editor.value)
+                except json.JSONDecodeError as exc:
+                    if error is not None:
+                        error.set_text(f"The edited proposal is not valid JSON: {exc.msg} (line {exc.lineno})")
+                    return
+        await self._decide(decision, output=output, reason=(reason or "").strip() or None)
+
+    async def reject(self, reason: str, error: ui.label) -> None:
+        if not (reason or "").strip():
+            error.set_text("Give a reason to reject: it is kept with the run and shown to whoever looks at it.")
+            return
+        await self._decide("reject", output=None, reason=reason.strip())
+
+    async def _decide(self, decision: str, *, output: Any, reason: str | None) -> None:
+        assert self.context is not None
+        approval_id = self.context.id
+        try:
+            await flowyard().decide_approval(
+                approval_id,
+                decision,  # type: ignore[arg-type]
+                output=output,
+                reason=reason,
+                decided_by=DECIDED_BY,
+            )
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="warning")
+            await self.load_context()
+            self.detail.refresh()
+            return
+        label = {"approve": "Approved", "approve_edited": "Approved with edits", "reject": "Rejected"}[decision]
+        ui.notify(f"{label}: the run goes on", type="positive", timeout=2000)
+        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        following = next((i.id for i in self.result.items if i.id != approval_id), None)
+        if following is not None:
+            await self.select(following)
+        else:
+            await self.load_context()
+            self.listing.refresh()
+            self.detail.refresh()
+
+
+def _concerns_approvals(event: Event) -> bool:
+    """Events that can add or remove a pending approval: a step starting to wait, or a run moving on or ending."""
+    if event.node_key is not None:
+        return event.status == NodeStatus.WAITING_APPROVAL
+    return True
+
+
+def _deadline_text(deadline: Any, on_deadline: str) -> str:
+    seconds = (deadline - clock.now()).total_seconds()
+    then = ON_DEADLINE.get(on_deadline)
+    if seconds <= 0:
+        return "deadline passed" + (f": being {then}" if then else "")
+    return f"deadline in {duration_text(seconds)}" + (f", then {then}" if then else "")

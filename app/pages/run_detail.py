@@ -1,0 +1,412 @@
+"""One run (`/runs/{id}`), live: the workflow's graph coloured by node status, what each node got and
+gave, a timeline, the run's input and output, its approvals and callback deliveries, and what can be
+done with it (cancel, re-run, re-run from the failed node).
+
+Node colours change the moment an event arrives (the canvas is told directly); everything else is
+re-read from the store, throttled, so a burst of events is one redraw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+
+from app import clock
+from app.engine.events import Event
+from app.engine.exceptions import FlowyardError, NotFound
+from app.engine.model import Approval, CallbackDelivery, RunStatus, Trigger, WorkflowDefinition
+from app.engine.store import AgentRecord
+from app.pages import theme
+from app.pages.context import flowyard
+from app.pages.layout import frame
+from app.pages.live import Throttle, follow, on_reconnect
+from app.pages.runs import TRIGGER_OPTIONS
+from app.workflow_graph import definition_to_graph
+from components.graph_editor import GraphEditor
+from components.json_view import JsonView
+from components.timeline import Timeline, duration_text
+from storage.models import NodeRunRow, RunRow
+
+__all__ = ["register"]
+
+
+def register() -> None:
+    @ui.page("/runs/{run_id}")
+    async def run_page(run_id: str) -> None:
+        try:
+            detail = await flowyard().run_detail(run_id)
+        except NotFound:
+            with frame("Run not found"), ui.column().classes("fy-empty"):
+                ui.label(f"There is no run “{run_id}”").classes("fy-empty__title")
+                ui.label("It may have been pruned from the history.").classes("fy-empty__text")
+                ui.button("All runs", on_click=lambda: ui.navigate.to("/runs")).props("outline no-caps")
+            return
+        with frame(f"Run {run_id}", full_width=False):
+            page = RunDetail(run_id, await flowyard().agents_by_id())
+            await page.build(*detail)
+
+
+class RunDetail:
+    """The run as last read, the node shown in the side panel, and the elements that follow it."""
+
+    def __init__(self, run_id: str, agents: dict[str, AgentRecord]) -> None:
+        self.run_id = run_id
+        self.agents = agents
+        self.selected: str | None = None
+        self.run: RunRow
+        self.nodes: dict[str, NodeRunRow] = {}
+        self.approvals: list[Approval] = []
+        self.deliveries: list[CallbackDelivery] = []
+        self.definition: WorkflowDefinition | None = None
+        self.workflow_name = ""
+
+    def title_of(self, key: str) -> str:
+        node = next((n for n in self.definition.nodes if n.key == key), None) if self.definition else None
+        if node is not None:
+            agent = self.agents.get(node.agent_id)
+            return node.name or (agent.name if agent else key)
+        return key
+
+    async def build(
+        self,
+        run: RunRow,
+        nodes: list[NodeRunRow],
+        approvals: list[Approval],
+        definition: WorkflowDefinition | None,
+    ) -> None:
+        self._take(run, nodes, approvals, definition)
+        self.deliveries = await flowyard().callback_deliveries(self.run_id)
+        try:
+            self.workflow_name = (await flowyard().get_workflow(run.workflow_id)).name
+        except NotFound:
+            self.workflow_name = f"{run.workflow_id} (deleted)"
+        self.header()
+        with ui.row().classes("w-full no-wrap gap-4 items-stretch fy-run-body"):
+            with ui.element("div").classes("fy-card fy-run-graph grow"):
+                if self.definition is not None:
+                    graph = definition_to_graph(self.definition, self.agents)
+                    self.canvas: GraphEditor | None = GraphEditor(graph, readonly=True, on_select=self._selected)
+                    self.canvas.classes("w-full h-full").mark("run-canvas")
+                    self.canvas.set_statuses(self._statuses())
+                else:
+                    self.canvas = None
+                    ui.label("The definition this run used is no longer stored.").classes("fy-muted m-4")
+            with ui.column().classes("fy-card fy-run-panel gap-2"):
+                self.panel()
+        with ui.tabs().props("dense no-caps inline-label align=left").classes("w-full fy-run-tabs") as tabs:
+            timeline_tab = ui.tab("Timeline", icon="view_timeline")
+            data_tab = ui.tab("Input and output", icon="data_object")
+            approvals_tab = ui.tab("Approvals", icon="how_to_reg")
+            callbacks_tab = ui.tab("Callbacks", icon="send")
+        with ui.tab_panels(tabs, value=timeline_tab).classes("w-full fy-card").props("animated=false"):
+            with ui.tab_panel(timeline_tab):
+                self.timeline = Timeline(status_key=theme.status_key, on_click=self._focus)
+                self._draw_timeline()
+            with ui.tab_panel(data_tab):
+                self.data()
+            with ui.tab_panel(approvals_tab):
+                self.approvals_list()
+            with ui.tab_panel(callbacks_tab):
+                self.callbacks()
+        throttle = Throttle(self.refresh, interval=0.25)
+
+        def event(event: Event) -> None:
+            if event.node_key is not None and self.canvas is not None:
+                self.canvas.set_statuses({event.node_key: event.status})  # at once: this is what people watch
+            throttle.poke()
+
+        follow(event, accept=lambda e: e.run_id == self.run_id)
+        on_reconnect(self.refresh)
+        if not RunStatus(self.run.status).is_terminal:
+            ui.timer(1.0, self._tick)  # running durations keep counting between events
+
+    def _take(
+        self,
+        run: RunRow,
+        nodes: list[NodeRunRow],
+        approvals: list[Approval],
+        definition: WorkflowDefinition | None,
+    ) -> None:
+        self.run, self.approvals, self.definition = run, approvals, definition
+        self.nodes = {n.node_key: n for n in nodes}
+
+    def _statuses(self) -> dict[str, str | None]:
+        keys = [n.key for n in self.definition.nodes] if self.definition is not None else list(self.nodes)
+        return {key: (self.nodes[key].status if key in self.nodes else "PENDING") for key in keys}
+
+    async def refresh(self) -> None:
+        try:
+            run, nodes, approvals, definition = await flowyard().run_detail(self.run_id)
+        except NotFound:
+            return
+        self._take(run, nodes, approvals, definition)
+        self.deliveries = await flowyard().callback_deliveries(self.run_id)
+        if self.canvas is not None:
+            self.canvas.set_statuses(self._statuses())
+        self.header.refresh()
+        self.panel.refresh()
+        self._draw_timeline()
+        self.data.refresh()
+        self.approvals_list.refresh()
+        self.callbacks.refresh()
+
+    def _tick(self) -> None:
+        if RunStatus(self.run.status).is_terminal:
+            return
+        self.header.refresh()
+        self._draw_timeline()
+
+    # --- the header -------------------------------------------------------------------------------------------
+
+    @ui.refreshable_method
+    def header(self) -> None:
+        run = self.run
+        status = RunStatus(run.status)
+        with ui.row().classes("fy-page-header w-full items-start"):
+            with ui.column().classes("gap-1"):
+                with ui.row().classes("items-center gap-2 text-sm fy-muted"):
+                    ui.link("Runs", "/runs").classes("fy-crumb")
+                    ui.icon("chevron_right").classes("text-base")
+                    ui.link(self.workflow_name, f"/workflows/{run.workflow_id}").classes("fy-crumb").mark(
+                        "workflow-link"
+                    )
+                with ui.row().classes("items-center gap-3"):
+                    ui.label(run.id).classes("fy-title font-mono").mark("run-id")
+                    theme.status_chip(status.value).mark("run-status")
+                with ui.row().classes("items-center gap-3 fy-muted text-sm"):
+                    ui.label(f"Triggered by {TRIGGER_OPTIONS.get(run.trigger, run.trigger)}")
+                    ui.label("·")
+                    ui.label(f"version {run.workflow_version}").tooltip("The workflow version this run ran")
+                    ui.label("·")
+                    theme.time_label(run.created_at, prefix="created ")
+                    if run.started_at is not None:
+                        ui.label("·")
+                        end = run.finished_at or clock.now()
+                        running = "" if run.finished_at else " so far"
+                        ui.label(f"took {duration_text((end - run.started_at).total_seconds())}{running}").mark(
+                            "run-duration"
+                        )
+                    if run.session_id:
+                        ui.label("·")
+                        ui.label(f"session {run.session_id}").classes("font-mono")
+            ui.space()
+            with ui.row().classes("gap-2"):
+                if status.is_active:
+                    ui.button("Cancel run", icon="stop_circle", on_click=self.cancel).props(
+                        "outline no-caps color=negative"
+                    ).mark("cancel-run")
+                if status == RunStatus.FAILED:
+                    ui.button("Re-run from failed step", icon="replay", on_click=self.rerun_failed).props(
+                        "outline no-caps"
+                    ).mark("rerun-failed").tooltip("Keeps the completed steps' outputs and runs the rest again")
+                ui.button("Re-run", icon="play_arrow", on_click=self.rerun).props("unelevated no-caps").mark(
+                    "rerun"
+                ).tooltip("A new run of the current version with the same input")
+        if run.error:
+            with ui.row().classes("fy-error w-full items-start no-wrap"):
+                ui.icon("error").classes("text-lg")
+                ui.label(run.error).classes("whitespace-pre-wrap font-mono text-sm").mark("run-error")
+
+    async def cancel(self) -> None:
+        try:
+            await flowyard().cancel(self.run_id)
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        ui.notify("Cancelling…", type="info", timeout=1000)
+        await self.refresh()
+
+    async def rerun(self) -> None:
+        try:
+            run = await flowyard().start_run(
+                self.run.workflow_id, input=self.run.input, trigger=Trigger.UI, session_id=self.run.session_id
+            )
+        except FlowyardError as exc:
+            ui.notify(f"Cannot re-run: {exc}", type="negative")
+            return
+        ui.navigate.to(f"/runs/{run.id}")
+
+    async def rerun_failed(self) -> None:
+        try:
+            await flowyard().rerun_failed(self.run_id)
+        except FlowyardError as exc:
+            ui.notify(f"Cannot re-run: {exc}", type="negative")
+            return
+        ui.notify("Re-running from the failed step", type="info", timeout=1500)
+        await self.refresh()
+
+    # --- the node panel ---------------------------------------------------------------------------------------
+
+    def _selected(self, event: GenericEventArguments) -> None:
+        nodes = (event.args or {}).get("nodes") or []
+        self.selected = nodes[0] if len(nodes) == 1 else None
+        self.panel.refresh()
+
+    def _focus(self, key: str) -> None:
+        self.selected = key
+        if self.canvas is not None:
+            self.canvas.select_node(key)
+        self.panel.refresh()
+
+    @ui.refreshable_method
+    def panel(self) -> None:
+        key = self.selected
+        if key is None:
+            ui.label("Select a step").classes("text-base font-medium")
+            ui.label("Click a step on the graph or in the timeline to see what it got and what it gave.").classes(
+                "fy-muted text-sm"
+            )
+            self._summary()
+            return
+        node = self.nodes.get(key)
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            ui.label(self.title_of(key)).classes("text-base font-medium grow truncate").mark("panel-title")
+            theme.status_chip(node.status if node else "PENDING")
+        ui.label(key).classes("font-mono text-xs fy-muted")
+        if node is None:
+            ui.label("This step has not started.").classes("fy-muted text-sm")
+            return
+        with ui.element("div").classes("fy-facts"):
+            _fact("Attempts", str(node.attempt))
+            _fact("Started", theme.exact_time(node.started_at) if node.started_at else "—")
+            _fact("Finished", theme.exact_time(node.finished_at) if node.finished_at else "—")
+            if node.started_at is not None:
+                end = node.finished_at or clock.now()
+                _fact("Duration", duration_text((end - node.started_at).total_seconds()))
+            if node.usage:
+                _fact("Tokens", str(node.usage.get("total_tokens", node.usage)))
+        pending = next((a for a in self.approvals if a.node_key == key and a.status == "PENDING"), None)
+        if pending is not None:
+            ui.button(
+                "Review in the inbox",
+                icon="how_to_reg",
+                on_click=lambda: ui.navigate.to(f"/inbox?approval={pending.id}"),
+            ).props("unelevated no-caps").mark("review-approval")
+        if node.error:
+            ui.label("Error").classes("fy-section-label")
+            ui.label(node.error).classes("fy-error whitespace-pre-wrap font-mono text-sm").mark("node-error")
+        ui.label("Input").classes("fy-section-label")
+        JsonView(node.input, empty="No input").mark("node-input")
+        ui.label("Output").classes("fy-section-label")
+        JsonView(node.output, empty="No output yet" if not node.finished_at else "No output").mark("node-output")
+
+    def _summary(self) -> None:
+        counts: dict[str, int] = {}
+        for status in self._statuses().values():
+            key = theme.status_key(status or "PENDING")
+            counts[key] = counts.get(key, 0) + 1
+        with ui.column().classes("gap-1 mt-2"):
+            for key, count in sorted(counts.items()):
+                with ui.row().classes("items-center gap-2"):
+                    theme.status_chip(key.upper() if key != "waiting" else "PAUSED")
+                    ui.label(str(count)).classes("text-sm fy-muted")
+
+    # --- the tabs ---------------------------------------------------------------------------------------------
+
+    def _draw_timeline(self) -> None:
+        items: list[dict[str, Any]] = [
+            {
+                "key": key,
+                "title": self.title_of(key),
+                "status": node.status,
+                "start": node.started_at,
+                "end": node.finished_at,
+            }
+            for key, node in self.nodes.items()
+        ]
+        self.timeline.set(items, now=clock.now())
+
+    @ui.refreshable_method
+    def data(self) -> None:
+        with ui.row().classes("w-full no-wrap gap-4 items-start"):
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Run input").classes("fy-section-label")
+                JsonView(self.run.input, empty="No input").mark("run-input")
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Final output").classes("fy-section-label")
+                empty = "No output yet" if not RunStatus(self.run.status).is_terminal else "No output"
+                JsonView(self.run.output, empty=empty).mark("run-output")
+
+    @ui.refreshable_method
+    def approvals_list(self) -> None:
+        if not self.approvals:
+            ui.label("No step of this run asked for approval.").classes("fy-muted text-sm")
+            return
+        for approval in self.approvals:
+            with ui.column().classes("w-full gap-1 fy-approval-record").mark("approval-record"):
+                with ui.row().classes("items-center gap-2"):
+                    ui.label(self.title_of(approval.node_key)).classes("font-medium")
+                    ui.label(_decision_text(approval)).classes("text-sm fy-muted").mark("approval-decision")
+                    if approval.status == "PENDING":
+                        ui.button(
+                            "Review",
+                            on_click=lambda a=approval: ui.navigate.to(f"/inbox?approval={a.id}"),
+                        ).props("flat dense no-caps")
+                if approval.reason:
+                    ui.label(f"Reason: {approval.reason}").classes("text-sm")
+                if approval.status == "APPROVED" and approval.output != approval.proposal:
+                    ui.label("Edited before approval:").classes("text-sm fy-muted")
+                    changes = flowyard().approval_changes(approval.proposal, approval.output)
+                    with ui.column().classes("fy-diff w-full gap-0").mark("approval-diff"):
+                        for change in changes:
+                            with ui.row().classes("gap-2 no-wrap items-baseline font-mono text-xs"):
+                                ui.label("(whole value)" if change.path == "$" else change.path).classes(
+                                    "fy-diff__path"
+                                )
+                                if change.kind != "added":
+                                    ui.label(_short(change.before)).classes("fy-diff__before")
+                                if change.kind != "removed":
+                                    ui.label(_short(change.after)).classes("fy-diff__after")
+
+    @ui.refreshable_method
+    def callbacks(self) -> None:
+        run = self.run
+        if not run.callback_url:
+            ui.label("This run has no callback URL.").classes("fy-muted text-sm")
+            return
+        with ui.row().classes("items-center gap-2 text-sm"):
+            ui.label("POST to").classes("fy-muted")
+            ui.label(run.callback_url).classes("font-mono")
+            state = getattr(run, "callback_state", None)
+            if state:
+                ui.label(f"· {str(state).lower()}").classes("fy-muted").mark("callback-state")
+        if not self.deliveries:
+            when = "when the run ends" if not RunStatus(run.status).is_terminal else "soon"
+            ui.label(f"Not sent yet: the result is sent {when}.").classes("fy-muted text-sm")
+            return
+        with ui.column().classes("fy-deliveries w-full gap-0"):
+            for delivery in self.deliveries:
+                ok = delivery.status_code is not None and 200 <= delivery.status_code < 300
+                with ui.row().classes("items-center gap-3 text-sm no-wrap").mark("delivery"):
+                    ui.icon("check_circle" if ok else "error").classes("text-positive" if ok else "text-negative")
+                    ui.label(f"Attempt {delivery.attempt}").classes("w-20")
+                    ui.label(str(delivery.status_code) if delivery.status_code else "no answer").classes(
+                        "w-20 font-mono"
+                    )
+                    ui.label(f"{delivery.duration_ms:.0f} ms").classes("w-16 fy-muted")
+                    ui.label(theme.exact_time(delivery.created_at)).classes("fy-muted")
+                    if delivery.error:
+                        ui.label(delivery.error).classes("text-negative truncate")
+
+
+def _fact(label: str, value: str) -> None:
+    ui.label(label).classes("fy-facts__label")
+    ui.label(value).classes("fy-facts__value")
+
+
+def _decision_text(approval: Approval) -> str:
+    if approval.status == "PENDING":
+        since = f" since {theme.relative_time(approval.created_at)}" if approval.created_at else ""
+        return f"waiting for a decision{since}"
+    verb = "approved" if approval.status == "APPROVED" else "rejected"
+    who = f" by {approval.decided_by}" if approval.decided_by else ""
+    when = f", {theme.exact_time(approval.decided_at)}" if approval.decided_at else ""
+    return f"{verb}{who}{when}"
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

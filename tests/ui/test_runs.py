@@ -1,0 +1,269 @@
+"""The runs page, a run's own page and the approval inbox, as a person uses them (NiceGUI's simulated user)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui import ElementFilter, ui
+from nicegui.testing import User
+
+from app.engine.model import RunStatus, Trigger
+from app.services import Flowyard
+from components.graph_editor import GraphEditor
+from tests.ui.helpers import paused_run, run_to_end, steps
+
+
+def _ids_on_page(user: User) -> list[str]:
+    with user:
+        return [
+            marker
+            for element in ElementFilter(marker="run-row", local_scope=False)
+            for marker in element._markers  # the row is marked with its run's id
+            if marker.startswith("wr-")
+        ]
+
+
+# --- the runs page ------------------------------------------------------------------------------------------------
+
+
+async def test_runs_of_every_workflow_newest_first(user: User, flowyard: Flowyard) -> None:
+    first = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    second = await flowyard.create_workflow(name="Enrich", definition=steps("{{ input | upper }}"))
+    older = await run_to_end(flowyard, first.id)
+    newer = await run_to_end(flowyard, second.id)
+
+    await user.open("/runs")
+
+    await user.should_see("Digest")
+    await user.should_see("Enrich")
+    assert _ids_on_page(user) == [newer.id, older.id]
+
+
+async def test_filter_by_status_and_workflow_is_kept_in_the_url(user: User, flowyard: Flowyard) -> None:
+    good = await flowyard.create_workflow(name="Good", definition=steps("{{ input }}"))
+    bad = await flowyard.create_workflow(name="Bad", definition=steps("{{ input.missing.deeper }}"))
+    ok = await run_to_end(flowyard, good.id)
+    failed = await run_to_end(flowyard, bad.id)
+    assert failed.status == RunStatus.FAILED
+
+    await user.open("/runs?status=FAILED")
+    await user.should_see("Bad")
+    assert _ids_on_page(user) == [failed.id]
+
+    await user.open(f"/runs?workflow={good.id}")
+    assert _ids_on_page(user) == [ok.id]
+
+    await user.open(f"/runs?workflow={good.id}&status=FAILED")
+    await user.should_see("No runs match these filters")
+
+
+async def test_filter_controls_change_the_list(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await run_to_end(flowyard, workflow.id)
+    await user.open("/runs")
+    await user.should_see("Digest")
+
+    user.find(marker="filter-trigger").elements.pop().set_value(["schedule"])
+
+    await user.should_see("No runs match these filters")
+    user.find(marker="filter-trigger").elements.pop().set_value([])
+    await user.should_see("Digest")
+
+
+async def test_a_new_run_appears_and_its_row_follows_it(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(
+        name="Slow", definition=steps("", agent_id="delay", config={"seconds": 0.6})
+    )
+    await user.open("/runs")
+    await user.should_see("No runs yet")
+
+    run = await flowyard.start_run(workflow.id, input="x", trigger=Trigger.UI)
+
+    await user.should_see("Running", retries=40)
+    assert _ids_on_page(user) == [run.id]
+    await user.should_see("Completed", retries=60)
+
+
+async def test_older_and_newer_pages(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    runs = [await run_to_end(flowyard, workflow.id, i) for i in range(53)]
+    await user.open("/runs")
+    await user.should_see("Page 1")
+    first_page = _ids_on_page(user)
+    assert first_page == [r.id for r in reversed(runs)][:50]
+
+    user.find(marker="older").click()
+    await user.should_see("Page 2")
+    assert _ids_on_page(user) == [r.id for r in reversed(runs)][50:]
+
+    user.find(marker="newer").click()
+    await user.should_see("Page 1")
+    assert _ids_on_page(user) == first_page
+
+
+# --- one run ------------------------------------------------------------------------------------------------------
+
+
+async def test_run_page_shows_each_steps_input_and_output(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}!", "{{ input | upper }}"))
+    run = await run_to_end(flowyard, workflow.id, "hello")
+
+    await user.open(f"/runs/{run.id}")
+
+    await user.should_see("Completed")
+    await user.should_see("version 1")
+    canvas = user.find(GraphEditor).elements.pop()
+    assert isinstance(canvas, GraphEditor)
+    assert canvas.props["readonly"] is True
+    user.find(GraphEditor).trigger("select", {"nodes": ["s2"], "edges": []})
+    await user.should_see("Attempts")
+    with user.scope(marker="node-input"):
+        await user.should_see("hello!")
+    with user.scope(marker="node-output"):
+        await user.should_see("HELLO!")
+
+
+async def test_a_failed_run_shows_its_error_and_can_rerun_from_the_failed_step(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Bad", definition=steps("{{ input }}", "{{ input.nope.deeper }}"))
+    run = await run_to_end(flowyard, workflow.id, "x")
+    await user.open(f"/runs/{run.id}")
+    await user.should_see("Failed")
+    await user.should_see("node 's2' failed")
+
+    await flowyard.save_definition(workflow.id, steps("{{ input }}", "{{ input }} fixed"))
+    user.find(marker="rerun-failed").click()
+
+    await user.should_see("Re-running from the failed step")
+    for _ in range(100):
+        if (await flowyard.get_run(run.id)).status == RunStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.05)
+    # the run re-ran its frozen version: the failed step fails again, and says so
+    assert (await flowyard.get_run(run.id)).status in {RunStatus.COMPLETED, RunStatus.FAILED}
+
+
+async def test_cancel_a_running_run(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(
+        name="Slow", definition=steps("", agent_id="delay", config={"seconds": 30})
+    )
+    run = await flowyard.start_run(workflow.id, input="x")
+    await user.open(f"/runs/{run.id}")
+    await user.should_see("Cancel run", retries=40)
+
+    user.find(marker="cancel-run").click()
+
+    await user.should_see("Cancelled", retries=40)
+    assert (await flowyard.get_run(run.id)).status == RunStatus.CANCELLED
+
+
+async def test_rerun_starts_a_new_run_with_the_same_input(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    run = await run_to_end(flowyard, workflow.id, {"lead": "Ada"})
+    await user.open(f"/runs/{run.id}")
+    await user.should_see("Completed")
+
+    user.find(marker="rerun").click()
+
+    for _ in range(100):
+        if user.back_history and user.back_history[-1].startswith("/runs/") and run.id not in user.back_history[-1]:
+            break
+        await asyncio.sleep(0.05)
+    new_id = user.back_history[-1].rsplit("/", 1)[-1]
+    assert new_id != run.id
+    new = await flowyard.get_run(new_id)
+    assert new.input == {"lead": "Ada"}
+    assert new.trigger == Trigger.UI
+
+
+async def test_unknown_run_says_so(user: User) -> None:
+    await user.open("/runs/wr-nope")
+    await user.should_see("There is no run “wr-nope”")
+
+
+# --- the inbox ----------------------------------------------------------------------------------------------------
+
+
+async def test_inbox_lists_the_waiting_step_with_its_context(user: User, flowyard: Flowyard) -> None:
+    await paused_run(flowyard)
+
+    await user.open("/inbox")
+
+    await user.should_see("Editor approves")
+    await user.should_see("Newsletter section with approval")
+    with user.scope(marker="context-input"):
+        await user.should_see("robotics")
+    await user.should_see("research")  # the earlier steps' outputs, by key
+
+
+async def test_approve_with_edits_finishes_the_run_with_the_edited_value(user: User, flowyard: Flowyard) -> None:
+    workflow_id = await paused_run(flowyard)
+    await user.open("/inbox")
+    await user.should_see("Editor approves")
+    [proposal] = user.find(marker="proposal").elements
+    assert isinstance(proposal, ui.textarea)
+
+    proposal.set_value("A shorter section.")
+    user.find(marker="approve-edited").click()
+
+    await user.should_see("Approved with edits: the run goes on")
+    [item] = (await flowyard.list_all_runs()).items
+    assert item.workflow_id == workflow_id
+    for _ in range(100):
+        run = await flowyard.get_run(item.id)
+        if run.status == RunStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.05)
+    assert run.output["text"] == "A shorter section."  # type: ignore[index]
+    [approval] = (await flowyard.run_detail(item.id))[2]
+    assert (approval.status, approval.output, approval.decided_by) == ("APPROVED", "A shorter section.", "ui")
+    await user.should_see("Approved by ui")  # the decision stays in view, with who made it
+
+
+async def test_reject_needs_a_reason_and_keeps_it(user: User, flowyard: Flowyard) -> None:
+    await paused_run(flowyard)
+    await user.open("/inbox")
+    await user.should_see("Editor approves")
+
+    user.find(marker="reject").click()
+    await user.should_see("Give a reason to reject")
+    assert (await flowyard.pending_approvals()).items  # nothing decided
+
+    user.find(marker="reason").type("Off topic this week")
+    user.find(marker="reject").click()
+
+    await user.should_see("Rejected: the run goes on")
+    [item] = (await flowyard.list_all_runs()).items
+    for _ in range(100):
+        if (await flowyard.get_run(item.id)).status == RunStatus.FAILED:
+            break
+        await asyncio.sleep(0.05)
+    [approval] = (await flowyard.run_detail(item.id))[2]
+    assert (approval.status, approval.reason) == ("REJECTED", "Off topic this week")
+
+
+async def test_a_new_approval_appears_live_with_a_notification(user: User, flowyard: Flowyard) -> None:
+    await user.open("/inbox")
+    await user.should_see("All caught up")
+
+    await paused_run(flowyard)
+
+    await user.should_see("Editor approves", retries=40)
+    assert any("Approval needed" in message for message in user.notify.messages)
+
+
+async def test_the_run_page_keeps_the_decision_and_the_edit(user: User, flowyard: Flowyard) -> None:
+    await paused_run(flowyard)
+    [item] = (await flowyard.list_all_runs()).items
+    [approval] = (await flowyard.pending_approvals()).items
+    await flowyard.decide_approval(approval.id, "approve_edited", output={"text": "edited"}, decided_by="ada")
+    for _ in range(100):
+        if (await flowyard.get_run(item.id)).status == RunStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.05)
+
+    await user.open(f"/runs/{item.id}")
+
+    await user.should_see("approved by ada")
+    await user.should_see("Edited before approval:")
+    with user.scope(marker="approval-diff"):
+        await user.should_see('"edited"')
