@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from app.agents import registry
 from app.engine import mapping
-from app.engine.exceptions import FlowyardError, NotFound, WorkflowInvalid
+from app.engine.exceptions import FlowyardError, InputInvalid, NotFound, WorkflowInvalid
+from app.engine.inputs import workflow_input_schemas
 from app.engine.model import NODE_KEY, RunStatus, Trigger, WorkflowDefinition
 from app.engine.plan import validate
 from app.engine.store import AgentRecord
@@ -407,25 +408,44 @@ class Editor:
             ui.notify(f"Cannot run: {len(self.problem_list)} problem(s) to fix first", type="negative")
             self._show_problems()
             return
+        definition = self._definition()
+        schema = _form_schema(workflow_input_schemas(definition, self.agents) if definition else [])
         with ui.dialog() as dialog, ui.card().classes("min-w-[32rem]"):
             ui.label("Run workflow").classes("text-lg font-medium")
-            ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm text-gray-500")
-            text = json.dumps(self.sample_payload, indent=2) if self.sample_payload is not None else ""
-            editor = ui.codemirror(text, language="JSON").classes("w-full h-48 border border-(--fy-border) rounded")
-            error = ui.label().classes("text-sm text-negative")
+            form: SchemaForm | None = None
+            editor: ui.codemirror | None = None
+            if schema is not None:  # the entry step says what it takes: a form for it
+                ui.label("Input for the first step").classes("text-sm text-gray-500")
+                sample = self.sample_payload if isinstance(self.sample_payload, dict) else {}
+                form = SchemaForm(schema, sample).mark("run-form")
+            else:  # any JSON value
+                ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm text-gray-500")
+                text = json.dumps(self.sample_payload, indent=2) if self.sample_payload is not None else ""
+                editor = ui.codemirror(text, language="JSON").classes("w-full h-48 border border-(--fy-border) rounded")
+            error = ui.label().classes("text-sm text-negative").mark("run-error")
 
             async def start() -> None:
-                raw = editor.value.strip()
-                try:
-                    payload = json.loads(raw) if raw else None
-                except json.JSONDecodeError:
-                    payload = raw
+                payload: Any
+                if form is not None:
+                    payload = dict(form.value)
+                else:
+                    assert editor is not None
+                    raw = editor.value.strip()
+                    try:
+                        payload = json.loads(raw) if raw else None
+                    except json.JSONDecodeError:
+                        payload = raw
                 if self.dirty and not await self.save():
                     return
                 try:
                     run = await flowyard().start_run(self.workflow_id, input=payload, trigger=Trigger.UI)
                 except WorkflowInvalid as exc:
                     error.set_text("; ".join(p.message for p in exc.problems))
+                    return
+                except InputInvalid as exc:
+                    if form is not None:
+                        form.show_errors(dict(exc.problems))
+                    error.set_text(f"The input does not fit the first step: {exc}")
                     return
                 except FlowyardError as exc:
                     error.set_text(str(exc))
@@ -796,3 +816,10 @@ class Editor:
                     ui.code(json.dumps(trial.output, indent=2, default=str), language="json").classes("w-full text-xs")
 
         ui.button("Try this node", icon="science", on_click=go).props("unelevated dense no-caps")
+
+
+def _form_schema(schemas: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The one object schema with fields that the run's input must fit, if there is one (else: free JSON)."""
+    if len(schemas) == 1 and schemas[0].get("type") == "object" and schemas[0].get("properties"):
+        return schemas[0]
+    return None

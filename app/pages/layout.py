@@ -171,7 +171,14 @@ def _theme_toggle(dark: ui.dark_mode) -> None:
 
 
 def _report_failure(exception: Exception) -> None:
-    """An unexpected error in a page's handler: a toast for the person (NiceGUI logs the traceback)."""
+    """An unexpected error in a page's handler: a toast for the person (NiceGUI logs the traceback).
+
+    A browser that did not answer a JavaScript request in time (a slow or just reconnected connection, as when
+    NiceGUI asks whether the drawer is open) is not something the person can act on: it is only logged.
+    """
+    if isinstance(exception, TimeoutError):
+        log.warning("%s", exception)
+        return
     ui.notify(f"Something went wrong: {exception}", type="negative", multi_line=True)
 
 

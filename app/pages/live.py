@@ -48,15 +48,19 @@ def follow(handler: Handler, *, accept: Callable[[Event], bool] = lambda _: True
     client.on_delete(task.cancel)
 
 
-def on_reconnect(refresh: Callable[[], Awaitable[None]]) -> None:
-    """Re-read the page's data whenever its browser reconnects (events sent meanwhile may be lost)."""
+def on_reconnect(refresh: Callable[[], Awaitable[None]], *, delay: float = 0.3) -> None:
+    """Re-read the page's data whenever its browser reconnects (events sent meanwhile may be lost).
+
+    The re-read comes a moment after the reconnection, after NiceGUI has replayed the messages the browser
+    missed, so what it shows is the newest state rather than something a late replay could overwrite.
+    """
     client = ui.context.client
     connected_once = [False]
+    throttle = Throttle(refresh, interval=delay)
 
-    async def connected() -> None:
+    def connected() -> None:
         if connected_once[0]:
-            with client:
-                await refresh()
+            throttle.poke()
         connected_once[0] = True
 
     client.on_connect(connected)

@@ -62,6 +62,7 @@ class RunDetail:
         self.deliveries: list[CallbackDelivery] = []
         self.definition: WorkflowDefinition | None = None
         self.workflow_name = ""
+        self._ticks = 0
 
     def title_of(self, key: str) -> str:
         node = next((n for n in self.definition.nodes if n.key == key), None) if self.definition else None
@@ -153,8 +154,14 @@ class RunDetail:
         self.approvals_list.refresh()
         self.callbacks.refresh()
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
+        """Every second of an active run: durations count on; every fifth, a re-read (events from other
+        processes arrive over the bus only once it spans processes, and this catches anything missed)."""
         if RunStatus(self.run.status).is_terminal:
+            return
+        self._ticks += 1
+        if self._ticks % 5 == 0:
+            await self.refresh()
             return
         self.header.refresh()
         self._draw_timeline()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,14 +169,17 @@ def test_cancel_stops_a_run_within_a_second(server: str, page: Page) -> None:  #
     node = page.locator('.vue-flow__node[data-id="wait"] .fy-node')
     expect(node).to_have_class(re.compile(r"\bfy-status--running\b"))
 
+    clicked = time.time()
     page.get_by_role("button", name="Cancel run").click()
-    started = time.monotonic()
-    expect(page.locator(".fy-page-header .fy-status--cancelled")).to_be_visible(timeout=1000)
-    expect(node).to_have_class(re.compile(r"\bfy-status--cancelled\b"), timeout=1000)
-    assert time.monotonic() - started < 1.0
+    expect(page.locator(".fy-page-header .fy-status--cancelled")).to_be_visible(timeout=3000)
+    expect(node).to_have_class(re.compile(r"\bfy-status--cancelled\b"), timeout=3000)
     shot("cancelled")
-    status = httpx.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()["status"]
-    assert status == "CANCELLED"
+    run = httpx.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()
+    assert run["status"] == "CANCELLED"
+    [step] = run["nodes"]
+    assert step["status"] == "CANCELLED"
+    stopped = datetime.fromisoformat(step["finishedAt"].replace("Z", "+00:00")).timestamp()
+    assert stopped - clicked < 1.0  # the step stopped within a second of the click (server time, same machine)
 
 
 def test_a_page_that_lost_its_connection_catches_up(server: str, page: Page) -> None:  # noqa: F811
@@ -202,4 +206,4 @@ def test_a_page_that_lost_its_connection_catches_up(server: str, page: Page) -> 
     page.context.set_offline(False)
 
     expect(three).to_have_class(re.compile(r"\bfy-status--completed\b"), timeout=10_000)
-    expect(page.locator(".fy-page-header .fy-status--completed")).to_be_visible()
+    expect(page.locator(".fy-page-header .fy-status--completed")).to_be_visible(timeout=10_000)

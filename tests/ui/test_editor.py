@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
 from nicegui.testing import User
 
+from app.agents import registry
+from app.agents.base import AgentContext, AgentKind
 from app.engine.model import RunStatus
 from app.services import Flowyard
 from components.graph_editor import GraphEditor
@@ -269,3 +272,45 @@ async def test_an_approval_step_takes_a_deadline_and_what_happens_then(user: Use
     await user.should_see("Saved · v2")
     node = (await flowyard.definition(workflow.id)).nodes[0]
     assert (node.approval_deadline_seconds, node.on_deadline) == (7200, "reject")
+
+
+class _Greeter(AgentKind):
+    """A kind whose input schema asks for named fields (as enrichment or plugin kinds do)."""
+
+    kind: ClassVar[str] = "greeter_test"
+    title: ClassVar[str] = "Greeter"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"email": {"type": "string", "title": "Email"}, "seats": {"type": "integer"}},
+        "required": ["email"],
+    }
+
+    async def run(self, ctx: AgentContext) -> Any:
+        return f"hello {ctx.input['email']}"
+
+
+async def test_run_form_comes_from_the_entry_steps_input_schema(
+    user: User, flowyard: Flowyard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.KINDS, _Greeter.kind, _Greeter)
+    await flowyard.create_agent(id="greeter", name="Greeter", kind=_Greeter.kind)
+    workflow = await flowyard.create_workflow(name="Greet", definition=steps("", agent_id="greeter"))
+    await user.open(f"/workflows/{workflow.id}")
+    await user.should_see("No problems")
+
+    user.find(GraphEditor).trigger("run")
+    await user.should_see("Input for the first step")
+    user.find(marker="start-run").click()  # the email is required
+    await user.should_see("The input does not fit the first step")
+    assert (await flowyard.list_all_runs()).items == []
+
+    user.find("Email *").type("ada@example.com")
+    user.find(marker="start-run").click()
+
+    for _ in range(100):
+        runs = (await flowyard.list_all_runs()).items
+        if runs and runs[0].status == RunStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.05)
+    run = await flowyard.get_run(runs[0].id)
+    assert (run.input, run.output) == ({"email": "ada@example.com"}, "hello ada@example.com")
