@@ -118,7 +118,7 @@ async def _announce_approval(event: Event) -> None:
     message = f"Approval needed: {html.escape(name)} · {html.escape(event.node_key or '')}"
     if ui.context.client.page.path != "/inbox":  # (in the inbox it is already in the list)
         message += ' — <a class="fy-notify-link" href="/inbox">Open inbox</a>'
-    ui.notify(message, html=True, type="warning", icon="how_to_reg", position="top-right", timeout=8000)
+    ui.notify(message, html=True, type="warning", icon="how_to_reg", position="bottom-right", timeout=8000)
 
 
 class _ActivityIndicator:
