@@ -8,15 +8,26 @@ proposal to approve, token usage).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from app.engine.mapping import render_value
 
-__all__ = ["AgentContext", "AgentKind", "AgentResult", "Group"]
+__all__ = [
+    "AgentContext",
+    "AgentKind",
+    "AgentResult",
+    "AgentServices",
+    "Credential",
+    "CredentialResolver",
+    "Group",
+    "SessionMemory",
+    "WorkflowRunner",
+]
 
 
 class Group:
@@ -41,6 +52,53 @@ class AgentResult:
     usage: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Credential:
+    """A named secret, decrypted for one use. Never logged, stored in a run or exported.
+
+    `values` by type: api_key and bearer: {"token"}; basic: {"username", "password"}; header: {"name", "value"}.
+    """
+
+    name: str
+    type: Literal["api_key", "bearer", "basic", "header"]
+    values: dict[str, str]
+
+    def __repr__(self) -> str:  # a stray log line shows the name, never the secret
+        return f"Credential(name={self.name!r}, type={self.type!r})"
+
+
+class CredentialResolver(Protocol):
+    async def get(self, name: str) -> Credential:
+        """The credential called `name`; raises AgentError (not retryable) naming it when there is none."""
+        ...
+
+
+class SessionMemory(Protocol):
+    """Conversation memory shared by the llm steps of runs with the same session id."""
+
+    async def history(self, session_id: str, *, limit: int) -> list[dict[str, str]]:
+        """The last `limit` messages ({"role", "content"}), oldest first."""
+        ...
+
+    async def append(self, session_id: str, messages: list[dict[str, str]], *, run_id: str, node_key: str) -> None: ...
+
+
+class WorkflowRunner(Protocol):
+    async def run(self, workflow_id: str, input: Any, *, parent_run_id: str, chain: tuple[str, ...]) -> Any:
+        """Run another workflow to its end and return its output; `chain` holds the workflow ids of the runs
+        this one is nested in (outermost first), so recursion is refused. Raises AgentError on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgentServices:
+    """What the application lends agents; each is None where the application has none (tests, previews)."""
+
+    credentials: CredentialResolver | None = None
+    sessions: SessionMemory | None = None
+    workflows: WorkflowRunner | None = None
+
+
 @dataclass
 class AgentContext:
     """Everything one execution of a node may use. Built by the executor (or a preview)."""
@@ -55,6 +113,11 @@ class AgentContext:
     session_id: str | None = None
     workflow_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    services: AgentServices = field(default_factory=AgentServices)
+    stream: Callable[[str], None] | None = None
+    """Show a piece of the output as it is produced (an llm's tokens) on live pages; not stored."""
+    chain: tuple[str, ...] = ()
+    """Workflow ids of the runs this run is nested in (sub-workflow steps), outermost first."""
 
     @property
     def idempotency_key(self) -> str:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from app import clock
 from app.agents import registry
-from app.agents.base import AgentContext, AgentKind, AgentResult
+from app.agents.base import AgentContext, AgentKind, AgentResult, AgentServices
 from app.engine import deadlines, mapping
 from app.engine.events import Event, EventBus, InProcessEventBus
 from app.engine.exceptions import AgentError, LeaseLost, MappingError, NodeError, NodeTimeout, WorkflowInvalid
@@ -110,9 +110,11 @@ class Executor:
         global_concurrency: int = 64,
         recovery_interval: float = 5.0,
         now: Callable[[], datetime] = clock.now,
+        services: AgentServices | None = None,
     ) -> None:
         self.store = store
         self.http = http
+        self.services = services or AgentServices()
         self.bus: EventBus = bus or InProcessEventBus()
         self.owner = owner or default_owner()
         self.lease = timedelta(seconds=lease_seconds)
@@ -580,6 +582,8 @@ class Executor:
             http=self.http,
             session_id=run.session_id,
             workflow_id=run.workflow_id,
+            services=self.services,
+            stream=lambda text: self._publish(run, NodeStatus.RUNNING.value, node_key=key, data={"delta": text}),
         )
         async with self._slots:
             try:
