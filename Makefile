@@ -13,9 +13,10 @@ BUNDLE := $(EDITOR)/dist/index.js
 
 .PHONY: run test lint bench bench-history bench-ui bench-live clean bundle chromium
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock tests/plugins/flowyard_example_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e tests/plugins/flowyard_example_plugin
 	touch $(STAMP)
 
 $(NPM_STAMP): $(EDITOR)/package.json $(EDITOR)/package-lock.json

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from app.settings import Settings
 
-__all__ = ["callback_secret"]
+__all__ = ["callback_secret", "secret_key"]
 
 CALLBACK_SECRET_FILE = "callback_secret"
+SECRET_KEY_FILE = "secret.key"
 
 
 def callback_secret(settings: Settings) -> str:
@@ -21,14 +25,32 @@ def callback_secret(settings: Settings) -> str:
     return _generated_key(settings.data_dir / CALLBACK_SECRET_FILE)
 
 
-def _generated_key(path: Path) -> str:
+def secret_key(settings: Settings) -> str:
+    """The Fernet key that encrypts credentials: `FLOWYARD_SECRET_KEY`, else one generated into the data directory.
+
+    Losing it makes every stored credential unreadable; replacing it means entering them again.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / SECRET_KEY_FILE
+    key = _generated_key(path, make=lambda: Fernet.generate_key().decode())
+    try:
+        Fernet(key)
+    except ValueError:
+        raise RuntimeError(
+            f"{path} does not hold a Fernet key: restore the right file, or set FLOWYARD_SECRET_KEY"
+        ) from None
+    return key
+
+
+def _generated_key(path: Path, make: Callable[[], str] = lambda: secrets.token_hex(32)) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # O_EXCL: of two processes starting together, one writes the key and the other reads it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_key(path)
-    key = secrets.token_hex(32)
+    key = make()
     with os.fdopen(fd, "w") as file:
         file.write(key + "\n")
     return key

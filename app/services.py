@@ -23,10 +23,12 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import clock, ids, keys
 from app.agents import registry
+from app.agents.base import AgentServices
+from app.credentials import CredentialInfo, StoredCredentials, Vault, check_name, check_type, check_values
 from app.engine.callbacks import CallbackDispatcher, CallbackPolicy, callback_url_problem
 from app.engine.events import EventBus, InProcessEventBus
 from app.engine.exceptions import Conflict, InputInvalid, InvalidInput, NotFound, Problem, WorkflowInvalid
@@ -47,8 +49,11 @@ from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
 from app.json_diff import JsonChange, json_changes, text_diff
 from app.settings import Settings
+from app.subworkflows import SubWorkflows, reference_problems
+from storage import credentials as credential_repo
 from storage import history
 from storage import repositories as repo
+from storage import sessions as session_store
 from storage.db import Database, migrate
 from storage.history import (
     ActiveCounts,
@@ -60,13 +65,15 @@ from storage.history import (
     RunQuery,
     RunSummary,
 )
-from storage.models import AgentRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
+from storage.models import AgentRow, CredentialRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
 from storage.run_store import SqlRunStore
+from storage.sessions import SessionMessage, SessionPage, SessionSummary, SqlSessionMemory
 
 __all__ = [
     "EXPORT_FORMAT",
     "ActiveCounts",
     "Activity",
+    "AgentSummary",
     "ApprovalContext",
     "ApprovalItem",
     "ApprovalPage",
@@ -79,7 +86,11 @@ __all__ = [
     "RunPage",
     "RunQuery",
     "RunSummary",
+    "SessionMessage",
+    "SessionPage",
+    "SessionSummary",
     "StepCreate",
+    "TokenUsage",
     "WorkflowDocument",
     "WorkflowSort",
     "WorkflowSummary",
@@ -179,7 +190,32 @@ def _renumber(nodes: list[NodeSpec]) -> None:
         node.position.x, node.position.y = (number - 1) * 280.0, node.position.y
 
 
-DEFAULT_AGENTS = ("transform", "http", "branch", "approval", "delay")
+DEFAULT_AGENTS = ("transform", "http", "branch", "approval", "delay", "workflow")
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens used by llm steps, summed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    estimated: bool = False
+
+    @classmethod
+    def of(cls, usages: list[Any]) -> TokenUsage:
+        """The sum of node runs' usage records (None and non-counts ignored)."""
+        totals = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        estimated = False
+        for usage in usages:
+            if not isinstance(usage, dict):
+                continue
+            for name in totals:
+                value = usage.get(name)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    totals[name] += value
+            estimated = estimated or bool(usage.get("estimated"))
+        return cls(**totals, estimated=estimated)
 
 
 @dataclass(frozen=True)
@@ -221,6 +257,9 @@ class Flowyard:
         self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self._validated: dict[tuple[str, int], str] = {}
         self._titles: dict[tuple[str, int], dict[str, str]] = {}  # node names of frozen versions, for the inbox
+        self.vault = Vault(keys.secret_key(settings))
+        self.credentials = StoredCredentials(db, self.vault)
+        self.sessions = SqlSessionMemory(db, window=settings.session_window, now=now)
         self.executor = Executor(
             self.store,
             http=http,
@@ -230,6 +269,7 @@ class Flowyard:
             global_concurrency=settings.global_concurrency,
             recovery_interval=settings.recovery_interval_seconds,
             now=now,
+            services=AgentServices(credentials=self.credentials, sessions=self.sessions, workflows=SubWorkflows(self)),
         )
         self.callbacks = CallbackDispatcher(
             self.store,
@@ -282,7 +322,7 @@ class Flowyard:
     def _seed_agents(self) -> None:
         def seed(session: Session) -> None:
             now = self._now()
-            for kind_name in DEFAULT_AGENTS:
+            for kind_name in (*DEFAULT_AGENTS, *registry.PLUGIN_KINDS):
                 if repo.get_agent(session, agent_id=kind_name) is None:
                     kind = registry.KINDS[kind_name]
                     session.add(
@@ -452,13 +492,34 @@ class Flowyard:
         """Run one node of a (possibly unsaved) definition alone; nothing is stored."""
         agents = await self.agents_by_id()
         return await try_node(
-            definition, key, agents, http=self.http, payload=payload, outputs=outputs, workflow_id=workflow_id
+            definition,
+            key,
+            agents,
+            http=self.http,
+            payload=payload,
+            outputs=outputs,
+            workflow_id=workflow_id,
+            services=self.executor.services,
         )
 
-    async def problems(self, workflow_id: str) -> list[Problem]:
-        definition = await self.definition(workflow_id)
+    async def test_agent(self, agent_id: str, *, input: Any, action: str = "") -> Trial:
+        """Run a saved agent once on a sample input (the Agents page's Test); nothing is stored."""
+        agent = await self.get_agent(agent_id)
+        definition = WorkflowDefinition(nodes=[NodeSpec(key="test", agent_id=agent.id, action=action)])
+        return await self.try_node("", definition, "test", payload=input, outputs={})
+
+    async def problems(self, workflow_id: str, definition: WorkflowDefinition | None = None) -> list[Problem]:
+        """Every reason the workflow (its saved definition, or `definition` when given) cannot run, including
+        `workflow` steps that run a missing workflow or make it run itself."""
+        if definition is None:
+            definition = await self.definition(workflow_id)
         agents = await self.store.get_agents({n.agent_id for n in definition.nodes})
-        return validate(definition, agents)
+        found = validate(definition, agents)
+
+        def references(session: Session) -> list[Problem]:
+            return reference_problems(session, workflow_id, definition, agents)
+
+        return found + await self._run(references)
 
     # --- steps (the ordered-steps view of a graph) -----------------------------------------------------
 
@@ -651,12 +712,16 @@ class Flowyard:
         trigger: Trigger = Trigger.API,
         callback_url: str | None = None,
         input_field: str = "input",
+        parent_run_id: str | None = None,
+        parent_node_key: str | None = None,
+        chain: tuple[str, ...] = (),
     ) -> RunRecord:
         """Validate the workflow and the input, freeze the version, store a QUEUED run and start executing it.
 
         The input must fit the workflow's input schema (its entry nodes'); `input_field` is where the caller
         sent it, to name bad fields the caller's way ("" when the input's fields are the body's own).
-        When the run ends, its result is POSTed to `callback_url`.
+        When the run ends, its result is POSTed to `callback_url`. A sub-workflow's run names the run and
+        step that start it and the workflows it is nested in (`app.subworkflows`).
         """
         if callback_url is not None and (problem := callback_url_problem(callback_url)):
             raise InvalidInput("callbackUrl", problem)
@@ -677,6 +742,9 @@ class Flowyard:
                 problems = validate(definition, agents)
                 if problems:
                     raise WorkflowInvalid(problems, workflow_id=workflow_id)
+            # Not cached: the workflows this one runs may have changed since.
+            if problems := reference_problems(session, workflow_id, definition, agents):
+                raise WorkflowInvalid(problems, workflow_id=workflow_id)
             bad_input = input_problems(workflow_input_schemas(definition, agents), input, path=input_field)
             if bad_input:
                 raise InputInvalid(bad_input)
@@ -697,6 +765,9 @@ class Flowyard:
             callback_url=callback_url,
             created_at=now,
             updated_at=now,
+            parent_run_id=parent_run_id,
+            parent_node_key=parent_node_key,
+            chain=chain,
         )
         await self.store.create_run(run)
         self.executor.submit(run.id)
@@ -728,6 +799,10 @@ class Flowyard:
 
         return await self._run(read)
 
+    async def child_run(self, run_id: str, node_key: str) -> RunRow | None:
+        """The run that the `workflow` step `node_key` of run `run_id` started (a sub-workflow), if any."""
+        return await self._run(lambda s: repo.find_child_run(s, parent_run_id=run_id, parent_node_key=node_key))
+
     async def run_detail(
         self, run_id: str
     ) -> tuple[RunRow, list[NodeRunRow], list[Approval], WorkflowDefinition | None]:
@@ -756,6 +831,60 @@ class Flowyard:
     async def callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
         """Every attempt at the run's callback, oldest first."""
         return await self.store.get_callback_deliveries(run_id)
+
+    # --- token usage and sessions ----------------------------------------------------------------------------
+
+    async def token_usage(self, *, run_id: str | None = None, workflow_id: str | None = None) -> TokenUsage:
+        """Tokens the llm steps used: of one run (summed over its node runs), or of every run of a workflow.
+
+        Give exactly one of the two. `estimated` says (for a run) that some step's server reported no usage,
+        so its count is an estimate. Raises NotFound for an unknown run or workflow.
+        """
+        if (run_id is None) == (workflow_id is None):
+            raise InvalidInput("run_id", "give a run id or a workflow id, not both or neither")
+
+        def read(session: Session) -> TokenUsage:
+            if run_id is not None:
+                if repo.get_run(session, run_id=run_id) is None:
+                    raise NotFound("run", run_id)
+                return TokenUsage.of([n.usage for n in repo.list_node_runs(session, run_id=run_id)])
+            assert workflow_id is not None
+            self._workflow(session, workflow_id)
+            columns = (RunRow.prompt_tokens, RunRow.completion_tokens, RunRow.total_tokens)
+            query = sa.select(*(sa.func.coalesce(sa.func.sum(c), 0) for c in columns)).where(
+                col(RunRow.workflow_id) == workflow_id
+            )
+            prompt, completion, total = session.execute(query).one()
+            return TokenUsage(int(prompt), int(completion), int(total))
+
+        return await self._run(read)
+
+    async def list_sessions(self, *, after: str | None = None, size: int = 50) -> SessionPage:
+        """Sessions with their message count, most recently used first; pass `next_cursor` as `after`."""
+        if not 1 <= size <= 500:
+            raise InvalidInput("size", "between 1 and 500")
+        return await self.db.run(self._connected, lambda c: session_store.list_sessions(c, after=after, size=size))
+
+    async def get_session(self, session_id: str) -> SessionSummary:
+        found = await self.db.run(self._connected, lambda c: session_store.session_summary(c, session_id))
+        if found is None:
+            raise NotFound("session", session_id)
+        return found
+
+    async def session_messages(self, session_id: str) -> list[SessionMessage]:
+        """Every message the session's llm steps exchanged, oldest first. Raises NotFound."""
+        await self.get_session(session_id)
+        return await self.db.run(self._connected, lambda c: session_store.session_messages(c, session_id))
+
+    async def clear_session(self, session_id: str) -> None:
+        """Forget a session and its messages: later runs with its id start a fresh conversation."""
+
+        def clear() -> bool:
+            with self.db.engine.begin() as conn:
+                return session_store.clear_session(conn, session_id)
+
+        if not await self.db.run(clear):
+            raise NotFound("session", session_id)
 
     # --- run history, the approval inbox and pruning -------------------------------------------------------
 
@@ -917,6 +1046,27 @@ class Flowyard:
         rows, total = await self._run(lambda s: repo.list_agents(s, offset=page * size, limit=size))
         return Page(rows, total, page, size)
 
+    async def agent_summaries(self) -> list[AgentSummary]:
+        """Every saved agent (by name) with the workflows that use it: the Agents page."""
+
+        def read(session: Session) -> list[AgentSummary]:
+            used = repo.workflows_by_agent(session)
+            rows, _ = repo.list_agents(session, offset=0, limit=10_000)
+            return [
+                AgentSummary(
+                    id=row.id,
+                    name=row.name,
+                    kind=row.kind,
+                    description=row.description,
+                    config=dict(row.config or {}),
+                    updated_at=row.updated_at,
+                    used_by=used.get(row.id, []),
+                )
+                for row in sorted(rows, key=lambda r: (r.name or r.id).lower())
+            ]
+
+        return await self._run(read)
+
     @staticmethod
     def _agent(session: Session, agent_id: str) -> AgentRow:
         agent = repo.get_agent(session, agent_id=agent_id)
@@ -995,6 +1145,61 @@ class Flowyard:
                     f"agent '{agent_id}' is used by active run(s) {listed}; let them finish or cancel them first"
                 )
             session.delete(agent)
+
+        await self._run(delete)
+
+    # --- credentials ----------------------------------------------------------------------------------------------
+
+    async def list_credentials(self) -> list[CredentialInfo]:
+        """Every credential's name, type and timestamps, by name; never its values."""
+        rows = await self._run(credential_repo.list_credentials)
+        return [CredentialInfo.of(row) for row in rows]
+
+    async def create_credential(self, name: str, type: str, values: dict[str, str]) -> CredentialInfo:
+        """Store a new credential, encrypted; Conflict when the name is taken."""
+        check_name(name)
+        sealed = self.vault.seal(check_values(check_type(type), values))
+
+        def create(session: Session) -> CredentialInfo:
+            if credential_repo.get_credential(session, name=name) is not None:
+                raise Conflict(f"a credential named '{name}' exists already")
+            now = self._now()
+            row = CredentialRow(name=name, type=type, secret=sealed, created_at=now, updated_at=now)
+            session.add(row)
+            return CredentialInfo.of(row)
+
+        return await self._run(create)
+
+    async def update_credential(self, name: str, values: dict[str, str]) -> CredentialInfo:
+        """Replace a credential's values (its name and type stay); the old values cannot be read back."""
+
+        def update(session: Session) -> CredentialInfo:
+            row = credential_repo.get_credential(session, name=name)
+            if row is None:
+                raise NotFound("credential", name)
+            row.secret = self.vault.seal(check_values(row.type, values))
+            row.updated_at = self._now()
+            session.add(row)
+            return CredentialInfo.of(row)
+
+        return await self._run(update)
+
+    async def delete_credential(self, name: str) -> None:
+        """Delete a credential; Conflict, listing them, while saved agents or workflow steps refer to it."""
+
+        def delete(session: Session) -> None:
+            row = credential_repo.get_credential(session, name=name)
+            if row is None:
+                raise NotFound("credential", name)
+            agents = credential_repo.agents_using_credential(session, name=name)
+            workflows = credential_repo.workflows_using_credential(session, name=name)
+            if agents or workflows:
+                users = [f"agent '{agent_name}' ({agent_id})" for agent_id, agent_name in agents]
+                users += [f"workflow '{wf_name}' ({wf_id})" for wf_id, wf_name in workflows]
+                raise Conflict(
+                    f"credential '{name}' is used by {', '.join(users[:10])}; point them at another credential first"
+                )
+            session.delete(row)
 
         await self._run(delete)
 
@@ -1130,6 +1335,18 @@ WorkflowSort = Literal["name", "updated", "last_run"]
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 # An HTML tag, comment or script opener: refused in imported names, which are plain text everywhere.
 _MARKUP = re.compile(r"<\s*/?\s*[a-z][\w:-]*(\s[^<>]*)?/?\s*>|<!--|<\s*script", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    id: str
+    name: str
+    kind: str
+    description: str
+    config: dict[str, Any]
+    updated_at: datetime
+    used_by: list[tuple[str, str]]
+    """(workflow id, name) of the workflows with a step using this agent."""
 
 
 @dataclass(frozen=True)

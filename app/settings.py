@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,11 +28,18 @@ class Settings(BaseSettings):
     global_concurrency: int = Field(64, ge=1, description="Nodes that may execute at once in this process.")
     recovery_interval_seconds: float = Field(5.0, gt=0, description="How often orphaned runs are looked for.")
     http_timeout_seconds: float = Field(30.0, gt=0, description="Default timeout of outgoing HTTP calls.")
+    session_window: int = Field(
+        20, ge=0, le=1000, description="Earlier session messages an llm step sees by default (its history window)."
+    )
     storage_secret: str = Field(
         "flowyard-local", description="Signs the browser session cookie of the UI (set it on shared hosts)."
     )
     callback_secret: str | None = Field(
         None, description="Signs run callbacks; default: a key generated once into the data directory."
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key that encrypts credentials at rest; default: a key generated into the data directory.",
     )
     callback_max_attempts: int = Field(6, ge=1, le=100, description="Attempts at a callback before giving up.")
     callback_base_delay_seconds: float = Field(
@@ -56,6 +64,19 @@ class Settings(BaseSettings):
     def _refuse_weak_callback_secret(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("FLOWYARD_CALLBACK_SECRET must be at least 16 characters")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_malformed_secret_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Fernet(value)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "FLOWYARD_SECRET_KEY must be a Fernet key (32 url-safe base64-encoded bytes); make one with "
+                    '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
+                ) from None
         return value
 
     @property

@@ -17,6 +17,7 @@ __all__ = [
     "AgentRow",
     "ApprovalRow",
     "CallbackDeliveryRow",
+    "CredentialRow",
     "EdgeRow",
     "NodeRow",
     "NodeRunRow",
@@ -131,6 +132,19 @@ class AgentRow(SQLModel, table=True):
     updated_at: datetime = _time(nullable=False)
 
 
+class CredentialRow(SQLModel, table=True):
+    """A named secret. `secret` is the Fernet token of its values; the plaintext is never stored."""
+
+    __tablename__ = "credentials"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    type: str = Field(max_length=16)
+    secret: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
 class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
@@ -141,6 +155,8 @@ class RunRow(SQLModel, table=True):
         # without a workflow (see storage/history.py); id last so ties on created_at page without a sort.
         sa.Index("ix_runs_status_trigger_created", "status", "trigger", "created_at", "id"),
         sa.Index("ix_runs_workflow_status_trigger_created", "workflow_id", "status", "trigger", "created_at", "id"),
+        # A sub-workflow step finds the run it started (after a crash, a retry) by its parent run and step.
+        sa.Index("ix_runs_parent", "parent_run_id", "parent_node_key"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -167,6 +183,14 @@ class RunRow(SQLModel, table=True):
     callback_due_at: datetime | None = _time(index=True)
     callback_claimed_by: str | None = Field(default=None, max_length=200)
     callback_claim_expires_at: datetime | None = _time()
+    # Token usage summed over the run's node runs (kept by the run store), so a workflow's total is one SUM.
+    prompt_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    completion_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    total_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # A sub-workflow's run: the run and `workflow` step that started it, and the workflow ids it is nested in.
+    parent_run_id: str | None = Field(default=None, max_length=40)
+    parent_node_key: str | None = Field(default=None, max_length=64)
+    chain: Any = _json()
 
 
 class NodeRunRow(SQLModel, table=True):

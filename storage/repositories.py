@@ -33,6 +33,7 @@ __all__ = [
     "count_pending_approvals",
     "count_runs",
     "delete_workflow",
+    "find_child_run",
     "get_agent",
     "get_agents",
     "get_definition",
@@ -313,6 +314,20 @@ def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in session.exec(query).all()]
 
 
+def workflows_by_agent(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """For every agent used by some workflow: (workflow id, workflow name) of those workflows, by name."""
+    query = (
+        select(NodeRow.agent_id, WorkflowRow.id, WorkflowRow.name)
+        .join(WorkflowRow, col(NodeRow.workflow_id) == col(WorkflowRow.id))
+        .distinct()
+        .order_by(col(WorkflowRow.name))
+    )
+    used: dict[str, list[tuple[str, str]]] = {}
+    for agent_id, workflow_id, name in session.exec(query).all():
+        used.setdefault(agent_id, []).append((workflow_id, name))
+    return used
+
+
 def active_runs_using_agent(session: Session, *, agent_id: str, limit: int = 10) -> list[str]:
     """Ids of queued, running or paused runs whose frozen workflow version has a node using `agent_id`."""
     versions = session.exec(
@@ -349,6 +364,17 @@ def list_runs(session: Session, *, workflow_id: str, offset: int, limit: int) ->
 
 def get_run(session: Session, *, run_id: str) -> RunRow | None:
     return session.get(RunRow, run_id)
+
+
+def find_child_run(session: Session, *, parent_run_id: str, parent_node_key: str) -> RunRow | None:
+    """The newest run that the `workflow` step `parent_node_key` of run `parent_run_id` started, if any."""
+    query = (
+        select(RunRow)
+        .where(RunRow.parent_run_id == parent_run_id, RunRow.parent_node_key == parent_node_key)
+        .order_by(col(RunRow.created_at).desc(), col(RunRow.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
 
 
 def list_node_runs(session: Session, *, run_id: str) -> list[NodeRunRow]:

@@ -79,6 +79,9 @@ def row_to_run(row: Any) -> RunRecord:
         callback_state=CallbackState(row.callback_state) if row.callback_state else None,
         callback_attempts=row.callback_attempts,
         callback_due_at=row.callback_due_at,
+        parent_run_id=row.parent_run_id,
+        parent_node_key=row.parent_node_key,
+        chain=tuple(row.chain or ()),
     )
 
 
@@ -199,6 +202,20 @@ def _sqlite_save_nodes(
             )
     finally:
         cursor.close()
+
+
+_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _sum_run_tokens(conn: sa.Connection, run_id: str) -> None:
+    """Keep the run's token totals: the sum over its node runs' usage (a run has few nodes; JSON stays in Python)."""
+    totals = dict.fromkeys(_TOKEN_FIELDS, 0)
+    for (usage,) in conn.execute(sa.select(node_runs.c.usage).where(node_runs.c.run_id == run_id)):
+        for name in _TOKEN_FIELDS:
+            value = usage.get(name) if isinstance(usage, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[name] += value
+    conn.execute(runs.update().where(runs.c.id == run_id).values(**totals))
 
 
 class _Statements:
@@ -373,6 +390,9 @@ class SqlRunStore:
                 callback_state=run.callback_state.value if run.callback_state else None,
                 callback_attempts=run.callback_attempts,
                 callback_due_at=run.callback_due_at,
+                parent_run_id=run.parent_run_id,
+                parent_node_key=run.parent_node_key,
+                chain=list(run.chain) or None,
             )
             .on_conflict_do_nothing(index_elements=[runs.c.id])
             .returning(runs.c.id)
@@ -626,6 +646,7 @@ class SqlRunStore:
                 steps[node.run_id] = node.step_order
         for approval in new_approvals:
             steps.setdefault(approval.run_id, None)
+        spent = {n.run_id for n in nodes if n.usage}
         with self.engine.begin() as conn:
             if self._sqlite:
                 _sqlite_save_nodes(conn, owner, steps, nodes, now)
@@ -674,6 +695,8 @@ class SqlRunStore:
                         for a in new_approvals
                     ],
                 )
+            for run_id in spent:
+                _sum_run_tokens(conn, run_id)
 
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime

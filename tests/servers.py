@@ -16,12 +16,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
 
-__all__ = ["DROP", "HANG", "LocalServer", "Recorded", "Reply"]
+__all__ = ["DROP", "HANG", "LocalServer", "Raw", "Recorded", "Reply"]
 
 DROP: Final = "drop"
 HANG: Final = "hang"
 
-Reply = tuple[int, Any] | str
+
+@dataclass
+class Raw:
+    """A reply spelled out: any body bytes and headers; `length` declares a Content-Length other than the body's
+    (a longer one makes a truncated response)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+    length: int | None = None
+
+
+Reply = tuple[int, Any] | str | Raw
 
 
 @dataclass
@@ -134,6 +146,15 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 server._closing.wait()
                 reply = DROP
             if reply == DROP or isinstance(reply, str):
+                self.close_connection = True
+                return
+            if isinstance(reply, Raw):
+                self.send_response(reply.status)
+                for name, value in (reply.headers or {"Content-Type": "application/json"}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body) if reply.length is None else reply.length))
+                self.end_headers()
+                self.wfile.write(reply.body)
                 self.close_connection = True
                 return
             status, payload = reply

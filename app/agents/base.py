@@ -76,17 +76,23 @@ class CredentialResolver(Protocol):
 class SessionMemory(Protocol):
     """Conversation memory shared by the llm steps of runs with the same session id."""
 
-    async def history(self, session_id: str, *, limit: int) -> list[dict[str, str]]:
-        """The last `limit` messages ({"role", "content"}), oldest first."""
+    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, str]]:
+        """The last `limit` messages ({"role", "content"}), oldest first; None: the configured window."""
         ...
 
     async def append(self, session_id: str, messages: list[dict[str, str]], *, run_id: str, node_key: str) -> None: ...
 
 
 class WorkflowRunner(Protocol):
-    async def run(self, workflow_id: str, input: Any, *, parent_run_id: str, chain: tuple[str, ...]) -> Any:
-        """Run another workflow to its end and return its output; `chain` holds the workflow ids of the runs
-        this one is nested in (outermost first), so recursion is refused. Raises AgentError on failure."""
+    async def run(
+        self, workflow_id: str, input: Any, *, parent_run_id: str, node_key: str, chain: tuple[str, ...]
+    ) -> Any:
+        """Run another workflow to its end and return its output. Raises AgentError on failure.
+
+        `parent_run_id` and `node_key` name the step that runs it: when that step runs again (recovery, retry,
+        re-run) it waits on the run it started before instead of starting another. `chain` holds the workflow
+        ids of the runs the new run is nested in, outermost first (the caller's own last): recursion is refused.
+        """
         ...
 
 
@@ -118,6 +124,8 @@ class AgentContext:
     """Show a piece of the output as it is produced (an llm's tokens) on live pages; not stored."""
     chain: tuple[str, ...] = ()
     """Workflow ids of the runs this run is nested in (sub-workflow steps), outermost first."""
+    run_tokens: int = 0
+    """Tokens the run's other nodes used before this node started (for a per-run token budget)."""
 
     @property
     def idempotency_key(self) -> str:
@@ -143,6 +151,9 @@ class AgentKind(BaseModel):
     """JSON Schema of the node's input; empty means any JSON value."""
     pauses: ClassVar[bool] = False
     """True when the kind always waits for a human (the approval kind)."""
+    holds_slot: ClassVar[bool] = True
+    """False for kinds that mostly wait on other runs (workflow): they run outside the process's execution
+    slots, or runs waiting on nested runs could take every slot and leave none for the runs they wait on."""
 
     def outcome_handles(self) -> list[str] | None:
         """Named output handles, for kinds that choose an outcome; None for a single output."""

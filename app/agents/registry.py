@@ -11,20 +11,30 @@ from app.agents.base import AgentKind
 from app.agents.branch import Branch
 from app.agents.delay import Delay
 from app.agents.http import Http
+from app.agents.llm import Llm
+from app.agents.notify import Notify
+from app.agents.python import load_plugins
 from app.agents.transform import Transform
+from app.agents.workflow import SubWorkflow
 
-__all__ = ["KINDS", "build", "config_errors", "get_kind"]
+__all__ = ["KINDS", "PLUGIN_KINDS", "build", "config_errors", "get_kind"]
 
 KINDS: dict[str, type[AgentKind]] = {
     kind.kind: kind
     for kind in (
         Transform,
+        Llm,
         Http,
+        Notify,
         Branch,
         Approval,
         Delay,
+        SubWorkflow,
     )
 }
+PLUGIN_KINDS: dict[str, type[AgentKind]] = load_plugins(KINDS)
+"""Kinds that installed packages register (entry-point group `flowyard.agents`); also in KINDS."""
+KINDS.update(PLUGIN_KINDS)
 
 
 def get_kind(name: str) -> type[AgentKind] | None:

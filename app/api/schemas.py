@@ -17,6 +17,9 @@ __all__ = [
     "AgentUpdate",
     "ApprovalOut",
     "CallbackUrl",
+    "CredentialCreate",
+    "CredentialOut",
+    "CredentialUpdate",
     "NodeRunOut",
     "PageOut",
     "RejectRequest",
@@ -25,6 +28,10 @@ __all__ = [
     "RunDetailOut",
     "RunOut",
     "RunRequest",
+    "SessionDetailOut",
+    "SessionMessageOut",
+    "SessionOut",
+    "SessionPageOut",
     "StepIn",
     "StepOut",
     "WorkflowCreate",
@@ -163,6 +170,7 @@ class RunOut(ApiModel):
     duration_ms: int
     created_at: datetime
     updated_at: datetime
+    total_tokens: int = Field(0, description="Tokens the run's llm steps used, summed.")
 
 
 class NodeRunOut(ApiModel):
@@ -177,6 +185,9 @@ class NodeRunOut(ApiModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    usage: dict[str, Any] | None = Field(
+        None, description="Token usage of an llm step: prompt_tokens, completion_tokens, total_tokens, estimated."
+    )
 
 
 class ApprovalOut(ApiModel):
@@ -195,6 +206,7 @@ class RunDetailOut(RunOut):
     input: Any
     output: Any
     error: str | None
+    parent_run_id: str | None = Field(None, description="A sub-workflow's run: the run whose workflow step started it.")
     started_at: datetime | None
     finished_at: datetime | None
     nodes: list[NodeRunOut]
@@ -251,6 +263,27 @@ class AgentOut(ApiModel):
     updated_at: datetime
 
 
+class CredentialCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=100, description="How agent configs refer to it ('credential').")
+    type: str = Field(description="One of api_key, bearer, basic, header.")
+    values: dict[str, str] = Field(
+        description="api_key, bearer: {token}; basic: {username, password}; header: {name, value}. Write-only."
+    )
+
+
+class CredentialUpdate(ApiModel):
+    values: dict[str, str] = Field(description="The new values, replacing the old ones. Write-only.")
+
+
+class CredentialOut(ApiModel):
+    """A credential as anyone may see it: never its values."""
+
+    name: str
+    type: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class KindOut(ApiModel):
     kind: str
     title: str
@@ -258,3 +291,27 @@ class KindOut(ApiModel):
     description: str
     config_schema: dict[str, Any]
     input_schema: dict[str, Any]
+
+
+class SessionOut(ApiModel):
+    id: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionPageOut(ApiModel):
+    content: list[SessionOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page; null on the last one.")
+
+
+class SessionMessageOut(ApiModel):
+    role: str
+    content: str
+    run_id: str | None
+    node_key: str | None
+    created_at: datetime
+
+
+class SessionDetailOut(SessionOut):
+    messages: list[SessionMessageOut]

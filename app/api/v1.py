@@ -18,6 +18,9 @@ from app.api.schemas import (
     AgentOut,
     AgentUpdate,
     ApprovalOut,
+    CredentialCreate,
+    CredentialOut,
+    CredentialUpdate,
     EdgeOut,
     KindOut,
     NodeRunOut,
@@ -29,6 +32,10 @@ from app.api.schemas import (
     RunDetailOut,
     RunOut,
     RunRequest,
+    SessionDetailOut,
+    SessionMessageOut,
+    SessionOut,
+    SessionPageOut,
     StepIn,
     StepOut,
     WorkflowCreate,
@@ -37,8 +44,9 @@ from app.api.schemas import (
     WorkflowUpdate,
 )
 from app.clock import now
+from app.credentials import CredentialInfo
 from app.engine.model import Approval, Trigger
-from app.services import Flowyard, Page, StepCreate
+from app.services import Flowyard, Page, SessionSummary, StepCreate
 from storage.models import AgentRow, NodeRow, NodeRunRow, RunRow, WorkflowRow
 
 __all__ = ["router"]
@@ -92,6 +100,7 @@ def _run_out(row: RunRow) -> dict[str, Any]:
         "trigger": row.trigger,
         "current_step_order": row.current_step_order,
         "duration_ms": _ms(row.created_at, end) or 0,
+        "total_tokens": row.total_tokens,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -234,6 +243,7 @@ async def get_run(run_id: str, flowyard: FlowyardDep) -> dict[str, Any]:
             started_at=n.started_at,
             finished_at=n.finished_at,
             duration_ms=_ms(n.started_at, n.finished_at),
+            usage=n.usage,
         )
 
     ordered = sorted(nodes, key=lambda n: (n.step_order or 0, order.get(n.node_key, 0)))
@@ -242,6 +252,7 @@ async def get_run(run_id: str, flowyard: FlowyardDep) -> dict[str, Any]:
         "input": run.input,
         "output": run.output,
         "error": run.error,
+        "parent_run_id": run.parent_run_id,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "nodes": [node_out(n) for n in ordered],
@@ -342,4 +353,79 @@ async def update_agent(agent_id: str, body: AgentUpdate, flowyard: FlowyardDep) 
 async def delete_agent(agent_id: str, flowyard: FlowyardDep) -> Response:
     """Delete a saved agent (refused while a workflow uses it)."""
     await flowyard.delete_agent(agent_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- credentials -------------------------------------------------------------------------------------------
+
+
+def _credential_out(info: CredentialInfo) -> CredentialOut:
+    return CredentialOut(name=info.name, type=info.type, created_at=info.created_at, updated_at=info.updated_at)
+
+
+@router.get("/credentials", response_model=list[CredentialOut], tags=["credentials"])
+async def list_credentials(flowyard: FlowyardDep) -> list[CredentialOut]:
+    """Every credential's name, type and timestamps; values are never returned."""
+    return [_credential_out(info) for info in await flowyard.list_credentials()]
+
+
+@router.post("/credentials", response_model=CredentialOut, status_code=status.HTTP_201_CREATED, tags=["credentials"])
+async def create_credential(body: CredentialCreate, flowyard: FlowyardDep) -> CredentialOut:
+    """Store a named secret, encrypted; agents refer to it by name (config `credential`)."""
+    return _credential_out(await flowyard.create_credential(body.name, body.type, body.values))
+
+
+@router.put("/credentials/{name}", response_model=CredentialOut, tags=["credentials"])
+async def update_credential(name: str, body: CredentialUpdate, flowyard: FlowyardDep) -> CredentialOut:
+    """Replace a credential's values (write-only: they cannot be read back)."""
+    return _credential_out(await flowyard.update_credential(name, body.values))
+
+
+@router.delete("/credentials/{name}", status_code=status.HTTP_204_NO_CONTENT, tags=["credentials"])
+async def delete_credential(name: str, flowyard: FlowyardDep) -> Response:
+    """Delete a credential (refused while a saved agent or a workflow step refers to it)."""
+    await flowyard.delete_credential(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- sessions --------------------------------------------------------------------------------------------
+
+
+def _session_out(summary: SessionSummary) -> SessionOut:
+    return SessionOut(
+        id=summary.id, message_count=summary.messages, created_at=summary.created_at, updated_at=summary.updated_at
+    )
+
+
+@router.get("/sessions", response_model=SessionPageOut, tags=["sessions"])
+async def list_sessions(
+    flowyard: FlowyardDep,
+    after: Annotated[str | None, Query(max_length=200, description="`nextCursor` of the previous page.")] = None,
+    size: Annotated[int, Query(ge=1, le=500, description="Sessions per page.")] = 50,
+) -> SessionPageOut:
+    """Conversation sessions of llm steps, most recently used first."""
+    page = await flowyard.list_sessions(after=after, size=size)
+    return SessionPageOut(content=[_session_out(s) for s in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionDetailOut, tags=["sessions"])
+async def get_session(session_id: str, flowyard: FlowyardDep) -> SessionDetailOut:
+    """One session with every message its llm steps exchanged, oldest first."""
+    summary = await flowyard.get_session(session_id)
+    messages = await flowyard.session_messages(session_id)
+    return SessionDetailOut(
+        **_session_out(summary).model_dump(),
+        messages=[
+            SessionMessageOut(
+                role=m.role, content=m.content, run_id=m.run_id, node_key=m.node_key, created_at=m.created_at
+            )
+            for m in messages
+        ],
+    )
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
+async def clear_session(session_id: str, flowyard: FlowyardDep) -> Response:
+    """Forget a session: later runs with its id start a fresh conversation."""
+    await flowyard.clear_session(session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

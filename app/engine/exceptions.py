@@ -16,6 +16,7 @@ FlowyardError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AgentError",
@@ -116,10 +117,22 @@ class MappingError(NodeError):
 
 class AgentError(NodeError):
     def __init__(
-        self, message: str, *, retryable: bool = True, node: str | None = None, run_id: str | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        node: str | None = None,
+        run_id: str | None = None,
+        usage: dict[str, Any] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, node=node, run_id=run_id)
         self.retryable = retryable
+        self.usage = usage
+        """Tokens the failed attempt spent anyway (an llm answer refused as invalid): recorded on the node run."""
+        self.retry_after = retry_after
+        """Seconds the far end asked to wait before trying again (HTTP Retry-After); the executor waits at least
+        that long (up to its longest backoff) before the node's next attempt."""
 
 
 class NodeTimeout(NodeError):

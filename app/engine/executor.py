@@ -130,6 +130,7 @@ class Executor:
         self._loops: list[asyncio.Task[None]] = []
         self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self._plans: dict[tuple[str, int], tuple[str, Plan, dict[str, AgentKind]]] = {}
+        self._tokens: dict[str, int] = {}  # tokens used so far by each run driven here (token budgets)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -296,6 +297,7 @@ class Executor:
         finally:
             self._held.discard(run_id)
             self._cancelling.discard(run_id)
+            self._tokens.pop(run_id, None)
             self._drivers.pop(run_id, None)
             if run_id in self._again and not self._stopping:
                 self._again.discard(run_id)
@@ -340,7 +342,9 @@ class Executor:
             await self._end(run, RunStatus.FAILED, error=prepared)
             return
         plan, agents = prepared
-        state = RunState(plan, await self.store.get_node_runs(run_id))
+        stored = await self.store.get_node_runs(run_id)
+        state = RunState(plan, stored)
+        self._tokens[run_id] = sum(_total_tokens(n.usage) for n in stored)
 
         await self.store.start_run(run_id, self.owner, now=self._now())
         run.status = RunStatus.RUNNING
@@ -543,15 +547,19 @@ class Executor:
             try:
                 result = await self._attempt(run, node.timeout_seconds, agent, key, node.action, context)
             except NodeError as exc:
+                self._count_usage(run.id, record, getattr(exc, "usage", None))
                 record.error = str(exc)
                 record.finished_at = self._now()
                 if not exc.retryable or number == attempts:
                     record.status = NodeStatus.FAILED
                     return _Outcome(record)
                 delay = min(node.retry_backoff_seconds * 2 ** (number - 1), MAX_BACKOFF_SECONDS)
+                if isinstance(exc, AgentError) and exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, MAX_BACKOFF_SECONDS))
                 await asyncio.sleep(delay)
                 continue
-            record.output, record.handles, record.usage = result.output, result.handles, result.usage
+            self._count_usage(run.id, record, result.usage)
+            record.output, record.handles = result.output, result.handles
             record.error, record.finished_at = None, self._now()
             if result.wait_for_approval or node.needs_approval:
                 record.status = NodeStatus.WAITING_APPROVAL
@@ -570,6 +578,13 @@ class Executor:
             return _Outcome(record)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
+    def _count_usage(self, run_id: str, record: NodeRunRecord, usage: dict[str, Any] | None) -> None:
+        """Add one attempt's token usage to its node run (every attempt's tokens were spent) and the run's tally."""
+        if not usage:
+            return
+        record.usage = _merge_usage(record.usage, usage)
+        self._tokens[run_id] = self._tokens.get(run_id, 0) + _total_tokens(usage)
+
     async def _attempt(
         self, run: RunRecord, timeout: float | None, agent: AgentKind, key: str, action: str, context: dict[str, Any]
     ) -> AgentResult:
@@ -584,8 +599,10 @@ class Executor:
             workflow_id=run.workflow_id,
             services=self.services,
             stream=lambda text: self._publish(run, NodeStatus.RUNNING.value, node_key=key, data={"delta": text}),
+            run_tokens=self._tokens.get(run.id, 0),
+            chain=run.chain,
         )
-        async with self._slots:
+        async with self._slots if agent.holds_slot else contextlib.nullcontext():
             try:
                 async with asyncio.timeout(timeout):
                     value = await agent.run(ctx)
@@ -598,3 +615,21 @@ class Executor:
             except Exception as exc:
                 raise AgentError(f"{type(exc).__name__}: {exc}", node=key, run_id=run.id) from None
         return value if isinstance(value, AgentResult) else AgentResult(output=value)
+
+
+def _total_tokens(usage: dict[str, Any] | None) -> int:
+    value = (usage or {}).get("total_tokens")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _merge_usage(before: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
+    """Token counts summed field by field; `estimated` stays true once any part was estimated."""
+    merged = dict(before or {})
+    for name, value in usage.items():
+        if isinstance(value, bool):
+            merged[name] = bool(merged.get(name)) or value
+        elif isinstance(value, int | float) and isinstance(merged.get(name, 0), int | float):
+            merged[name] = merged.get(name, 0) + value
+        else:
+            merged[name] = value
+    return merged

@@ -89,6 +89,8 @@ class Trigger(enum.StrEnum):
     WEBHOOK = "webhook"
     SCHEDULE = "schedule"
     BATCH = "batch"
+    WORKFLOW = "workflow"
+    """Started by a `workflow` step of another run (a sub-workflow)."""
 
 
 class Position(BaseModel):
@@ -182,6 +184,11 @@ class RunRecord:
     callback_attempts: int = 0
     callback_due_at: datetime | None = None
     """When the next attempt is due, while the callback is PENDING."""
+    parent_run_id: str | None = None
+    """For a sub-workflow's run: the run whose `workflow` step started it, and that step's key."""
+    parent_node_key: str | None = None
+    chain: tuple[str, ...] = ()
+    """Workflow ids of the runs this run is nested in, outermost first (empty for a top-level run)."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from app.agents import registry
-from app.agents.base import AgentContext, AgentResult
+from app.agents.base import AgentContext, AgentResult, AgentServices
 from app.engine import mapping
 from app.engine.exceptions import MappingError, NodeError
 from app.engine.model import WorkflowDefinition
@@ -44,6 +44,8 @@ class Trial:
     duration_ms: float = 0.0
     waits_for_approval: bool = False
     handles: list[str] | None = None
+    usage: dict[str, Any] | None = None
+    """Token usage, for kinds that report it (llm)."""
 
 
 def node_input(definition: WorkflowDefinition, key: str, *, payload: Any, outputs: Mapping[str, Any]) -> Any:
@@ -92,6 +94,7 @@ async def try_node(
     payload: Any,
     outputs: Mapping[str, Any],
     workflow_id: str = "",
+    services: AgentServices | None = None,
 ) -> Trial:
     """Run one node's agent once with the input it would get. Nothing is stored; errors come back as text."""
     node = definition.node(key)
@@ -115,6 +118,7 @@ async def try_node(
             mapping_context=context,
             http=http,
             workflow_id=workflow_id,
+            services=services or AgentServices(),
         )
         async with asyncio.timeout(node.timeout_seconds or TRIAL_TIMEOUT_SECONDS):
             value = await agent.run(ctx)
@@ -132,6 +136,7 @@ async def try_node(
         duration_ms=_ms(started),
         waits_for_approval=result.wait_for_approval or node.needs_approval,
         handles=result.handles,
+        usage=result.usage,
     )
 
 

@@ -7,7 +7,7 @@ __all__ = ["register_pages"]
 
 def register_pages() -> None:
     """Declare every page (NiceGUI routes). Pages reach the services through `app.pages.context`."""
-    from app.pages import editor, home, inbox, layout, run_detail, runs, theme, workflows
+    from app.pages import agents, credentials, editor, home, inbox, layout, run_detail, runs, theme, workflows
 
     theme.install()
     home.register()
@@ -16,4 +16,6 @@ def register_pages() -> None:
     runs.register()
     run_detail.register()
     inbox.register()
+    agents.register()
+    credentials.register()
     layout.register_coming_soon()  # last: only the sections no page has claimed

@@ -63,6 +63,8 @@ class RunDetail:
         self.definition: WorkflowDefinition | None = None
         self.workflow_name = ""
         self._ticks = 0
+        self.streams: dict[str, str] = {}  # output streamed so far by running nodes (an llm's tokens)
+        self.stream_label: ui.label | None = None
 
     def title_of(self, key: str) -> str:
         node = next((n for n in self.definition.nodes if n.key == key), None) if self.definition else None
@@ -92,6 +94,7 @@ class RunDetail:
                     self.canvas: GraphEditor | None = GraphEditor(graph, readonly=True, on_select=self._selected)
                     self.canvas.classes("w-full h-full").mark("run-canvas")
                     self.canvas.set_statuses(self._statuses())
+                    self.canvas.set_notes(self._token_notes())
                 else:
                     self.canvas = None
                     ui.label("The definition this run used is no longer stored.").classes("fy-muted m-4")
@@ -115,6 +118,12 @@ class RunDetail:
         throttle = Throttle(self.refresh, interval=0.25)
 
         def event(event: Event) -> None:
+            delta = event.data.get("delta")
+            if event.node_key is not None and isinstance(delta, str):  # a piece of output as it is produced
+                self.streams[event.node_key] = self.streams.get(event.node_key, "") + delta
+                if self.selected == event.node_key and self.stream_label is not None:
+                    self.stream_label.set_text(self.streams[event.node_key])
+                return
             if event.node_key is not None and self.canvas is not None:
                 self.canvas.set_statuses({event.node_key: event.status})  # at once: this is what people watch
             throttle.poke()
@@ -138,6 +147,15 @@ class RunDetail:
         keys = [n.key for n in self.definition.nodes] if self.definition is not None else list(self.nodes)
         return {key: (self.nodes[key].status if key in self.nodes else "PENDING") for key in keys}
 
+    def _token_notes(self) -> dict[str, str | None]:
+        """ "412 tokens" on the nodes that report token usage (llm steps)."""
+        notes: dict[str, str | None] = {}
+        for key, node in self.nodes.items():
+            tokens = (node.usage or {}).get("total_tokens")
+            if tokens:
+                notes[key] = f"{int(tokens):,} tokens"
+        return notes
+
     async def refresh(self) -> None:
         try:
             run, nodes, approvals, definition = await flowyard().run_detail(self.run_id)
@@ -147,6 +165,7 @@ class RunDetail:
         self.deliveries = await flowyard().callback_deliveries(self.run_id)
         if self.canvas is not None:
             self.canvas.set_statuses(self._statuses())
+            self.canvas.set_notes(self._token_notes())
         self.header.refresh()
         self.panel.refresh()
         self._draw_timeline()
@@ -196,6 +215,10 @@ class RunDetail:
                         ui.label(f"took {duration_text((end - run.started_at).total_seconds())}{running}").mark(
                             "run-duration"
                         )
+                    tokens = sum(int((n.usage or {}).get("total_tokens") or 0) for n in self.nodes.values() if n.usage)
+                    if tokens:
+                        ui.label("·")
+                        ui.label(f"{tokens:,} tokens").mark("run-tokens")
                     if run.session_id:
                         ui.label("·")
                         ui.label(f"session {run.session_id}").classes("font-mono")
@@ -292,6 +315,12 @@ class RunDetail:
                 icon="how_to_reg",
                 on_click=lambda: ui.navigate.to(f"/inbox?approval={pending.id}"),
             ).props("unelevated no-caps").mark("review-approval")
+        self.stream_label = None
+        if node.status == "RUNNING" and (key in self.streams or node.output is None):
+            ui.label("Output so far").classes("fy-section-label")
+            self.stream_label = (
+                ui.label(self.streams.get(key, "")).classes("fy-stream whitespace-pre-wrap text-sm").mark("node-stream")
+            )
         if node.error:
             ui.label("Error").classes("fy-section-label")
             ui.label(node.error).classes("fy-error whitespace-pre-wrap font-mono text-sm").mark("node-error")

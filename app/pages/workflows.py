@@ -5,14 +5,17 @@ examples to start from. A workflow opens in the editor at `/workflows/{id}`.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from nicegui import events, ui
 
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
 from app.pages import theme
 from app.pages.context import flowyard
+from app.pages.dialogs import actions as _actions
+from app.pages.dialogs import dialog as _dialog
+from app.pages.dialogs import error_label as _error_label
+from app.pages.dialogs import show as _show
 from app.pages.layout import frame
 from app.services import ExampleWorkflow, Page, WorkflowSort, WorkflowSummary
 
@@ -367,19 +370,6 @@ class WorkflowsPage:
 # --- small pieces --------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _dialog(title: str) -> Iterator[ui.dialog]:
-    """A dialog that opens at once and is removed when it closes (however it closes).
-
-    Closing deletes the dialog with the handler's own context, so a handler closes it as its last act.
-    """
-    with ui.dialog() as dialog, ui.card().classes("fy-dialog"):
-        ui.label(title).classes("fy-dialog__title")
-        yield dialog
-    dialog.on_value_change(lambda e: None if e.value else dialog.delete())
-    dialog.open()
-
-
 def _name_input(value: str) -> ui.input:
     rules = {"Give it a name": lambda v: bool((v or "").strip()), f"{NAME_MAX} characters at most": _at_most(NAME_MAX)}
     field = (
@@ -396,25 +386,6 @@ def _description_input(value: str) -> ui.textarea:
 
 def _at_most(limit: int) -> Callable[[str | None], bool]:
     return lambda v: len(v or "") <= limit
-
-
-def _error_label() -> ui.label:
-    label = ui.label().classes("fy-error").mark("error")
-    label.set_visibility(False)
-    return label
-
-
-def _show(label: ui.label, message: str) -> None:
-    label.set_text(message)
-    label.set_visibility(True)
-
-
-def _actions(
-    dialog: ui.dialog, confirm: str, on_confirm: Callable[[], Awaitable[None]], *, color: str = "primary"
-) -> None:
-    with ui.row().classes("fy-dialog__actions"):
-        ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-        ui.button(confirm, on_click=on_confirm, color=color).props("unelevated no-caps").mark("confirm")
 
 
 def _reason(exc: FlowyardError) -> str:

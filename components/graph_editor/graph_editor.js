@@ -55,7 +55,7 @@ const KIND_COLOURS = {
 };
 const SPARE_COLOURS = ["#7c3aed", "#0284c7", "#c026d3", "#0d9488", "#4f46e5", "#db2777"];
 // Keys that are the node's settings; everything else in `data` is kept as given and copied along.
-const OVERLAY_KEYS = ["status", "problems"];
+const OVERLAY_KEYS = ["status", "problems", "note"];
 
 // One clipboard for every editor on the page: copy in one workflow, paste in another.
 let clipboard = null;
@@ -129,7 +129,7 @@ const AgentNode = {
         </div>
         <i v-if="status" class="fy-node__status q-icon notranslate material-icons" :title="status.label">{{ status.icon }}</i>
       </div>
-      <div v-if="data.needsApproval || retries > 0 || problems.length" class="fy-node__badges">
+      <div v-if="data.needsApproval || retries > 0 || problems.length || data.note" class="fy-node__badges">
         <span v-if="problems.length" class="fy-badge fy-badge--problem" :data-problems="problems.length">
           <i class="q-icon notranslate material-icons" aria-hidden="true">error_outline</i>{{ problems.length }}
           <q-tooltip class="fy-tooltip" anchor="top middle" self="bottom middle" :offset="[0, 6]">
@@ -141,6 +141,7 @@ const AgentNode = {
           <i class="q-icon notranslate material-icons" aria-hidden="true">front_hand</i>approval
         </span>
         <span v-if="retries > 0" class="fy-badge" :title="'Retries up to ' + retries + ' times'">↻{{ retries }}</span>
+        <span v-if="data.note" class="fy-badge fy-badge--note">{{ data.note }}</span>
       </div>
       <div v-if="handles" class="fy-node__outcomes">
         <div v-for="name in handles" :key="name" class="fy-node__outcome" :data-handle="name">
@@ -176,6 +177,7 @@ export default {
     // Overlays, not edits: they survive undo/redo and are never part of the history.
     let statuses = {};
     let problems = {};
+    let notes = {}; // a short text per node shown as a badge (a run's token count): not part of the graph
     let history = [];
     let historyIndex = -1;
     let pendingMove = null;
@@ -203,7 +205,7 @@ export default {
      * (and the handle positions) of a node once it is rendered.
      */
     function estimatedSize(data) {
-      const badges = data.needsApproval || Number(data.retries) > 0 || data.problems.length ? 24 : 0;
+      const badges = data.needsApproval || Number(data.retries) > 0 || data.problems.length || data.note ? 24 : 0;
       const outcomes = data.handles ? 11 + 24 * data.handles.length : 0;
       return { width: NODE_WIDTH + 0.5, height: 58.5 + badges + outcomes };
     }
@@ -213,6 +215,7 @@ export default {
       data.handles = Array.isArray(data.handles) ? data.handles.map(String) : null;
       data.status = statuses[node.id] ?? null;
       data.problems = problems[node.id] ?? [];
+      data.note = notes[node.id] ?? null;
       const id = String(node.id);
       const measured = flow.findNode(id)?.dimensions;
       return {
@@ -599,6 +602,7 @@ export default {
       }
       statuses = {};
       problems = {};
+      notes = {};
       for (const node of graph?.nodes || []) {
         if (node?.data?.status) statuses[node.id] = node.data.status;
         if (Array.isArray(node?.data?.problems) && node.data.problems.length) problems[node.id] = node.data.problems;
@@ -626,6 +630,14 @@ export default {
       const touched = new Set([...Object.keys(problems), ...Object.keys(next)]);
       problems = next;
       for (const key of touched) if (flow.findNode(key)) flow.updateNodeData(key, { problems: problems[key] || [] });
+    }
+
+    function setNotes(update) {
+      for (const [key, note] of Object.entries(update || {})) {
+        if (note) notes[key] = String(note);
+        else delete notes[key];
+        if (flow.findNode(key)) flow.updateNodeData(key, { note: notes[key] ?? null });
+      }
     }
 
     function selectNode(key) {
@@ -814,6 +826,7 @@ export default {
       getGraph: whenReady(getGraph),
       setStatuses: whenReady(setStatuses),
       setProblems: whenReady(setProblems),
+      setNotes: whenReady(setNotes),
       updateNode: whenReady(updateNode),
       renameNode: whenReady(renameNode),
       addNode: whenReady(addNode),

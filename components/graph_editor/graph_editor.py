@@ -39,7 +39,7 @@ DRAG_TYPE = "application/flowyard-agent"
 STATUSES = ("PENDING", "RUNNING", "WAITING_APPROVAL", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED")
 
 _EVENTS = ("change", "select", "save", "run", "help")
-_OVERLAYS = ("status", "problems")
+_OVERLAYS = ("status", "problems", "note")
 _BUNDLE = Path(__file__).parent / "dist" / "index.js"
 
 if not _BUNDLE.is_file():
@@ -203,6 +203,15 @@ class GraphEditor(
                 if node is not None:
                     node.setdefault("data", {})["status"] = status or None
         self.run_method("setStatuses", dict(statuses))
+
+    def set_notes(self, notes: dict[str, str | None]) -> None:
+        """Show a short text as a badge on nodes (a run's token count; not an edit); merges, None clears."""
+        with self._props.suspend_updates():
+            for key, note in notes.items():
+                node = self.node(key)
+                if node is not None:
+                    node.setdefault("data", {})["note"] = note or None
+        self.run_method("setNotes", dict(notes))
 
     def set_problems(self, problems: dict[str, list[str]]) -> None:
         """Mark nodes with validation problems (not an edit); replaces all marks: nodes not named have none."""

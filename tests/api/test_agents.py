@@ -7,11 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents import registry
 from app.services import Flowyard
 from tests.api.helpers import ISO_UTC, V1, add_step, assert_refused, create_workflow, finished_run, run_to_end
 from tests.servers import LocalServer
 
-DEFAULT_AGENTS = {"transform", "http", "branch", "approval", "delay"}
+# One saved agent per built-in kind the palette offers, and one per installed plugin kind (the example plugin's).
+DEFAULT_AGENTS = {"transform", "http", "branch", "approval", "delay", "workflow", *registry.PLUGIN_KINDS}
 
 
 async def _create_agent(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
@@ -24,24 +26,25 @@ async def _create_agent(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 # --- list and kinds -------------------------------------------------------------------------------------------------
 
 
-async def test_list_agents_has_the_five_default_agents_from_the_start(api: httpx.AsyncClient) -> None:
+async def test_list_agents_has_the_default_agents_from_the_start(api: httpx.AsyncClient) -> None:
     response = await api.get(f"{V1}/agents")
 
     assert response.status_code == 200
     page = response.json()
     assert {a["id"] for a in page["content"]} == DEFAULT_AGENTS
-    assert page["totalElements"] == 5
+    assert page["totalElements"] == len(DEFAULT_AGENTS)
     assert all(a["kind"] == a["id"] for a in page["content"])
     assert all({"name", "description", "config", "createdAt", "updatedAt"} <= set(a) for a in page["content"])
 
 
 async def test_list_agents_pages_with_page_and_size(api: httpx.AsyncClient) -> None:
+    pages = -(-len(DEFAULT_AGENTS) // 2)
     first = (await api.get(f"{V1}/agents", params={"page": 0, "size": 2})).json()
-    last = (await api.get(f"{V1}/agents", params={"page": 2, "size": 2})).json()
+    last = (await api.get(f"{V1}/agents", params={"page": pages - 1, "size": 2})).json()
 
     assert len(first["content"]) == 2
-    assert len(last["content"]) == 1
-    assert (first["totalElements"], first["totalPages"]) == (5, 3)
+    assert len(last["content"]) == 2 - len(DEFAULT_AGENTS) % 2
+    assert (first["totalElements"], first["totalPages"]) == (len(DEFAULT_AGENTS), pages)
 
 
 async def test_list_agents_with_size_out_of_range_is_refused(api: httpx.AsyncClient) -> None:
@@ -141,7 +144,7 @@ async def test_create_agent_with_id_its_url_cannot_reach_is_refused(api: httpx.A
     response = await api.post(f"{V1}/agents", json={"id": agent_id, "name": "K", "kind": "transform"})
 
     assert_refused(response, "id")
-    assert (await api.get(f"{V1}/agents")).json()["totalElements"] == 5
+    assert (await api.get(f"{V1}/agents")).json()["totalElements"] == len(DEFAULT_AGENTS)
 
 
 async def test_created_agent_runs_with_its_saved_config(

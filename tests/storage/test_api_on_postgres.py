@@ -36,3 +36,27 @@ async def test_steps_run_pause_resume_and_complete_on_postgres(postgres_url: str
     assert resumed.status_code == 202
     assert run["status"] == "COMPLETED" and run["output"] == "done: ok"
     assert history["totalElements"] == 1 and history["content"][0]["currentStepOrder"] == 3
+
+
+async def test_workflow_step_runs_a_sub_workflow_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    app = create_api(Settings(data_dir=tmp_path, database_url=postgres_url))
+    async with app.router.lifespan_context(app):
+        flowyard = app.state.flowyard
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+            child = (await api.post("/api/v1/workflows", json={"name": "Child"})).json()["id"]
+            parent = (await api.post("/api/v1/workflows", json={"name": "Parent"})).json()["id"]
+            steps = [
+                (child, {"agentId": "transform", "action": "Hello {{ input }}"}),
+                (parent, {"agentId": "workflow", "action": "", "key": "sub", "config": {"workflow_id": child}}),
+            ]
+            for workflow_id, step in steps:
+                added = await api.post(f"/api/v1/workflows/{workflow_id}/steps", json=step)
+                assert added.status_code == 201, added.text
+            run_id = (await api.post(f"/api/v1/workflows/{parent}/run", json={"input": "pg"})).json()["runId"]
+            await flowyard.executor.wait(run_id, timeout=10)
+            run = (await api.get(f"/api/v1/workflows/runs/{run_id}")).json()
+            child_run = await flowyard.child_run(run_id, "sub")
+
+    assert run["status"] == "COMPLETED" and run["output"] == "Hello pg"
+    assert child_run is not None
+    assert (child_run.trigger, child_run.chain, child_run.status) == ("workflow", [parent], "COMPLETED")

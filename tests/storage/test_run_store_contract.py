@@ -136,6 +136,15 @@ async def test_get_run_returns_every_field_as_created(store: RunStore) -> None:
     assert await store.get_run(RUN) == run
 
 
+async def test_get_run_returns_a_sub_workflow_runs_parent_and_chain(store: RunStore) -> None:
+    run = new_run()
+    run.trigger, run.parent_run_id, run.parent_node_key = Trigger.WORKFLOW, "wr-parent", "enrich"
+    run.chain = ("wf-outer", "wf-middle")
+    await store.create_run(run)
+
+    assert await store.get_run(RUN) == run
+
+
 async def test_get_run_returns_timezone_aware_utc_datetimes(store: RunStore) -> None:
     await running_run(store)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, ClassVar
 
+import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
+from app.agents import registry
+from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine.model import RunStatus, Trigger
 from app.services import Flowyard
 from components.graph_editor import GraphEditor
@@ -267,3 +271,43 @@ async def test_the_run_page_keeps_the_decision_and_the_edit(user: User, flowyard
     await user.should_see("Edited before approval:")
     with user.scope(marker="approval-diff"):
         await user.should_see('"edited"')
+
+
+class _Streamer(AgentKind):
+    """Produces its output piece by piece (as an llm does), at the test's pace."""
+
+    kind: ClassVar[str] = "streamer_test"
+    title: ClassVar[str] = "Streamer"
+    more: ClassVar[asyncio.Event]
+    release: ClassVar[asyncio.Event]
+
+    async def run(self, ctx: AgentContext) -> Any:
+        assert ctx.stream is not None
+        ctx.stream("Once upon ")
+        await asyncio.wait_for(self.more.wait(), 10)
+        ctx.stream("a time, ")
+        ctx.stream("the end.")
+        await asyncio.wait_for(self.release.wait(), 10)
+        return AgentResult(output="Once upon a time, the end.", usage={"total_tokens": 42})
+
+
+async def test_a_running_steps_output_streams_into_its_panel_and_tokens_are_counted(
+    user: User, flowyard: Flowyard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.KINDS, _Streamer.kind, _Streamer)
+    monkeypatch.setattr(_Streamer, "more", asyncio.Event(), raising=False)
+    monkeypatch.setattr(_Streamer, "release", asyncio.Event(), raising=False)
+    await flowyard.create_agent(id="storyteller", name="Storyteller", kind=_Streamer.kind)
+    workflow = await flowyard.create_workflow(name="Story", definition=steps("", agent_id="storyteller"))
+    run = await flowyard.start_run(workflow.id, input="x")
+    await user.open(f"/runs/{run.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    await user.should_see("Output so far")
+
+    _Streamer.more.set()  # pieces produced while the page is open show as they come (live only, not stored)
+
+    await user.should_see("a time, the end.", retries=40)
+    _Streamer.release.set()
+    await user.should_see("42 tokens", retries=40)
+    await user.should_see("Completed")
+    assert user.find(GraphEditor).elements.pop().node("s1")["data"]["note"] == "42 tokens"  # type: ignore[attr-defined,index]

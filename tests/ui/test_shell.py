@@ -17,7 +17,12 @@ async def test_open_root_lands_on_the_workflows(user: User) -> None:
     await user.should_see("No workflows yet — start from an example")
 
 
-BUILT = {"/runs": "Every run of every workflow", "/inbox": "Steps waiting for your approval"}
+BUILT = {
+    "/runs": "Every run of every workflow",
+    "/inbox": "Steps waiting for your approval",
+    "/agents": "Saved, configured agents",
+    "/credentials": "Secrets your agents use",
+}
 
 
 @pytest.mark.parametrize("section", NAVIGATION[1:], ids=lambda s: s.label)

@@ -1,0 +1,178 @@
+"""The credentials page (`/credentials`): named secrets agents refer to by name. Write-only: a value is typed
+once (in a password field), stored encrypted, and never shown again; it can be replaced or deleted (refused
+while an agent or a workflow step refers to it, naming which)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.credentials import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialInfo
+from app.engine.exceptions import FlowyardError, InvalidInput
+from app.pages import theme
+from app.pages.context import flowyard
+from app.pages.dialogs import actions, dialog, error_label, show
+from app.pages.layout import frame
+
+__all__ = ["register"]
+
+TYPE_LABELS = {
+    "api_key": "API key (sent as a Bearer token)",
+    "bearer": "Bearer token",
+    "basic": "Basic auth (user name and password)",
+    "header": "Custom header (name and value)",
+}
+FIELD_LABELS = {"token": "Token or key", "username": "User name", "password": "Password", "name": "Header name",
+                "value": "Header value"}  # fmt: skip
+SECRET_FIELDS = {"token", "password", "value"}
+
+
+def register() -> None:
+    @ui.page("/credentials")
+    async def credentials_page() -> None:
+        with frame("Credentials"):
+            page = CredentialsPage()
+            await page.build()
+
+
+class CredentialsPage:
+    def __init__(self) -> None:
+        self.items: list[CredentialInfo] = []
+
+    async def build(self) -> None:
+        with ui.row().classes("fy-page-header"):
+            with ui.column().classes("gap-1"):
+                ui.label("Credentials").classes("fy-title")
+                ui.label(
+                    "Secrets your agents use, referred to by name. Stored encrypted; never shown again after saving."
+                ).classes("fy-subtitle")
+            ui.space()
+            ui.button("New credential", icon="add", on_click=self.open_create).props("unelevated no-caps").mark(
+                "create"
+            )
+        self.items = await flowyard().list_credentials()
+        self.listing()
+        self.host = ui.element("div")
+
+    async def reload(self) -> None:
+        self.items = await flowyard().list_credentials()
+        self.listing.refresh()
+
+    @ui.refreshable_method
+    def listing(self) -> None:
+        with ui.column().classes("fy-list fy-card fy-credentials gap-0"):
+            if not self.items:
+                with ui.column().classes("fy-empty"):
+                    with ui.element("div").classes("fy-empty__icon"):
+                        ui.icon("key")
+                    ui.label("No credentials yet").classes("fy-empty__title")
+                    ui.label(
+                        "Add an API key or a token once, then refer to it by name in an agent's settings "
+                        "(the Credential field of an HTTP request, an LLM or a notification)."
+                    ).classes("fy-empty__text")
+                return
+            with ui.element("div").classes("fy-list__head"):
+                with ui.element("div").classes("fy-list__cells"):
+                    for label in ("Name", "Type", "Updated"):
+                        ui.label(label)
+                ui.element("div").classes("fy-list__actions")
+            for item in self.items:
+                with ui.element("div").classes("fy-list__row").mark("credential-row", item.name):
+                    with ui.element("div").classes("fy-list__cells"):
+                        with ui.row().classes("items-center gap-2 no-wrap"):
+                            ui.icon("key").classes("fy-muted")
+                            ui.label(item.name).classes("fy-workflow__name font-mono")
+                        ui.label(TYPE_LABELS.get(item.type, item.type).split(" (")[0]).classes("fy-cell-text")
+                        theme.time_label(item.updated_at)
+                    with (
+                        ui.element("div").classes("fy-list__actions"),
+                        ui.button(icon="more_vert", color=None).props("flat round dense"),
+                        ui.menu().props("anchor='bottom right' self='top right'"),
+                    ):
+                        ui.menu_item("Replace value", lambda i=item: self.open_replace(i)).mark(f"replace-{item.name}")
+                        ui.separator()
+                        ui.menu_item("Delete", lambda i=item: self.open_delete(i)).classes("text-negative").mark(
+                            f"delete-{item.name}"
+                        )
+
+    def _value_inputs(self, kind: str, box: ui.column) -> dict[str, ui.input]:
+        box.clear()
+        inputs: dict[str, ui.input] = {}
+        with box:
+            for field in VALUE_FIELDS[kind]:
+                secret = field in SECRET_FIELDS
+                widget = ui.input(FIELD_LABELS.get(field, field), password=secret, password_toggle_button=secret)
+                inputs[field] = widget.props("outlined autocomplete=off").classes("w-full").mark(f"value-{field}")
+        return inputs
+
+    def open_create(self) -> None:
+        with self.host, dialog("New credential") as box:
+            name = ui.input("Name (how agents refer to it)").props("outlined autofocus").classes("w-full font-mono")
+            name.mark("name")
+            kind = ui.select({t: TYPE_LABELS.get(t, t) for t in CREDENTIAL_TYPES}, label="Type", value="api_key")
+            kind.props("outlined").classes("w-full").mark("type")
+            fields = ui.column().classes("w-full gap-2")
+            inputs = self._value_inputs("api_key", fields)
+
+            def retype(value: str) -> None:
+                inputs.clear()
+                inputs.update(self._value_inputs(value, fields))
+
+            kind.on_value_change(lambda e: retype(e.value))
+            error = error_label()
+
+            async def create() -> None:
+                values = {field: widget.value or "" for field, widget in inputs.items()}
+                try:
+                    await flowyard().create_credential((name.value or "").strip(), kind.value, values)
+                except InvalidInput as exc:
+                    show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
+                    return
+                except FlowyardError as exc:
+                    show(error, str(exc))
+                    return
+                for widget in inputs.values():  # the secret leaves the page as soon as it is saved
+                    widget.set_value("")
+                ui.notify(f"Saved “{name.value.strip()}”", type="positive")
+                await self.reload()
+                box.close()  # last: closing deletes the dialog, and this handler's context with it
+
+            actions(box, "Save", create)
+
+    def open_replace(self, item: CredentialInfo) -> None:
+        with self.host, dialog(f"Replace “{item.name}”") as box:
+            ui.label("The current value cannot be shown; type the new one.").classes("fy-subtitle")
+            inputs = self._value_inputs(item.type, ui.column().classes("w-full gap-2"))
+            error = error_label()
+
+            async def replace() -> None:
+                values = {field: widget.value or "" for field, widget in inputs.items()}
+                try:
+                    await flowyard().update_credential(item.name, values)
+                except InvalidInput as exc:
+                    show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
+                    return
+                except FlowyardError as exc:
+                    show(error, str(exc))
+                    return
+                ui.notify(f"Replaced the value of “{item.name}”", type="positive")
+                await self.reload()
+                box.close()
+
+            actions(box, "Save", replace)
+
+    def open_delete(self, item: CredentialInfo) -> None:
+        with self.host, dialog(f"Delete “{item.name}”?") as box:
+            ui.label("Agents that refer to it by name would fail. This cannot be undone.").classes("fy-subtitle")
+            error = error_label()
+
+            async def delete() -> None:
+                try:
+                    await flowyard().delete_credential(item.name)
+                except FlowyardError as exc:
+                    show(error, str(exc))
+                    return
+                ui.notify(f"Deleted “{item.name}”")
+                await self.reload()
+                box.close()
+
+            actions(box, "Delete", delete, color="negative")

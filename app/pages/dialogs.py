@@ -1,0 +1,41 @@
+"""The small dialogs every page uses: a titled card that opens at once and goes when closed, its buttons,
+and an error line that appears only with a message."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+from nicegui import ui
+
+__all__ = ["actions", "dialog", "error_label", "show"]
+
+
+@contextmanager
+def dialog(title: str) -> Iterator[ui.dialog]:
+    """A dialog that opens at once and is removed when it closes (however it closes).
+
+    Closing deletes the dialog with the handler's own context, so a handler closes it as its last act.
+    """
+    with ui.dialog() as box, ui.card().classes("fy-dialog"):
+        ui.label(title).classes("fy-dialog__title")
+        yield box
+    box.on_value_change(lambda e: None if e.value else box.delete())
+    box.open()
+
+
+def error_label() -> ui.label:
+    label = ui.label().classes("fy-error").mark("error")
+    label.set_visibility(False)
+    return label
+
+
+def show(label: ui.label, message: str) -> None:
+    label.set_text(message)
+    label.set_visibility(True)
+
+
+def actions(box: ui.dialog, confirm: str, on_confirm: Callable[[], Awaitable[None]], *, color: str = "primary") -> None:
+    with ui.row().classes("fy-dialog__actions"):
+        ui.button("Cancel", on_click=box.close).props("flat no-caps")
+        ui.button(confirm, on_click=on_confirm, color=color).props("unelevated no-caps").mark("confirm")

@@ -1,0 +1,157 @@
+"""Sessions: the conversation memory llm steps share across runs with the same session id.
+
+`SqlSessionMemory` satisfies the agents' `SessionMemory` protocol (without importing it) over the
+`sessions` and `session_messages` tables; the functions below it list, read and clear sessions
+for the application's services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from app import clock
+from storage.db import Database
+from storage.models import SessionMessageRow, SessionRow
+
+__all__ = [
+    "SessionMessage",
+    "SessionPage",
+    "SessionSummary",
+    "SqlSessionMemory",
+    "clear_session",
+    "list_sessions",
+    "session_messages",
+    "session_summary",
+]
+
+sessions = SessionRow.__table__  # type: ignore[attr-defined]
+messages = SessionMessageRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: str
+    messages: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    items: list[SessionSummary]
+    next_cursor: str | None
+    """Pass as `after` for the next page; None on the last one."""
+
+
+@dataclass(frozen=True)
+class SessionMessage:
+    role: str
+    content: str
+    run_id: str | None
+    node_key: str | None
+    created_at: datetime
+
+
+class SqlSessionMemory:
+    """Session memory on SQL. `window` is how many earlier messages `history` gives when not told."""
+
+    def __init__(self, db: Database, *, window: int = 20, now: Callable[[], datetime] = clock.now) -> None:
+        self.db = db
+        self.window = window
+        self._now = now
+
+    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, str]]:
+        """The last `limit` messages ({"role", "content"}), oldest first; None: the configured window."""
+        count = self.window if limit is None else limit
+        if count <= 0:
+            return []
+        return await self.db.run(self._history, session_id, count)
+
+    def _history(self, session_id: str, limit: int) -> list[dict[str, str]]:
+        query = (
+            sa.select(messages.c.role, messages.c.content)
+            .where(messages.c.session_id == session_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [{"role": row.role, "content": row.content} for row in reversed(rows)]
+
+    async def append(self, session_id: str, messages: list[dict[str, str]], *, run_id: str, node_key: str) -> None:
+        """Keep `messages` after the session's earlier ones, creating the session on its first message."""
+        await self.db.run(self._append, session_id, messages, run_id, node_key)
+
+    def _append(self, session_id: str, new: list[dict[str, str]], run_id: str, node_key: str) -> None:
+        now = self._now()
+        with self.db.engine.begin() as conn:
+            touched = conn.execute(sessions.update().where(sessions.c.id == session_id).values(updated_at=now))
+            if touched.rowcount == 0:
+                conn.execute(sessions.insert().values(id=session_id, created_at=now, updated_at=now))
+            if new:
+                conn.execute(
+                    messages.insert(),
+                    [
+                        {
+                            "session_id": session_id,
+                            "run_id": run_id,
+                            "node_key": node_key,
+                            "role": m["role"],
+                            "content": m["content"],
+                            "created_at": now,
+                        }
+                        for m in new
+                    ],
+                )
+
+
+def _summaries(conn: sa.Connection, where: Any, limit: int) -> list[SessionSummary]:
+    count = (
+        sa.select(sa.func.count()).select_from(messages).where(messages.c.session_id == sessions.c.id).scalar_subquery()
+    )
+    query = (
+        sa.select(sessions.c.id, count.label("messages"), sessions.c.created_at, sessions.c.updated_at)
+        .where(where)
+        .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
+        .limit(limit)
+    )
+    return [SessionSummary(r.id, int(r.messages), r.created_at, r.updated_at) for r in conn.execute(query).all()]
+
+
+def list_sessions(conn: sa.Connection, *, after: str | None, size: int) -> SessionPage:
+    """Sessions, most recently used first. `after` is the id of the last session of the previous page."""
+    where: Any = sa.true()
+    if after is not None:
+        last = conn.execute(sa.select(sessions.c.updated_at).where(sessions.c.id == after)).first()
+        if last is None:
+            return SessionPage([], None)
+        where = sa.or_(
+            sessions.c.updated_at < last.updated_at,
+            sa.and_(sessions.c.updated_at == last.updated_at, sessions.c.id < after),
+        )
+    items = _summaries(conn, where, size + 1)
+    more = len(items) > size
+    items = items[:size]
+    return SessionPage(items, items[-1].id if more and items else None)
+
+
+def session_summary(conn: sa.Connection, session_id: str) -> SessionSummary | None:
+    found = _summaries(conn, sessions.c.id == session_id, 1)
+    return found[0] if found else None
+
+
+def session_messages(conn: sa.Connection, session_id: str) -> list[SessionMessage]:
+    """Every message of the session, oldest first."""
+    query = sa.select(messages).where(messages.c.session_id == session_id).order_by(messages.c.id)
+    return [SessionMessage(r.role, r.content, r.run_id, r.node_key, r.created_at) for r in conn.execute(query).all()]
+
+
+def clear_session(conn: sa.Connection, session_id: str) -> bool:
+    """Forget the session and its messages; False when there was none."""
+    conn.execute(messages.delete().where(messages.c.session_id == session_id))
+    return conn.execute(sessions.delete().where(sessions.c.id == session_id)).rowcount > 0
