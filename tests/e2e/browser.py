@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-__all__ = ["CHROMIUM", "SCREENSHOTS", "browser", "free_port", "nicegui_app", "page"]
+__all__ = ["CHROMIUM", "SCREENSHOTS", "Shots", "browser", "free_port", "nicegui_app", "page"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,3 +119,16 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path, t
         if time.monotonic() > deadline:
             raise RuntimeError(f"the app did not answer within {timeout} s:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
+
+
+class Shots:
+    """Numbered screenshots of a journey: `.screenshots/<prefix>-<nn>-<step>.png`."""
+
+    def __init__(self, tab: Page, prefix: str) -> None:
+        self.page, self.prefix, self.count = tab, prefix, 0
+        SCREENSHOTS.mkdir(exist_ok=True)
+
+    def __call__(self, step: str) -> None:
+        self.count += 1
+        self.page.wait_for_timeout(150)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{step}.png"))

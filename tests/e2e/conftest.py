@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,3 +58,10 @@ def flowyard_server(
                 process.kill()
                 process.wait()
         log.close()
+
+
+def api_post(url: str, path: str, body: dict[str, Any]) -> Any:
+    """POST to the server's /api/v1; the JSON answer of a 200, 201 or 202 (anything else fails the test)."""
+    response = httpx.post(f"{url}/api/v1{path}", json=body, timeout=5)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import flowyard_server, free_port
+from tests.e2e.browser import Shots, browser, page  # noqa: F401  (fixtures)
+from tests.e2e.conftest import api_post, flowyard_server, free_port
 from tests.llm_server import ChatServer, Reply
 from tests.servers import LocalServer
 
@@ -47,23 +46,6 @@ def crm() -> Iterator[LocalServer]:
         yield local
 
 
-def _post(url: str, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{url}/api/v1{path}", json=body, timeout=5)
-    assert response.status_code in (200, 201, 202), response.text
-    return response.json()
-
-
-class Shots:
-    def __init__(self, tab: Page) -> None:
-        self.page, self.count = tab, 0
-        SCREENSHOTS.mkdir(exist_ok=True)
-
-    def __call__(self, step: str) -> None:
-        self.count += 1
-        self.page.wait_for_timeout(150)
-        self.page.screenshot(path=str(SCREENSHOTS / f"agents-{self.count:02d}-{step}.png"))
-
-
 def _field(tab: Page, label: str) -> Any:
     """The input of a form field by its label (Quasar fields label their native input)."""
     return tab.get_by_label(label, exact=True)
@@ -75,7 +57,7 @@ def test_credential_llm_agent_test_workflow_run_stream_and_tokens(
     crm: LocalServer,
     page: Page,  # noqa: F811
 ) -> None:
-    shot = Shots(page)
+    shot = Shots(page, "agents")
     chat.script(Reply(text=ANSWER, pace=0.12))
     lookup = crm.reply("/leads/ada", (200, {"name": "Ada", "company": "Acme", "title": "CTO", "size": 500}))
 
@@ -115,8 +97,8 @@ def test_credential_llm_agent_test_workflow_run_stream_and_tokens(
     shot("tested")
 
     # --- (4) a workflow: an http lookup, then the llm agent dropped after it and connected ---
-    workflow_id = _post(server, "/workflows", {"name": "Lead brief"})["id"]
-    _post(
+    workflow_id = api_post(server, "/workflows", {"name": "Lead brief"})["id"]
+    api_post(
         server,
         f"/workflows/{workflow_id}/steps",
         {"agentId": "http", "key": "lookup", "action": f"GET {lookup}", "name": "Look the lead up"},
@@ -148,7 +130,7 @@ def test_credential_llm_agent_test_workflow_run_stream_and_tokens(
     shot("workflow")
 
     # --- (5) run it, and watch the answer stream in on the run page; then the tokens on the node ---
-    run_id = _post(server, f"/workflows/{workflow_id}/run", {"input": {"lead": "ada"}})["runId"]
+    run_id = api_post(server, f"/workflows/{workflow_id}/run", {"input": {"lead": "ada"}})["runId"]
     page.goto(f"{server}/runs/{run_id}")
     node = page.locator('.vue-flow__node[data-id="lead_summary"]')
     node.click()

@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.engine.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import flowyard_server, free_port
+from tests.e2e.browser import Shots, browser, page  # noqa: F401  (fixtures)
+from tests.e2e.conftest import api_post, flowyard_server, free_port
 from tests.servers import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -44,28 +44,11 @@ def receiver() -> Iterator[LocalServer]:
         yield local
 
 
-def _post(url: str, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{url}/api/v1{path}", json=body, timeout=5)
-    assert response.status_code in (200, 201, 202), response.text
-    return response.json()
-
-
 def _workflow(url: str, name: str, steps: list[dict[str, Any]]) -> str:
-    workflow_id: str = _post(url, "/workflows", {"name": name})["id"]
+    workflow_id: str = api_post(url, "/workflows", {"name": name})["id"]
     for step in steps:
-        _post(url, f"/workflows/{workflow_id}/steps", step)
+        api_post(url, f"/workflows/{workflow_id}/steps", step)
     return workflow_id
-
-
-class Shots:
-    def __init__(self, tab: Page) -> None:
-        self.page, self.count = tab, 0
-        SCREENSHOTS.mkdir(exist_ok=True)
-
-    def __call__(self, step: str) -> None:
-        self.count += 1
-        self.page.wait_for_timeout(150)
-        self.page.screenshot(path=str(SCREENSHOTS / f"runs-{self.count:02d}-{step}.png"))
 
 
 def test_watch_approve_with_edits_and_receive_the_signed_callback(
@@ -73,7 +56,7 @@ def test_watch_approve_with_edits_and_receive_the_signed_callback(
     receiver: LocalServer,
     page: Page,  # noqa: F811
 ) -> None:
-    shot = Shots(page)
+    shot = Shots(page, "runs")
     workflow_id = _workflow(
         server,
         "Lead follow-up",
@@ -95,7 +78,7 @@ def test_watch_approve_with_edits_and_receive_the_signed_callback(
     expect(page.get_by_text("No runs yet")).to_be_visible()
     shot("empty")
     callback = receiver.reply("/hook", (200, {"ok": True}))
-    run_id = _post(server, f"/workflows/{workflow_id}/run", {"input": {"lead": "Ada"}, "callbackUrl": callback})[
+    run_id = api_post(server, f"/workflows/{workflow_id}/run", {"input": {"lead": "Ada"}, "callbackUrl": callback})[
         "runId"
     ]
     row = page.locator(".fy-list__row").filter(has_text=run_id)
@@ -160,11 +143,11 @@ def test_watch_approve_with_edits_and_receive_the_signed_callback(
 
 
 def test_cancel_stops_a_run_within_a_second(server: str, page: Page) -> None:  # noqa: F811
-    shot = Shots(page)
+    shot = Shots(page, "runs")
     workflow_id = _workflow(
         server, "Long wait", [{"agentId": "delay", "key": "wait", "action": "", "config": {"seconds": 120}}]
     )
-    run_id = _post(server, f"/workflows/{workflow_id}/run", {"input": "x"})["runId"]
+    run_id = api_post(server, f"/workflows/{workflow_id}/run", {"input": "x"})["runId"]
     page.goto(f"{server}/runs/{run_id}")
     node = page.locator('.vue-flow__node[data-id="wait"] .fy-node')
     expect(node).to_have_class(re.compile(r"\bfy-status--running\b"))
@@ -192,7 +175,7 @@ def test_a_page_that_lost_its_connection_catches_up(server: str, page: Page) -> 
             {"agentId": "transform", "key": "three", "action": "{{ input }} done"},
         ],
     )
-    run_id = _post(server, f"/workflows/{workflow_id}/run", {"input": "x"})["runId"]
+    run_id = api_post(server, f"/workflows/{workflow_id}/run", {"input": "x"})["runId"]
     page.goto(f"{server}/runs/{run_id}")
     one = page.locator('.vue-flow__node[data-id="one"] .fy-node')
     expect(one).to_have_class(re.compile(r"\bfy-status--running\b"))

@@ -17,6 +17,7 @@ __all__ = [
     "EXAMPLES",
     "document",
     "landed_on",
+    "marked_rows",
     "paused_run",
     "row_names",
     "run_to_end",
@@ -95,3 +96,14 @@ async def upload(user: User, name: str, content: bytes | str) -> None:
     data = content.encode() if isinstance(content, str) else content
     field = user.find(ui.upload).elements.pop()
     await field.handle_uploads([ui.upload.SmallFileUpload(name, "application/json", data)])
+
+
+def marked_rows(user: User, marker: str) -> list[str]:
+    """The ids of the rows marked `marker`, top to bottom (a row carries its id as a second marker)."""
+    with user:
+        return [
+            extra
+            for element in ElementFilter(marker=marker, local_scope=False)
+            for extra in element._markers
+            if extra != marker
+        ]

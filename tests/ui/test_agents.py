@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from nicegui import ElementFilter
 from nicegui.testing import User
 
 from app.services import Flowyard
-from tests.ui.helpers import landed_on, steps
-
-
-def _agent_ids(user: User) -> list[str]:
-    with user:
-        return [
-            marker
-            for element in ElementFilter(marker="agent-row", local_scope=False)
-            for marker in element._markers
-            if marker != "agent-row"
-        ]
+from tests.ui.helpers import landed_on, marked_rows, steps
 
 
 async def test_agents_are_listed_with_their_kind_and_use(user: User, flowyard: Flowyard) -> None:
@@ -24,7 +13,7 @@ async def test_agents_are_listed_with_their_kind_and_use(user: User, flowyard: F
 
     await user.open("/agents")
 
-    assert {"transform", "http", "branch", "approval", "delay"} <= set(_agent_ids(user))
+    assert {"transform", "http", "branch", "approval", "delay"} <= set(marked_rows(user, "agent-row"))
     await user.should_see("1 workflow")  # transform, used by Digest
     await user.should_see("HTTP request")
 
@@ -79,7 +68,7 @@ async def test_duplicate_an_agent(user: User, flowyard: Flowyard) -> None:
     await user.should_see("Duplicated as “Shout (copy)”")
     copy = await flowyard.get_agent("shout_2")
     assert (copy.name, copy.kind, copy.description) == ("Shout (copy)", "transform", "loud")
-    assert "shout_2" in _agent_ids(user)
+    assert "shout_2" in marked_rows(user, "agent-row")
 
 
 async def test_delete_is_refused_while_a_workflow_uses_the_agent(user: User, flowyard: Flowyard) -> None:
@@ -101,7 +90,7 @@ async def test_delete_an_unused_agent(user: User, flowyard: Flowyard) -> None:
     user.find(marker="confirm").click()
 
     await user.should_see("Deleted “Shout”")
-    assert "shout" not in _agent_ids(user)
+    assert "shout" not in marked_rows(user, "agent-row")
     assert "shout" not in {a.id for a in await flowyard.agent_summaries()}
 
 

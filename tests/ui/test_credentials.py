@@ -6,18 +6,9 @@ from nicegui import ElementFilter
 from nicegui.testing import User
 
 from app.services import Flowyard
+from tests.ui.helpers import marked_rows
 
 SECRET = "sk-test-7f3a9c1e5b"
-
-
-def _names(user: User) -> list[str]:
-    with user:
-        return [
-            marker
-            for element in ElementFilter(marker="credential-row", local_scope=False)
-            for marker in element._markers
-            if marker != "credential-row"
-        ]
 
 
 async def test_add_a_credential_and_its_value_is_never_shown(user: User, flowyard: Flowyard) -> None:
@@ -30,7 +21,7 @@ async def test_add_a_credential_and_its_value_is_never_shown(user: User, flowyar
     user.find(marker="confirm").click()
 
     await user.should_see("Saved “openai”")
-    assert _names(user) == ["openai"]
+    assert marked_rows(user, "credential-row") == ["openai"]
     [info] = await flowyard.list_credentials()
     assert (info.name, info.type) == ("openai", "api_key")
     with user:  # nowhere on the page, not even in an input's value

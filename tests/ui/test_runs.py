@@ -6,7 +6,7 @@ import asyncio
 from typing import Any, ClassVar
 
 import pytest
-from nicegui import ElementFilter, ui
+from nicegui import ui
 from nicegui.testing import User
 
 from app.agents import registry
@@ -14,18 +14,7 @@ from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine.model import RunStatus, Trigger
 from app.services import Flowyard
 from components.graph_editor import GraphEditor
-from tests.ui.helpers import paused_run, run_to_end, steps
-
-
-def _ids_on_page(user: User) -> list[str]:
-    with user:
-        return [
-            marker
-            for element in ElementFilter(marker="run-row", local_scope=False)
-            for marker in element._markers  # the row is marked with its run's id
-            if marker.startswith("wr-")
-        ]
-
+from tests.ui.helpers import marked_rows, paused_run, run_to_end, steps
 
 # --- the runs page ------------------------------------------------------------------------------------------------
 
@@ -40,7 +29,7 @@ async def test_runs_of_every_workflow_newest_first(user: User, flowyard: Flowyar
 
     await user.should_see("Digest")
     await user.should_see("Enrich")
-    assert _ids_on_page(user) == [newer.id, older.id]
+    assert marked_rows(user, "run-row") == [newer.id, older.id]
 
 
 async def test_filter_by_status_and_workflow_is_kept_in_the_url(user: User, flowyard: Flowyard) -> None:
@@ -52,10 +41,10 @@ async def test_filter_by_status_and_workflow_is_kept_in_the_url(user: User, flow
 
     await user.open("/runs?status=FAILED")
     await user.should_see("Bad")
-    assert _ids_on_page(user) == [failed.id]
+    assert marked_rows(user, "run-row") == [failed.id]
 
     await user.open(f"/runs?workflow={good.id}")
-    assert _ids_on_page(user) == [ok.id]
+    assert marked_rows(user, "run-row") == [ok.id]
 
     await user.open(f"/runs?workflow={good.id}&status=FAILED")
     await user.should_see("No runs match these filters")
@@ -84,7 +73,7 @@ async def test_a_new_run_appears_and_its_row_follows_it(user: User, flowyard: Fl
     run = await flowyard.start_run(workflow.id, input="x", trigger=Trigger.UI)
 
     await user.should_see("Running", retries=40)
-    assert _ids_on_page(user) == [run.id]
+    assert marked_rows(user, "run-row") == [run.id]
     await user.should_see("Completed", retries=60)
 
 
@@ -93,16 +82,16 @@ async def test_older_and_newer_pages(user: User, flowyard: Flowyard) -> None:
     runs = [await run_to_end(flowyard, workflow.id, i) for i in range(53)]
     await user.open("/runs")
     await user.should_see("Page 1")
-    first_page = _ids_on_page(user)
+    first_page = marked_rows(user, "run-row")
     assert first_page == [r.id for r in reversed(runs)][:50]
 
     user.find(marker="older").click()
     await user.should_see("Page 2")
-    assert _ids_on_page(user) == [r.id for r in reversed(runs)][50:]
+    assert marked_rows(user, "run-row") == [r.id for r in reversed(runs)][50:]
 
     user.find(marker="newer").click()
     await user.should_see("Page 1")
-    assert _ids_on_page(user) == first_page
+    assert marked_rows(user, "run-row") == first_page
 
 
 # --- one run ------------------------------------------------------------------------------------------------------
