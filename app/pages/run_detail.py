@@ -65,6 +65,8 @@ class RunDetail:
         self._ticks = 0
         self.streams: dict[str, str] = {}  # output streamed so far by running nodes (an llm's tokens)
         self.stream_label: ui.label | None = None
+        self.duration_label: ui.label | None = None
+        self._header_shown: tuple[object, ...] = ()
 
     def title_of(self, key: str) -> str:
         node = next((n for n in self.definition.nodes if n.key == key), None) if self.definition else None
@@ -166,7 +168,10 @@ class RunDetail:
         if self.canvas is not None:
             self.canvas.set_statuses(self._statuses())
             self.canvas.set_notes(self._token_notes())
-        self.header.refresh()
+        if self._header_shows() != self._header_shown:  # redrawn only when it changes: its buttons stay clickable
+            self.header.refresh()
+        else:
+            self._show_duration()
         self.panel.refresh()
         self._draw_timeline()
         self.data.refresh()
@@ -182,8 +187,25 @@ class RunDetail:
         if self._ticks % 5 == 0:
             await self.refresh()
             return
-        self.header.refresh()
+        self._show_duration()
         self._draw_timeline()
+
+    def _header_shows(self) -> tuple[object, ...]:
+        """What the header's content depends on, but for the running duration (updated in place)."""
+        run = self.run
+        tokens = sum(int((n.usage or {}).get("total_tokens") or 0) for n in self.nodes.values() if n.usage)
+        return (run.status, run.error, run.started_at, run.finished_at, run.session_id, tokens, self.workflow_name)
+
+    def _duration_text(self) -> str:
+        run = self.run
+        if run.started_at is None:
+            return ""
+        end = run.finished_at or clock.now()
+        return f"took {duration_text((end - run.started_at).total_seconds())}{'' if run.finished_at else ' so far'}"
+
+    def _show_duration(self) -> None:
+        if self.duration_label is not None:
+            self.duration_label.set_text(self._duration_text())
 
     # --- the header -------------------------------------------------------------------------------------------
 
@@ -191,6 +213,7 @@ class RunDetail:
     def header(self) -> None:
         run = self.run
         status = RunStatus(run.status)
+        self._header_shown = self._header_shows()
         with ui.row().classes("fy-page-header w-full items-start"):
             with ui.column().classes("gap-1"):
                 with ui.row().classes("items-center gap-2 text-sm fy-muted"):
@@ -208,13 +231,10 @@ class RunDetail:
                     ui.label(f"version {run.workflow_version}").tooltip("The workflow version this run ran")
                     ui.label("·")
                     theme.time_label(run.created_at, prefix="created ")
+                    self.duration_label = None
                     if run.started_at is not None:
                         ui.label("·")
-                        end = run.finished_at or clock.now()
-                        running = "" if run.finished_at else " so far"
-                        ui.label(f"took {duration_text((end - run.started_at).total_seconds())}{running}").mark(
-                            "run-duration"
-                        )
+                        self.duration_label = ui.label(self._duration_text()).mark("run-duration")
                     tokens = sum(int((n.usage or {}).get("total_tokens") or 0) for n in self.nodes.values() if n.usage)
                     if tokens:
                         ui.label("·")
