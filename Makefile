@@ -11,7 +11,7 @@ EDITOR := components/graph_editor
 NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
 BUNDLE := $(EDITOR)/dist/index.js
 
-.PHONY: run test lint bench bench-history bench-ui bench-live clean bundle chromium
+.PHONY: run test lint bench bench-history bench-batch bench-ui bench-live clean bundle chromium
 
 $(STAMP): pyproject.toml requirements.lock tests/plugins/flowyard_example_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: $(STAMP) $(BUNDLE)
 # The runs page and the inbox on 1,000,000 seeded runs (about two minutes, a temporary SQLite file).
 bench-history: $(STAMP)
 	$(BIN)/flowyard bench --history
+
+# A 10,000-row batch of a 3-node transform workflow (target: under a minute, a temporary SQLite file).
+bench-batch: $(STAMP)
+	$(BIN)/flowyard bench --batch
 
 bench-ui: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/python -m tests.load.bench_editor

@@ -40,6 +40,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.batch:
+        from app.bench_batch import run_batch_benchmark
+
+        result = asyncio.run(run_batch_benchmark(rows=1000 if args.quick else 10_000))
+        print(json.dumps(result, indent=2) if args.json else result["text"])
+        return 0
     if args.history:
         from app.bench_history import run_history_benchmark
 
@@ -184,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--history", action="store_true", help="time the runs page and the inbox on a seeded run history instead"
     )
     bench.add_argument("--runs", type=_positive, default=1_000_000, help="runs to seed for --history (default 1000000)")
+    bench.add_argument(
+        "--batch", action="store_true", help="time a 10,000-row batch of a 3-node transform workflow instead"
+    )
     bench.set_defaults(handler=_bench)
 
     prune = commands.add_parser("prune", help="delete finished runs (with their node runs) to keep the history small")

@@ -13,7 +13,11 @@ from fastapi_offline import FastAPIOffline
 from app import __version__
 from app.api import v1, v2
 from app.api.auth import require_token
+from app.api.batches import router as batch_api
 from app.api.errors import BodySizeLimit, install_error_handlers
+from app.api.schedules import router as schedule_api
+from app.api.webhooks import hooks as webhook_urls
+from app.api.webhooks import router as webhook_api
 from app.pages import context as pages
 from app.services import Flowyard
 from app.settings import Settings
@@ -54,10 +58,14 @@ def create_api(settings: Settings) -> FastAPI:
     )
     api.state.settings = settings
     api.state.ready = False
-    api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     install_error_handlers(api)
     api.include_router(v1.router, dependencies=[Depends(require_token)])
     api.include_router(v2.router, dependencies=[Depends(require_token)])
+    api.include_router(schedule_api, dependencies=[Depends(require_token)])
+    api.include_router(batch_api, dependencies=[Depends(require_token)])
+    api.include_router(webhook_api, dependencies=[Depends(require_token)])
+    api.include_router(webhook_urls)  # no bearer token: the secret in the URL is the credential
 
     @api.get("/api/health", tags=["health"])
     async def health() -> JSONResponse:

@@ -28,6 +28,7 @@ from sqlmodel import Session, col
 from app import clock, ids, keys
 from app.agents import registry
 from app.agents.base import AgentServices
+from app.batches import Batches
 from app.credentials import CredentialInfo, StoredCredentials, Vault, check_name, check_type, check_values
 from app.engine.callbacks import CallbackDispatcher, CallbackPolicy, callback_url_problem
 from app.engine.events import EventBus, InProcessEventBus
@@ -48,8 +49,10 @@ from app.engine.plan import agents_fingerprint, effective_config, structure_prob
 from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
 from app.json_diff import JsonChange, json_changes, text_diff
+from app.scheduling import Schedules
 from app.settings import Settings
 from app.subworkflows import SubWorkflows, reference_problems
+from app.webhooks import Webhooks
 from storage import credentials as credential_repo
 from storage import history
 from storage import repositories as repo
@@ -271,6 +274,9 @@ class Flowyard:
             now=now,
             services=AgentServices(credentials=self.credentials, sessions=self.sessions, workflows=SubWorkflows(self)),
         )
+        self.webhooks = Webhooks(self, now=now)
+        self.batches = Batches(self, now=now)
+        self.schedules = Schedules(self)
         self.callbacks = CallbackDispatcher(
             self.store,
             http=http,
@@ -302,12 +308,17 @@ class Flowyard:
 
     async def start(self) -> None:
         await self.executor.start()
+        await self.batches.start()
         await self.callbacks.start()
+        await self.schedules.start()
 
     async def close(self) -> None:
+        await self.schedules.close()
+        await self.batches.stop()
         await self.callbacks.stop()
         await self.executor.stop()
         await self.http.aclose()
+        await self.db.drain()  # work a stopped task left in a thread still holds a connection
         self.db.dispose()
 
     def _tx(self, fn: Callable[[Session], T]) -> T:

@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="Port `flowyard serve` listens on.")
     admin_token: str | None = Field(None, description="A bearer token valid for the API from the first start.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body the API accepts.")
+    max_upload_bytes: int = Field(
+        52_428_800, ge=1024, description="Largest file upload (batch files, the UI's uploads); other bodies: max_body."
+    )
+    batch_max_rows: int = Field(100_000, ge=1, description="Most rows a batch file may have.")
+    batch_max_concurrency: int = Field(64, ge=1, le=1000, description="Highest concurrency a batch may ask for.")
+    batch_poll_seconds: float = Field(
+        1.0, gt=0, description="How often a batch's active runs are checked besides listening to their events."
+    )
     lease_seconds: float = Field(30.0, gt=0, description="How long a process owns a run without renewing.")
     run_concurrency: int = Field(8, ge=1, description="Nodes of one run that may execute at once.")
     global_concurrency: int = Field(64, ge=1, description="Nodes that may execute at once in this process.")
@@ -50,6 +58,12 @@ class Settings(BaseSettings):
     callback_concurrency: int = Field(16, ge=1, description="Callback attempts in flight at once in this process.")
     callback_sweep_interval_seconds: float = Field(
         5.0, gt=0, description="How often due callbacks (e.g. left by a stopped process) are looked for."
+    )
+    scheduler_poll_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Longest the scheduler sleeps before looking for schedules changed elsewhere."
+    )
+    webhook_max_sync_seconds: float = Field(
+        300.0, gt=0, le=3600, description="Longest a synchronous webhook may be set to wait for its run to end."
     )
 
     @field_validator("admin_token")

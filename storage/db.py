@@ -9,6 +9,8 @@ otherwise block the loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -70,6 +72,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._in_threads: set[asyncio.Future[Any]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -78,7 +81,18 @@ class Database:
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self.is_sqlite:
             return fn(*args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        context = contextvars.copy_context()
+        work = asyncio.get_running_loop().run_in_executor(None, functools.partial(context.run, fn, *args, **kwargs))
+        # Cancelling the caller does not stop the thread: keep the work until it ends, so `drain()` can wait
+        # for it instead of closing the pool under a connection it still holds.
+        self._in_threads.add(work)
+        work.add_done_callback(self._in_threads.discard)
+        return await asyncio.shield(work)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait (up to `timeout` seconds) for database work still running in threads: call before `dispose()`."""
+        if self._in_threads:
+            await asyncio.wait(set(self._in_threads), timeout=timeout)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,16 +16,21 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AgentRow",
     "ApprovalRow",
+    "BatchItemRow",
+    "BatchRow",
     "CallbackDeliveryRow",
     "CredentialRow",
     "EdgeRow",
     "NodeRow",
     "NodeRunRow",
     "RunRow",
+    "ScheduleFireRow",
+    "ScheduleJobRow",
     "ScheduleRow",
     "SessionMessageRow",
     "SessionRow",
     "UTCDateTime",
+    "WebhookRow",
     "WorkflowRow",
     "WorkflowVersionRow",
 ]
@@ -267,8 +272,61 @@ class ScheduleRow(SQLModel, table=True):
     enabled: bool = True
     overlap_policy: str = Field(default="skip", max_length=16)
     catchup_policy: str = Field(default="skip", max_length=16)
+    catchup_window_seconds: float = Field(default=3600.0)
+    pause_after_failures: int = Field(default=0)
+    consecutive_failures: int = Field(default=0)
+    paused_at: datetime | None = _time()
+    paused_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
+
+
+class ScheduleFireRow(SQLModel, table=True):
+    """One due time of a schedule, taken by exactly one process: (schedule_id, due_at) is unique."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (sa.UniqueConstraint("schedule_id", "due_at", name="uq_schedule_fires_due"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: str = Field(foreign_key="schedules.id", ondelete="CASCADE", max_length=40)
+    due_at: datetime = _time(nullable=False)
+    run_id: str | None = Field(default=None, foreign_key="runs.id", ondelete="SET NULL", index=True, max_length=40)
+    outcome: str = Field(max_length=16)
+    error: str | None = Field(default=None, max_length=2000)
+    settled_at: datetime | None = _time()
+    created_at: datetime = _time(nullable=False)
+
+
+class ScheduleJobRow(SQLModel, table=True):
+    """APScheduler's job store (`SQLAlchemyJobStore`), declared here so that migrations own its table."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: str = Field(sa_column=sa.Column("id", sa.Unicode(191), primary_key=True))
+    next_run_time: float | None = Field(default=None, sa_column=sa.Column("next_run_time", sa.Float(25), index=True))
+    job_state: bytes = Field(sa_column=sa.Column("job_state", sa.LargeBinary, nullable=False))
+
+
+class WebhookRow(SQLModel, table=True):
+    """A workflow's webhook trigger: a secret URL that starts a run with the request's JSON body as its input.
+
+    Requests are found by `secret_hash` (the SHA-256 of the URL's secret); `secret` is the secret encrypted
+    with the vault, so its owner can see the URL again. The plaintext is never stored.
+    """
+
+    __tablename__ = "webhooks"
+
+    workflow_id: str = Field(primary_key=True, foreign_key="workflows.id", ondelete="CASCADE", max_length=40)
+    secret_hash: str = Field(max_length=64, unique=True, index=True)
+    secret: bytes = Field(sa_type=sa.LargeBinary)
+    enabled: bool = True
+    mode: str = Field(default="async", max_length=8)
+    sync_timeout_seconds: float = 30.0
+    max_body_bytes: int
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+    rotated_at: datetime | None = _time()
+    last_called_at: datetime | None = _time()
 
 
 class CallbackDeliveryRow(SQLModel, table=True):
@@ -284,3 +342,49 @@ class CallbackDeliveryRow(SQLModel, table=True):
     error: str | None = None
     duration_ms: float | None = None
     created_at: datetime = _time(nullable=False)
+
+
+class BatchRow(SQLModel, table=True):
+    """One uploaded file run once per row. Its progress is counted from its rows' runs, never kept here."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        sa.Index("ix_batches_workflow_created", "workflow_id", "created_at"),
+        sa.Index("ix_batches_status", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", max_length=40)
+    workflow_version: int
+    filename: str = Field(default="", max_length=255)
+    status: str = Field(default="RUNNING", max_length=16)
+    total: int = 0
+    invalid: int = 0
+    concurrency: int = 4
+    mapping: Any = _json()
+    output_fields: Any = _json()
+    columns: Any = _json()
+    created_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time()
+    # The process that starts the batch's rows, while its lease lasts (one driver across processes).
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _time()
+
+
+class BatchItemRow(SQLModel, table=True):
+    """A row of a batch's file: what it said, the input it maps to and the run (if any) that ran it."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (
+        # Pending rows in file order, for the driver; the run a row points to, for progress and retries.
+        sa.Index("ix_batch_rows_status", "batch_id", "status", "row_index"),
+        sa.Index("ix_batch_rows_run", "run_id"),
+    )
+
+    batch_id: str = Field(primary_key=True, foreign_key="batches.id", ondelete="CASCADE", max_length=40)
+    row_index: int = Field(primary_key=True)
+    raw: Any = _json()
+    input: Any = _json()
+    run_id: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="PENDING", max_length=16)
+    error: str | None = None

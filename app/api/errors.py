@@ -7,6 +7,7 @@ configured size are refused with 413 before they are read in full.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.engine.exceptions import Conflict, InputInvalid, InvalidInput, NotFound, WorkflowInvalid
 
-__all__ = ["BodySizeLimit", "install_error_handlers"]
+__all__ = ["BodySizeLimit", "install_error_handlers", "is_upload"]
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -62,19 +63,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuses request bodies larger than `max_bytes` with 413, declared or streamed."""
+    """ASGI middleware: refuses request bodies larger than `max_bytes` with 413, declared or streamed.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    File uploads (a batch file, the UI's upload route) may be up to `upload_bytes` instead.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes if upload_bytes is not None else max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = is_upload(scope.get("path", ""))
+        limit = self.upload_bytes if upload else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit, upload)
             return
         received = 0
 
@@ -83,17 +90,17 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > limit:
+                    raise _TooLarge(limit, upload)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit, upload)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": _too_large(self.max_bytes)}).encode()
+    async def _refuse(self, send: Send, limit: int, upload: bool) -> None:
+        body = json.dumps({"detail": _too_large(limit, upload)}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -104,7 +111,17 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _too_large(max_bytes: int) -> str:
+_UPLOADS = re.compile(r"^/api/v1/workflows/[^/]+/batches(/preview)?/?$|/upload/")
+
+
+def is_upload(path: str) -> bool:
+    """True for the routes that take files: batch uploads and NiceGUI's upload route (`.../upload/<id>`)."""
+    return _UPLOADS.search(path) is not None
+
+
+def _too_large(max_bytes: int, upload: bool = False) -> str:
+    if upload:
+        return f"the upload is larger than {max_bytes} bytes (FLOWYARD_MAX_UPLOAD_BYTES)"
     return f"request body is larger than {max_bytes} bytes"
 
 
@@ -115,5 +132,5 @@ class _TooLarge(HTTPException):
     error there into a generic 400); where nothing handles it, the middleware answers 413 itself.
     """
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(status_code=413, detail=_too_large(max_bytes))
+    def __init__(self, max_bytes: int, upload: bool = False) -> None:
+        super().__init__(status_code=413, detail=_too_large(max_bytes, upload))

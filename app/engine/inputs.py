@@ -19,7 +19,7 @@ from app.engine.model import WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import AgentRecord
 
-__all__ = ["input_problems", "workflow_input_schemas"]
+__all__ = ["form_schema", "input_problems", "workflow_input_schemas"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -136,3 +136,10 @@ def _json_type(value: Any) -> str:
         if _is(value, name):
             return name
     return type(value).__name__
+
+
+def form_schema(schemas: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The one object schema with fields that a run's input must fit, if there is one (else: free JSON)."""
+    if len(schemas) == 1 and schemas[0].get("type") == "object" and schemas[0].get("properties"):
+        return schemas[0]
+    return None

@@ -7,7 +7,21 @@ __all__ = ["register_pages"]
 
 def register_pages() -> None:
     """Declare every page (NiceGUI routes). Pages reach the services through `app.pages.context`."""
-    from app.pages import agents, credentials, editor, home, inbox, layout, run_detail, runs, theme, workflows
+    from app.pages import (
+        agents,
+        batches,
+        credentials,
+        editor,
+        home,
+        inbox,
+        layout,
+        run_detail,
+        runs,
+        schedules,
+        theme,
+        webhook,
+        workflows,
+    )
 
     theme.install()
     home.register()
@@ -18,4 +32,7 @@ def register_pages() -> None:
     inbox.register()
     agents.register()
     credentials.register()
+    schedules.register()
+    webhook.register()
+    batches.register()
     layout.register_coming_soon()  # last: only the sections no page has claimed

@@ -12,12 +12,12 @@ __all__ = ["actions", "dialog", "error_label", "show"]
 
 
 @contextmanager
-def dialog(title: str) -> Iterator[ui.dialog]:
+def dialog(title: str, *, wide: bool = False) -> Iterator[ui.dialog]:
     """A dialog that opens at once and is removed when it closes (however it closes).
 
     Closing deletes the dialog with the handler's own context, so a handler closes it as its last act.
     """
-    with ui.dialog() as box, ui.card().classes("fy-dialog"):
+    with ui.dialog() as box, ui.card().classes("fy-dialog" + (" fy-dialog--wide" if wide else "")):
         ui.label(title).classes("fy-dialog__title")
         yield box
     box.on_value_change(lambda e: None if e.value else box.delete())

@@ -20,13 +20,14 @@ from pydantic import ValidationError
 from app.agents import registry
 from app.engine import mapping
 from app.engine.exceptions import FlowyardError, InputInvalid, NotFound, WorkflowInvalid
-from app.engine.inputs import workflow_input_schemas
+from app.engine.inputs import form_schema, workflow_input_schemas
 from app.engine.model import NODE_KEY, RunStatus, Trigger, WorkflowDefinition
 from app.engine.plan import validate
 from app.engine.store import AgentRecord
 from app.engine.trial import preview
 from app.pages.context import flowyard
 from app.pages.layout import frame
+from app.pages.workflow_tabs import TABS
 from app.services import RunData
 from app.workflow_graph import definition_to_graph, graph_to_definition, node_data, palette_entries, problems_by_node
 from components.graph_editor import GraphEditor
@@ -88,6 +89,7 @@ class Editor:
         self.selected: str | None = None
         self.problems: dict[str, list[str]] = {}
         self.problem_list: list[str] = []
+        self._generation = 0  # counts validations, so a slower check of an older draft is not shown
         self.sample_payload: Any = last.payload if last else {}
         self.watch: asyncio.Task[None] | None = None
         self._inspected: str | None = None
@@ -126,6 +128,11 @@ class Editor:
             self.state = ui.label().classes("text-sm text-gray-500")
             ui.space()
             self.problems_button = ui.button(on_click=self._show_problems).props("flat dense no-caps")
+            for label, icon, path in TABS[1:]:  # the workflow's other pages: how it starts on its own
+                ui.button(
+                    label, icon=icon, on_click=lambda p=path: ui.navigate.to(f"/workflows/{self.workflow_id}{p}")
+                ).props("flat dense no-caps").mark(f"open-{label.lower()}")
+            ui.separator().props("vertical")
             ui.button("History", icon="history", on_click=self._history).props("flat dense no-caps")
             ui.button("Save", icon="save", on_click=self.save).props("flat dense no-caps").tooltip("Ctrl+S")
             ui.button("Run", icon="play_arrow", on_click=self.ask_run).props("unelevated dense no-caps").mark(
@@ -232,6 +239,7 @@ class Editor:
             return None
 
     def _revalidate(self, graph: dict[str, Any]) -> None:
+        self._generation += 1
         definition = self._definition(graph)
         if definition is None:
             self.problem_list = ["a node has a malformed key or setting"]
@@ -240,6 +248,20 @@ class Editor:
             found = validate(definition, self.agents)
             self.problem_list = [p.message for p in found]
             self.problems = problems_by_node(found)
+            if any(self.agents[n.agent_id].kind == "workflow" for n in definition.nodes if n.agent_id in self.agents):
+                # what the workflows it runs allow (missing, or running this one) needs the database
+                background_tasks.create(self._check_references(definition, self._generation))
+        self._show_validation()
+
+    async def _check_references(self, definition: WorkflowDefinition, generation: int) -> None:
+        found = await flowyard().problems(self.workflow_id, definition)
+        if generation != self._generation:  # edited since: that edit's validation is the one to show
+            return
+        self.problem_list = [p.message for p in found]
+        self.problems = problems_by_node(found)
+        self._show_validation()
+
+    def _show_validation(self) -> None:
         self.canvas.set_problems(self.problems)
         count = len(self.problem_list)
         self.problems_button.set_text(f"{count} problem{'s' if count != 1 else ''}" if count else "No problems")
@@ -409,7 +431,7 @@ class Editor:
             self._show_problems()
             return
         definition = self._definition()
-        schema = _form_schema(workflow_input_schemas(definition, self.agents) if definition else [])
+        schema = form_schema(workflow_input_schemas(definition, self.agents) if definition else [])
         with ui.dialog() as dialog, ui.card().classes("min-w-[32rem]"):
             ui.label("Run workflow").classes("text-lg font-medium")
             form: SchemaForm | None = None
@@ -816,10 +838,3 @@ class Editor:
                     ui.code(json.dumps(trial.output, indent=2, default=str), language="json").classes("w-full text-xs")
 
         ui.button("Try this node", icon="science", on_click=go).props("unelevated dense no-caps")
-
-
-def _form_schema(schemas: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The one object schema with fields that the run's input must fit, if there is one (else: free JSON)."""
-    if len(schemas) == 1 and schemas[0].get("type") == "object" and schemas[0].get("properties"):
-        return schemas[0]
-    return None

@@ -11,7 +11,7 @@ from nicegui.testing import User
 
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind
-from app.engine.model import RunStatus
+from app.engine.model import NodeSpec, RunStatus, WorkflowDefinition
 from app.services import Flowyard
 from components.graph_editor import GraphEditor
 from components.template_editor import TemplateEditor
@@ -314,3 +314,17 @@ async def test_run_form_comes_from_the_entry_steps_input_schema(
         await asyncio.sleep(0.05)
     run = await flowyard.get_run(runs[0].id)
     assert (run.input, run.output) == ({"email": "ada@example.com"}, "hello ada@example.com")
+
+
+async def test_a_step_running_this_same_workflow_is_a_problem_while_editing(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.create_workflow(name="Loop", definition=steps("{{ input }}"))
+    await flowyard.save_definition(
+        workflow.id,
+        WorkflowDefinition(nodes=[NodeSpec(key="again", agent_id="workflow", config={"workflow_id": workflow.id})]),
+    )
+
+    await user.open(f"/workflows/{workflow.id}")
+
+    await user.should_see("1 problem")  # found in the database (what the step runs), not only in the graph
+    [message] = _canvas(user).node("again")["data"]["problems"]
+    assert "itself" in message or "recurs" in message, message

@@ -22,6 +22,7 @@ BUILT = {
     "/inbox": "Steps waiting for your approval",
     "/agents": "Saved, configured agents",
     "/credentials": "Secrets your agents use",
+    "/schedules": "Workflows that run on a cron or an interval, in their own time zone.",
 }
 
 

@@ -1,0 +1,220 @@
+"""Batch runs over HTTP (`/api/v1`): upload a CSV or JSON-lines file to run a workflow once per row.
+
+Uploads are multipart forms: `file`, and optionally `mapping` (JSON text: {input: column}),
+`concurrency` and `outputFields` (comma-separated). They may be up to FLOWYARD_MAX_UPLOAD_BYTES.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from app.api.schemas import ApiModel
+from app.batches import COUNT_KEYS, Batches, BatchInfo, BatchPreview
+from app.engine.exceptions import InvalidInput
+
+__all__ = ["router"]
+
+
+def get_batches(request: Request) -> Batches:
+    batches: Batches = request.app.state.flowyard.batches
+    return batches
+
+
+BatchesDep = Annotated[Batches, Depends(get_batches)]
+FileField = Annotated[UploadFile, File(description="The CSV (header row first) or JSON-lines file.")]
+MappingField = Annotated[
+    str | None, Form(description='JSON object of input name to column name, e.g. {"email": "E-mail"}.')
+]
+
+router = APIRouter(prefix="/api/v1", tags=["batches"])
+
+
+class BatchOut(ApiModel):
+    id: str
+    workflow_id: str
+    workflow_name: str
+    workflow_version: int
+    filename: str
+    status: str = Field(description="RUNNING, FINISHED or CANCELLED.")
+    total: int
+    counts: dict[str, int] = Field(description=f"Rows per status: {', '.join(COUNT_KEYS)} (rows that ended).")
+    concurrency: int
+    mapping: dict[str, str]
+    output_fields: list[str] | None
+    columns: list[str]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class BatchRowOut(ApiModel):
+    index: int = Field(description="The row's position in the file's rows, from 0.")
+    raw: Any
+    input: Any
+    run_id: str | None
+    status: str
+    error: str | None
+    output: Any
+
+
+class InputFieldOut(ApiModel):
+    name: str
+    type: str
+    required: bool
+
+
+class PreviewRowOut(ApiModel):
+    index: int
+    raw: Any
+    input: Any
+    problems: list[str]
+
+
+class BatchPreviewOut(ApiModel):
+    filename: str
+    format: str
+    columns: list[str]
+    fields: list[InputFieldOut]
+    free_form: bool
+    suggested_mapping: dict[str, str]
+    mapping: dict[str, str]
+    rows: list[PreviewRowOut]
+    total: int
+    invalid: int
+    mapping_problems: list[str]
+
+
+def _out(batch: BatchInfo) -> BatchOut:
+    return BatchOut.model_validate(batch, from_attributes=True)
+
+
+def _preview_out(preview: BatchPreview) -> BatchPreviewOut:
+    return BatchPreviewOut.model_validate(preview, from_attributes=True)
+
+
+def _mapping(text: str | None) -> dict[str, str] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput("mapping", f"is not JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("mapping", "must be a JSON object of input names to column names")
+    return value
+
+
+def _fields(text: str | None) -> list[str] | None:
+    if text is None or not text.strip():
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@router.post("/workflows/{workflow_id}/batches", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
+async def create_batch(
+    workflow_id: str,
+    batches: BatchesDep,
+    file: FileField,
+    mapping: MappingField = None,
+    concurrency: Annotated[int, Form(description="Runs of the batch active at once.")] = 4,
+    output_fields: Annotated[
+        str | None, Form(alias="outputFields", description="Output fields for the results CSV, comma-separated.")
+    ] = None,
+) -> BatchOut:
+    """Run the workflow once per row of the file. Rows that do not fit its inputs are kept as INVALID."""
+    batch = await batches.create(
+        workflow_id,
+        filename=file.filename or "",
+        content=await file.read(),
+        mapping=_mapping(mapping),
+        concurrency=concurrency,
+        output_fields=_fields(output_fields),
+    )
+    return _out(batch)
+
+
+@router.post("/workflows/{workflow_id}/batches/preview", response_model=BatchPreviewOut)
+async def preview_batch(
+    workflow_id: str,
+    batches: BatchesDep,
+    file: FileField,
+    mapping: MappingField = None,
+    limit: Annotated[int, Query(ge=0, le=100, description="How many first rows to show.")] = 5,
+) -> BatchPreviewOut:
+    """How the file's rows would map to the workflow's inputs (nothing is stored)."""
+    preview = await batches.preview(
+        workflow_id, filename=file.filename or "", content=await file.read(), mapping=_mapping(mapping), limit=limit
+    )
+    return _preview_out(preview)
+
+
+@router.get("/batches", response_model=list[BatchOut])
+async def list_batches(
+    batches: BatchesDep,
+    workflow_id: Annotated[str | None, Query(alias="workflowId")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[BatchOut]:
+    """Batches, newest first."""
+    return [_out(b) for b in await batches.list(workflow_id, limit=limit)]
+
+
+@router.get("/batches/{batch_id}", response_model=BatchOut)
+async def get_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+    """A batch with its rows counted per status."""
+    return _out(await batches.get(batch_id))
+
+
+@router.get("/batches/{batch_id}/rows", response_model=list[BatchRowOut])
+async def batch_rows(
+    batch_id: str,
+    batches: BatchesDep,
+    row_status: Annotated[str | None, Query(alias="status", description="Only rows of this status.")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[BatchRowOut]:
+    """The batch's rows in file order, with their runs' status, output and error."""
+    rows = await batches.rows(batch_id, status=row_status or None, offset=offset, limit=limit)
+    return [BatchRowOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/batches/{batch_id}/results.csv", response_class=StreamingResponse)
+async def batch_results(
+    batch_id: str,
+    batches: BatchesDep,
+    fields: Annotated[str | None, Query(description="Output fields, comma-separated (default: the batch's).")] = None,
+) -> StreamingResponse:
+    """The results as CSV: row, status, run_id, the file's columns, one column per output field, error."""
+    chunks = batches.results_csv(batch_id, _fields(fields))
+    first = await anext(chunks)  # a missing batch or a bad field is refused before the response starts
+    batch = await batches.get(batch_id)
+
+    async def body() -> AsyncIterator[str]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    stem = batch.filename.rsplit(".", 1)[0] or "batch"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}-results.csv"'},
+    )
+
+
+@router.post("/batches/{batch_id}/retry", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
+async def retry_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+    """Run again every row whose run failed or was cancelled, with the same input."""
+    return _out(await batches.retry_failed(batch_id))
+
+
+@router.post("/batches/{batch_id}/cancel", response_model=BatchOut)
+async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+    """Start no more rows, and cancel the rows' runs that are active."""
+    return _out(await batches.cancel(batch_id))

@@ -1,0 +1,269 @@
+"""Webhook triggers over HTTP: the public URLs that start runs (`hooks`) and their management (`router`).
+
+`hooks` (`/api/hooks/{secret}`) is not behind the bearer token: the secret in the URL is the
+credential. `router` (`/api/v1/workflows/{id}/webhook`) is, like the rest of `/api/v1`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from app.api.schemas import ApiModel
+from app.api.v1 import FlowyardDep
+from app.engine.exceptions import NotFound
+from app.engine.model import RunStatus
+from app.webhooks import HOOKS_PATH, BodyNotJson, BodyTooLarge, NoWebhook, WebhookCall, WebhookInfo
+
+__all__ = ["hooks", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+hooks = APIRouter(prefix=HOOKS_PATH, tags=["webhooks"])
+
+_JSON = ("application/json", "text/json")
+
+
+# --- bodies ---------------------------------------------------------------------------------------------
+
+
+class WebhookIn(ApiModel):
+    """A webhook's settings. On an existing webhook, fields left out keep their values."""
+
+    enabled: bool | None = Field(None, description="Whether the URL starts runs (default true).")
+    mode: Literal["async", "sync"] | None = Field(
+        None, description="async: answer at once with the run id (default); sync: wait for the run's output."
+    )
+    sync_timeout_seconds: float | None = Field(
+        None, gt=0, description="How long a sync call waits for the run to end (default 30 s)."
+    )
+    max_body_bytes: int | None = Field(
+        None, ge=1, description="Largest request body (default 256 KiB, at most FLOWYARD_MAX_BODY_BYTES)."
+    )
+
+
+class WebhookOut(ApiModel):
+    workflow_id: str
+    url: str | None = Field(description="POST JSON here to start a run; null if the secret key changed (rotate).")
+    path: str | None
+    enabled: bool
+    mode: str
+    sync_timeout_seconds: float
+    max_body_bytes: int
+    created_at: datetime
+    updated_at: datetime
+    rotated_at: datetime | None
+    last_called_at: datetime | None
+
+
+class HookAccepted(ApiModel):
+    run_id: str
+    session_id: str | None
+    status: str
+    status_url: str = Field(description="GET it (no token needed) to follow the run.")
+
+
+class HookResult(ApiModel):
+    run_id: str
+    session_id: str | None
+    status: str
+    output: Any = None
+    error: str | None = None
+
+
+class HookError(ApiModel):
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+# --- management (behind the bearer token) ---------------------------------------------------------------
+
+
+def _webhook_out(info: WebhookInfo, request: Request) -> WebhookOut:
+    base = str(request.base_url).rstrip("/")
+    return WebhookOut(
+        workflow_id=info.workflow_id,
+        url=None if info.path is None else base + info.path,
+        path=info.path,
+        enabled=info.enabled,
+        mode=info.mode,
+        sync_timeout_seconds=info.sync_timeout_seconds,
+        max_body_bytes=info.max_body_bytes,
+        created_at=info.created_at,
+        updated_at=info.updated_at,
+        rotated_at=info.rotated_at,
+        last_called_at=info.last_called_at,
+    )
+
+
+@router.get("/workflows/{workflow_id}/webhook", response_model=WebhookOut)
+async def get_webhook(workflow_id: str, request: Request, flowyard: FlowyardDep) -> WebhookOut | JSONResponse:
+    """The workflow's webhook with its URL (404 when the workflow has none)."""
+    info = await flowyard.webhooks.get(workflow_id)
+    if info is None:
+        return JSONResponse({"detail": str(NotFound("webhook for workflow", workflow_id))}, status_code=404)
+    return _webhook_out(info, request)
+
+
+@router.put(
+    "/workflows/{workflow_id}/webhook",
+    response_model=WebhookOut,
+    responses={201: {"model": WebhookOut, "description": "Created, with a new secret URL."}},
+)
+async def put_webhook(
+    workflow_id: str,
+    request: Request,
+    response: Response,
+    flowyard: FlowyardDep,
+    body: Annotated[WebhookIn | None, Body()] = None,
+) -> WebhookOut:
+    """Create the workflow's webhook (201, with a new secret URL) or change its settings (200, same URL).
+
+    The body is optional: without one, a webhook is created with the defaults (or an existing one kept as it is).
+    """
+    current = await flowyard.webhooks.get(workflow_id)
+    settings: dict[str, Any] = {}
+    if current is not None:
+        settings = {
+            "enabled": current.enabled,
+            "mode": current.mode,
+            "sync_timeout_seconds": current.sync_timeout_seconds,
+            "max_body_bytes": current.max_body_bytes,
+        }
+    if body is not None:
+        settings.update(body.model_dump(exclude_none=True))
+    info = await flowyard.webhooks.save(workflow_id, **settings)
+    if current is None:
+        response.status_code = status.HTTP_201_CREATED
+    return _webhook_out(info, request)
+
+
+@router.post("/workflows/{workflow_id}/webhook/rotate", response_model=WebhookOut)
+async def rotate_webhook(workflow_id: str, request: Request, flowyard: FlowyardDep) -> WebhookOut:
+    """Give the webhook a new secret URL; the old one stops working at once."""
+    return _webhook_out(await flowyard.webhooks.rotate(workflow_id), request)
+
+
+@router.delete("/workflows/{workflow_id}/webhook", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_webhook(workflow_id: str, flowyard: FlowyardDep) -> Response:
+    """Delete the workflow's webhook; its URL stops working."""
+    await flowyard.webhooks.delete(workflow_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- the public URL (the secret is the credential) ------------------------------------------------------
+
+_NOT_FOUND = {"detail": NoWebhook().args[0]}
+
+
+def _accepted(call: WebhookCall, secret: str, request: Request) -> JSONResponse:
+    url = str(request.url_for("webhook_run_status", secret=secret, run_id=call.run_id))
+    body = HookAccepted(run_id=call.run_id, session_id=call.session_id, status=call.status.value, status_url=url)
+    return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _result(call: WebhookCall) -> JSONResponse:
+    body = HookResult(
+        run_id=call.run_id, session_id=call.session_id, status=call.status.value, output=call.output, error=call.error
+    )
+    code = status.HTTP_200_OK if call.status is RunStatus.COMPLETED else status.HTTP_502_BAD_GATEWAY
+    return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=code)
+
+
+def _refused(exc: BodyTooLarge | BodyNotJson, code: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "errors": [{"field": exc.field, "message": exc.message}]}, status_code=code
+    )
+
+
+@hooks.post(
+    "/{secret}",
+    responses={
+        200: {"model": HookResult, "description": "sync: the run completed; `output` is its output."},
+        202: {"model": HookAccepted, "description": "async, or sync still running / paused: poll `statusUrl`."},
+        400: {"model": HookError, "description": "The body is not valid JSON."},
+        404: {"model": HookError, "description": "No enabled webhook at this address; no run started."},
+        413: {"model": HookError, "description": "The body is over the webhook's limit; no run started."},
+        415: {"model": HookError, "description": "The body is not JSON and was not sent as JSON."},
+        422: {"model": HookError, "description": "The body does not fit the workflow's input; no run started."},
+        502: {"model": HookResult, "description": "sync: the run failed or was cancelled; `error` says why."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "description": "Any JSON value: the run's input. An empty body is the input null.",
+            "content": {"application/json": {"schema": {}, "example": {"email": "ada@example.com"}}},
+        }
+    },
+)
+async def call_webhook(
+    secret: str,
+    request: Request,
+    flowyard: FlowyardDep,
+    session_id: Annotated[
+        str | None,
+        Query(alias="sessionId", min_length=1, max_length=200, description="Session for context continuity."),
+    ] = None,
+) -> JSONResponse:
+    """Start a run of the webhook's workflow with the request's JSON body as its input.
+
+    No bearer token: the secret in the URL is the credential. The body is the run's input (any JSON
+    value; an empty body is `null`) and must fit the workflow's input schema.
+
+    - **async** webhook: **202** `{runId, sessionId, status, statusUrl}` at once.
+    - **sync** webhook: waits up to its `syncTimeoutSeconds` for the run to end.
+      - completed: **200** `{runId, sessionId, status: "COMPLETED", output}`;
+      - failed or cancelled: **502** `{runId, sessionId, status, error}`. A run that fails is a failed call
+        (non-2xx), as n8n documents for its webhooks (and its users file bugs when a failure answers 200), so
+        `curl --fail`, retrying senders and monitors notice it; 502 rather than 500 because Flowyard itself
+        worked: the workflow behind it failed;
+      - still running at the timeout, or paused for an approval: **202** as for async; poll `statusUrl`.
+
+    Refused without starting a run: an unknown, rotated-away or disabled address (**404**, the same answer
+    for each), a body over the webhook's limit (**413**), a body that is not JSON (**400**; **415** when it
+    was not sent as JSON either), a body that does not fit the workflow's input, or a workflow that cannot
+    run (**422**, naming the fields).
+    """
+    try:
+        body = await request.body()
+        call = await flowyard.webhooks.call(secret, body, session_id=session_id)
+    except NoWebhook:
+        return JSONResponse(_NOT_FOUND, status_code=status.HTTP_404_NOT_FOUND)
+    except BodyTooLarge as exc:
+        return _refused(exc, status.HTTP_413_CONTENT_TOO_LARGE)
+    except BodyNotJson as exc:
+        declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        as_json = not declared or declared in _JSON or declared.endswith("+json")
+        return _refused(exc, status.HTTP_400_BAD_REQUEST if as_json else status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+    if call.ended:
+        return _result(call)
+    return _accepted(call, secret, request)
+
+
+@hooks.get("/{secret}", status_code=status.HTTP_405_METHOD_NOT_ALLOWED, responses={405: {"model": HookError}})
+async def get_webhook_url() -> JSONResponse:
+    """Webhook URLs start runs with POST only (the answer is the same for every address, valid or not)."""
+    return JSONResponse(
+        {"detail": "Webhooks start runs with POST: send the run's input as a JSON body"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": "POST"},
+    )
+
+
+@hooks.get("/{secret}/runs/{run_id}", name="webhook_run_status", responses={404: {"model": HookError}})
+async def webhook_run_status(secret: str, run_id: str, flowyard: FlowyardDep) -> JSONResponse:
+    """A run this webhook started, as it stands: `{runId, sessionId, status, output, error}` (no token needed).
+
+    Only runs started through this webhook's URL are shown; any other run id is 404.
+    """
+    try:
+        call = await flowyard.webhooks.status(secret, run_id)
+    except NoWebhook:
+        return JSONResponse(_NOT_FOUND, status_code=status.HTTP_404_NOT_FOUND)
+    body = HookResult(
+        run_id=call.run_id, session_id=call.session_id, status=call.status.value, output=call.output, error=call.error
+    )
+    return JSONResponse(body.model_dump(mode="json", by_alias=True))
