@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import ids
-from app.engine.events import EventBus
+from app.engine.events import EventBus, run_ended
 from app.engine.executor import Executor
 from app.engine.model import RunRecord, RunStatus, Trigger
 from storage import batches as store
@@ -239,8 +239,8 @@ class BatchRunner:
         return len(run_ids)
 
     async def _listen(self, listening: asyncio.Event) -> None:
-        async with self.bus.subscribe(maxsize=100_000) as events:
+        async with self.bus.subscribe(maxsize=100_000, where=run_ended) as events:
             listening.set()
             async for event in events:
-                if event.node_key is None and event.status in _ENDED and event.run_id in self._batch_of:
+                if event.run_id in self._batch_of:
                     self._ended(event.run_id)

@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from app import clock
-from app.engine.events import EventBus
-from app.engine.model import CallbackDelivery, CallbackState, RunRecord, RunStatus
+from app.engine.events import EventBus, run_ended
+from app.engine.model import CallbackDelivery, CallbackState, RunRecord
 from app.engine.store import RunStore
 
 __all__ = [
@@ -228,10 +228,9 @@ class CallbackDispatcher:
                     await self._wake.wait()
 
     async def _wake_on_run_ends(self, bus: EventBus) -> None:
-        async with bus.subscribe() as events:
-            async for event in events:
-                if event.node_key is None and event.status in _ENDED:
-                    self.wake()
+        async with bus.subscribe(where=run_ended) as events:
+            async for _ in events:
+                self.wake()
 
     # --- sending ----------------------------------------------------------------------------------------------
 
@@ -341,6 +340,3 @@ async def _to_the_end(write: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         await task
         raise
-
-
-_ENDED = frozenset(s.value for s in RunStatus if s.is_terminal)

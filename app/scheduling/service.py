@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 from sqlmodel import Session, col
 
 from app import ids
+from app.engine.events import run_ended
 from app.engine.exceptions import InputInvalid, InvalidInput, NotFound, WorkflowInvalid
 from app.engine.inputs import input_problems, workflow_input_schemas
 from app.engine.model import RunStatus, Trigger
@@ -255,10 +256,9 @@ class Schedules:
                 await listener
 
     async def _listen(self) -> None:
-        async with self.flowyard.bus.subscribe() as events:
-            async for event in events:
-                if event.node_key is None and event.status in {s.value for s in RunStatus if s.is_terminal}:
-                    self._wake.set()
+        async with self.flowyard.bus.subscribe(where=run_ended) as events:
+            async for _ in events:
+                self._wake.set()
 
     # --- reading ------------------------------------------------------------------------------------
 

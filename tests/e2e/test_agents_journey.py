@@ -58,7 +58,7 @@ def test_credential_llm_agent_test_workflow_run_stream_and_tokens(
     page: Page,  # noqa: F811
 ) -> None:
     shot = Shots(page, "agents")
-    chat.script(Reply(text=ANSWER, pace=0.12))
+    chat.script(Reply(text=ANSWER, pace=0.4))  # slow enough to watch even on a loaded machine
     lookup = crm.reply("/leads/ada", (200, {"name": "Ada", "company": "Acme", "title": "CTO", "size": 500}))
 
     # --- (1) a credential, typed once ---
@@ -125,7 +125,7 @@ def test_credential_llm_agent_test_workflow_run_stream_and_tokens(
     page.locator(".q-tab-panel .fy-template-editor .cm-content").first.click()
     page.keyboard.type("Write a one-line brief of this lead for the sales team.")
     pane.click(position={"x": 10, "y": 10})  # leaving the editor applies the action
-    page.keyboard.press("Control+s")
+    page.get_by_role("button", name="Save", exact=True).click()  # (Ctrl+S is the editor journey's)
     expect(page.get_by_text("Saved · v")).to_be_visible()
     shot("workflow")
 
