@@ -43,6 +43,9 @@ def create_api(settings: Settings) -> FastAPI:
             api.state.ready = False
             pages.use(None)
             await flowyard.close()
+            # FastAPI's caches keep every app's endpoints, and so the app, for the life of the process: let
+            # the closed application go with its lifespan (tests open hundreds of apps in one process).
+            del api.state.flowyard
 
     api = FastAPIOffline(  # Swagger UI served from the package, not a CDN: /docs works offline
         title="Flowyard",
