@@ -47,12 +47,16 @@ test: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	cd $(EDITOR) && npm run --silent lint
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	cd $(EDITOR) && npm run --silent lint
 
 bench: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard bench

@@ -41,18 +41,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     if args.batch:
-        from app.bench_batch import run_batch_benchmark
+        from app.bench.batch import run_batch_benchmark
 
         result = asyncio.run(run_batch_benchmark(rows=1000 if args.quick else 10_000))
         print(json.dumps(result, indent=2) if args.json else result["text"])
         return 0
     if args.history:
-        from app.bench_history import run_history_benchmark
+        from app.bench.history import run_history_benchmark
 
         report = asyncio.run(run_history_benchmark(runs=args.runs, repeats=5 if args.quick else 15))
         print(json.dumps(report, indent=2) if args.json else report["text"])
         return 0
-    from app.bench import run_benchmarks
+    from app.bench.engine import run_benchmarks
 
     report = asyncio.run(run_benchmarks(quick=args.quick))
     print(json.dumps(report, indent=2) if args.json else report["text"])
@@ -60,7 +60,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from app.services import Flowyard
+    from app.root import Flowyard
 
     return Flowyard.open(_settings(args))
 
@@ -71,7 +71,7 @@ def _export(args: argparse.Namespace) -> int:
     async def go() -> str:
         flowyard = _open(args)
         try:
-            document = await flowyard.export_workflow(args.workflow_id)
+            document = await flowyard.workflows.export(args.workflow_id)
             text: str = document.model_dump_json(indent=2)
             return text
         finally:
@@ -105,7 +105,7 @@ def _import(args: argparse.Namespace) -> int:
     async def go() -> str:
         flowyard = _open(args)
         try:
-            workflow = await flowyard.import_workflow(document)
+            workflow = await flowyard.workflows.import_document(document)
             return f"{workflow.id}\t{workflow.name}"
         finally:
             await flowyard.http.aclose()
@@ -153,14 +153,14 @@ def _prune(args: argparse.Namespace) -> int:
     async def go() -> str:
         flowyard = _open(args)
         try:
-            result = await flowyard.prune_runs(
+            result = await flowyard.runs.prune(
                 older_than=args.older_than, keep_per_workflow=args.keep, workflow_id=args.workflow
             )
         finally:
             await flowyard.http.aclose()
             flowyard.db.dispose()
         return (
-            f"deleted {result.runs} run(s), {result.node_runs} node run(s), {result.approvals} approval(s)"
+            f"deleted {result.runs} run(s), {result.node_runs} step run(s), {result.approvals} approval(s)"
             f" and {result.callback_deliveries} callback delivery record(s)"
         )
 
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_bench)
 
-    prune = commands.add_parser("prune", help="delete finished runs (with their node runs) to keep the history small")
+    prune = commands.add_parser("prune", help="delete finished runs (with their step runs) to keep the history small")
     prune.add_argument("--older-than", type=_age, help="delete runs created longer ago than this: 30d, 12h, 90m")
     prune.add_argument("--keep", type=_count, help="but keep this many newest runs of each workflow")
     prune.add_argument("--workflow", help="only this workflow's runs")

@@ -1,10 +1,10 @@
-"""Identifier factories. Tests may replace `new_id` to get predictable ids."""
+"""Identifier factories: every id Flowyard makes comes from here. Tests may replace them for predictable ids."""
 
 from __future__ import annotations
 
 import secrets
 
-__all__ = ["new_id", "new_run_id", "new_workflow_id"]
+__all__ = ["new_approval_id", "new_id", "new_run_id", "new_session_id", "new_workflow_id"]
 
 
 def new_id(prefix: str) -> str:
@@ -18,3 +18,12 @@ def new_workflow_id() -> str:
 
 def new_run_id() -> str:
     return new_id("wr")
+
+
+def new_approval_id() -> str:
+    return new_id("ap")
+
+
+def new_session_id() -> str:
+    """A run's session when its caller gives none: ``session-`` and twelve hex digits."""
+    return f"session-{secrets.token_hex(6)}"

@@ -1,4 +1,7 @@
-"""Wiring: settings → storage → engine → API (+ the NiceGUI pages). Nothing else lives here."""
+"""The web application: the API's routers (and the NiceGUI pages) around the process's `Flowyard`.
+
+`app.root` builds the services; this module only mounts them on FastAPI and NiceGUI.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import v1, v2
-from app.api.auth import require_token
-from app.api.batches import router as batch_api
+from app.api import agents, batches, credentials, runs, schedules, sessions, v2, webhooks, workflows
+from app.api.deps import require_token
 from app.api.errors import BodySizeLimit, install_error_handlers
-from app.api.schedules import router as schedule_api
-from app.api.webhooks import hooks as webhook_urls
-from app.api.webhooks import router as webhook_api
 from app.pages import context as pages
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 
 __all__ = ["create_api", "create_app"]
@@ -63,12 +62,9 @@ def create_api(settings: Settings) -> FastAPI:
     api.state.ready = False
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     install_error_handlers(api)
-    api.include_router(v1.router, dependencies=[Depends(require_token)])
-    api.include_router(v2.router, dependencies=[Depends(require_token)])
-    api.include_router(schedule_api, dependencies=[Depends(require_token)])
-    api.include_router(batch_api, dependencies=[Depends(require_token)])
-    api.include_router(webhook_api, dependencies=[Depends(require_token)])
-    api.include_router(webhook_urls)  # no bearer token: the secret in the URL is the credential
+    for feature in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks):
+        api.include_router(feature.router, dependencies=[Depends(require_token)])
+    api.include_router(webhooks.hooks)  # no bearer token: the secret in the URL is the credential
 
     @api.get("/api/health", tags=["health"])
     async def health() -> JSONResponse:

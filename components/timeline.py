@@ -39,7 +39,7 @@ class Timeline(ui.column):
         started = [i for i in items if i.get("start") is not None]
         with self:
             if not started:
-                ui.label("No node has started yet.").classes("text-sm text-gray-500")
+                ui.label("No step has started yet.").classes("text-sm text-gray-500")
                 return
             origin = min(i["start"] for i in started)
             end = max((i["end"] or now) for i in started)

@@ -10,19 +10,17 @@ still pending: a row is never started twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.engine.model import RunRecord
+from app.models.batches import BatchItemPublic, BatchPublic
 from storage.models import BatchItemRow, BatchRow, RunRow, WorkflowRow
 
 __all__ = [
     "ACTIVE",
-    "BatchRecord",
-    "ItemRecord",
     "acquire_lease",
     "active_runs",
     "cancel",
@@ -56,57 +54,20 @@ row_status = sa.func.coalesce(
 row_error = sa.func.coalesce(runs.c.error, rows.c.error).label("error")
 
 
-@dataclass(frozen=True)
-class BatchRecord:
-    id: str
-    workflow_id: str
-    workflow_name: str
-    workflow_version: int
-    filename: str
-    status: str
-    total: int
-    invalid: int
-    concurrency: int
-    mapping: dict[str, str]
-    output_fields: list[str] | None
-    columns: list[str]
-    created_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    index: int
-    raw: Any
-    input: Any
-    run_id: str | None
-    status: str
-    error: str | None
-    output: Any
-
-
 def _batch_query() -> sa.Select[Any]:
     return sa.select(batches, workflows.c.name.label("workflow_name")).join(
         workflows, workflows.c.id == batches.c.workflow_id
     )
 
 
-def _record(row: Any) -> BatchRecord:
-    return BatchRecord(
-        id=row.id,
-        workflow_id=row.workflow_id,
-        workflow_name=row.workflow_name,
-        workflow_version=row.workflow_version,
-        filename=row.filename,
-        status=row.status,
-        total=row.total,
-        invalid=row.invalid,
-        concurrency=row.concurrency,
-        mapping=dict(row.mapping or {}),
-        output_fields=list(row.output_fields) if row.output_fields is not None else None,
-        columns=list(row.columns or []),
-        created_at=row.created_at,
-        finished_at=row.finished_at,
+def _record(row: Any) -> BatchPublic:
+    return BatchPublic.model_validate(
+        {
+            **row._mapping,
+            "mapping": dict(row.mapping or {}),
+            "output_fields": list(row.output_fields) if row.output_fields is not None else None,
+            "columns": list(row.columns or []),
+        }
     )
 
 
@@ -123,12 +84,12 @@ def insert_batch(conn: sa.Connection, *, batch: dict[str, Any], items: Sequence[
         )
 
 
-def get_batch(conn: sa.Connection, batch_id: str) -> BatchRecord | None:
+def get_batch(conn: sa.Connection, batch_id: str) -> BatchPublic | None:
     row = conn.execute(_batch_query().where(batches.c.id == batch_id)).first()
     return _record(row) if row else None
 
 
-def list_batches(conn: sa.Connection, *, workflow_id: str | None, limit: int) -> list[BatchRecord]:
+def list_batches(conn: sa.Connection, *, workflow_id: str | None, limit: int) -> list[BatchPublic]:
     query = _batch_query()
     if workflow_id is not None:
         query = query.where(batches.c.workflow_id == workflow_id)
@@ -154,7 +115,7 @@ def counts(conn: sa.Connection, batch_ids: Sequence[str]) -> dict[str, dict[str,
 
 def list_rows(
     conn: sa.Connection, batch_id: str, *, status: str | None = None, after: int = -1, offset: int = 0, limit: int = 50
-) -> list[ItemRecord]:
+) -> list[BatchItemPublic]:
     """Rows in file order (those past row `after`), with their run's status, error and output."""
     query = (
         sa.select(rows.c.row_index, rows.c.raw, rows.c.input, rows.c.run_id, row_status, row_error, runs.c.output)
@@ -164,7 +125,7 @@ def list_rows(
     if status is not None:
         query = query.where(row_status == status)
     query = query.order_by(rows.c.row_index).offset(offset).limit(limit)
-    return [ItemRecord(r.row_index, r.raw, r.input, r.run_id, r.status, r.error, r.output) for r in conn.execute(query)]
+    return [BatchItemPublic.model_validate({**r._mapping, "index": r.row_index}) for r in conn.execute(query)]
 
 
 def sample_outputs(conn: sa.Connection, batch_id: str, *, limit: int) -> list[Any]:

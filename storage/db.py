@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session
 
 __all__ = ["Database", "create_db_engine", "migrate"]
 
@@ -96,3 +98,39 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # --- the one way to work on the database --------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """An ORM session whose work commits when the block ends (and rolls back if it raises).
+
+        Objects stay loaded after the commit, so what the block returns can be read outside it.
+        """
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    def _in_transaction(self, fn: Callable[[Session], T]) -> T:
+        with self.transaction() as session:
+            return fn(session)
+
+    def _connected(self, fn: Callable[[sa.Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def _begun(self, fn: Callable[[sa.Connection], T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    async def tx(self, fn: Callable[[Session], T]) -> T:
+        """`fn(session)` in one transaction (see `transaction`), off the event loop where that matters."""
+        return await self.run(self._in_transaction, fn)
+
+    async def read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """`fn(connection)` on a Core connection, for reads (nothing is committed)."""
+        return await self.run(self._connected, fn)
+
+    async def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """`fn(connection)` on a Core connection in one transaction."""
+        return await self.run(self._begun, fn)

@@ -26,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.engine.exceptions import InvalidInput
-from app.engine.model import RunStatus, Trigger
+from app.engine.model import ApprovalStatus, CallbackState, RunStatus, Trigger
+from app.models.approvals import ApprovalItem, ApprovalPage
+from app.models.runs import ActiveCounts, PruneResult, RunPage, RunQuery, RunSummary
 from storage.models import (
     ApprovalRow,
     CallbackDeliveryRow,
@@ -42,15 +43,7 @@ from storage.models import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
-    "ActiveCounts",
-    "ApprovalContext",
-    "ApprovalItem",
-    "ApprovalPage",
     "ApprovalRecord",
-    "PruneResult",
-    "RunPage",
-    "RunQuery",
-    "RunSummary",
     "active_counts",
     "decode_cursor",
     "encode_cursor",
@@ -120,52 +113,6 @@ def _before(table: sa.Table, position: tuple[datetime, str]) -> sa.ColumnElement
 
 
 # --- runs across workflows --------------------------------------------------------------------------------
-
-
-class RunQuery(BaseModel):
-    """What the runs page filters on. Every field is optional; empty lists mean "any"."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    statuses: list[RunStatus] = Field(default_factory=list, max_length=len(RunStatus))
-    workflow_id: str | None = Field(None, max_length=40)
-    triggers: list[Trigger] = Field(default_factory=list, max_length=len(Trigger))
-    created_from: datetime | None = None
-    """Runs created at or after this time."""
-    created_to: datetime | None = None
-    """Runs created before this time."""
-
-    @model_validator(mode="after")
-    def _range_in_order(self) -> RunQuery:
-        if self.created_from and self.created_to and _utc(self.created_from) > _utc(self.created_to):
-            raise ValueError("created_from is after created_to")
-        return self
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run as the runs page lists it."""
-
-    id: str
-    workflow_id: str
-    workflow_name: str
-    workflow_version: int
-    trigger: Trigger
-    status: RunStatus
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None
-    """From start to finish; None until the run has both."""
-    error: str | None
-    """The first line of the run's error, shortened to 200 characters."""
-
-
-@dataclass(frozen=True)
-class RunPage:
-    items: list[RunSummary]
-    next_cursor: str | None
-    """Pass as `after` for the next page; None on the last page."""
 
 
 def _summary_of_error(error: str | None) -> str | None:
@@ -260,20 +207,6 @@ def _run_summary(row: Any) -> RunSummary:
 # --- the header badge -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ActiveCounts:
-    """What the header badge shows: runs with work ahead of them, and approvals waiting for a person."""
-
-    queued: int
-    running: int
-    paused: int
-    pending_approvals: int
-
-    @property
-    def active_runs(self) -> int:
-        return self.queued + self.running + self.paused
-
-
 def active_counts(conn: sa.Connection) -> ActiveCounts:
     """Counted on the status indexes: one short range per status, however long the history."""
     counted: dict[str, int] = dict(
@@ -284,7 +217,7 @@ def active_counts(conn: sa.Connection) -> ActiveCounts:
         ).all()
     )
     pending = conn.execute(
-        sa.select(sa.func.count()).select_from(approvals).where(approvals.c.status == "PENDING")
+        sa.select(sa.func.count()).select_from(approvals).where(approvals.c.status == ApprovalStatus.PENDING.value)
     ).scalar_one()
     return ActiveCounts(
         queued=int(counted.get(RunStatus.QUEUED.value, 0)),
@@ -297,38 +230,13 @@ def active_counts(conn: sa.Connection) -> ActiveCounts:
 # --- the approval inbox -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApprovalItem:
-    """One approval waiting for a person, as the inbox lists it."""
-
-    id: str
-    run_id: str
-    workflow_id: str
-    workflow_name: str
-    workflow_version: int
-    node_key: str
-    node_title: str
-    """The node's name in the version the run executes, or its key when it has none."""
-    waiting_since: datetime
-    proposal: Any
-    deadline_at: datetime | None
-    on_deadline: str
-    """What happens when the deadline passes: "wait", "approve" or "reject"."""
-
-
-@dataclass(frozen=True)
-class ApprovalPage:
-    items: list[ApprovalItem]
-    next_cursor: str | None
-
-
 def pending_approvals(
     conn: sa.Connection, *, after: str | None, size: int, titles: dict[tuple[str, int], dict[str, str]] | None = None
 ) -> ApprovalPage:
     """Approvals waiting across all workflows, newest first. `titles` caches node names per version."""
     _check_size(size)
     position = decode_cursor(after) if after is not None else None
-    where: list[sa.ColumnElement[bool]] = [approvals.c.status == "PENDING"]
+    where: list[sa.ColumnElement[bool]] = [approvals.c.status == ApprovalStatus.PENDING.value]
     if position is not None:
         where.append(_before(approvals, position))
     rows = conn.execute(
@@ -393,24 +301,6 @@ def node_titles(conn: sa.Connection, wanted: Iterable[tuple[str, int]]) -> dict[
 
 
 # --- pruning ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PruneResult:
-    """How many rows a prune deleted, by table."""
-
-    runs: int = 0
-    node_runs: int = 0
-    approvals: int = 0
-    callback_deliveries: int = 0
-
-    def __add__(self, other: PruneResult) -> PruneResult:
-        return PruneResult(
-            self.runs + other.runs,
-            self.node_runs + other.node_runs,
-            self.approvals + other.approvals,
-            self.callback_deliveries + other.callback_deliveries,
-        )
 
 
 def _keep_cutoff(conn: sa.Connection, workflow_id: str, keep: int) -> tuple[datetime, str] | None:
@@ -512,7 +402,9 @@ def _delete_runs(conn: sa.Connection, run_ids: list[str]) -> PruneResult:
     still_finished = sa.select(runs.c.id).where(
         runs.c.id.in_(run_ids),
         runs.c.status.in_([s.value for s in FINISHED_STATUSES]),
-        sa.or_(runs.c.callback_state.is_(None), runs.c.callback_state != "PENDING"),  # a callback still to send
+        sa.or_(
+            runs.c.callback_state.is_(None), runs.c.callback_state != CallbackState.PENDING.value
+        ),  # a callback still to send
     )
     if conn.dialect.name == "postgresql":
         conn.execute(still_finished.with_for_update()).all()
@@ -525,36 +417,6 @@ def _delete_runs(conn: sa.Connection, run_ids: list[str]) -> PruneResult:
 
 
 # --- one approval -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApprovalContext:
-    """Everything an approver needs to decide one approval, and how it was decided (once it was)."""
-
-    id: str
-    status: str
-    """PENDING, APPROVED, REJECTED or CANCELLED."""
-    run_id: str
-    run_status: RunStatus
-    workflow_id: str
-    workflow_name: str
-    workflow_version: int
-    node_key: str
-    node_title: str
-    instructions: str
-    """What the approver should check (the approval node's `instructions`), "" when none were given."""
-    proposal: Any
-    output: Any
-    """The approved output (the proposal, or the edited value); None until approved."""
-    run_input: Any
-    upstream: dict[str, Any]
-    """Outputs of the nodes the approval node depends on (directly or not), by key, in step order."""
-    waiting_since: datetime
-    deadline_at: datetime | None
-    on_deadline: str
-    decided_by: str | None
-    decided_at: datetime | None
-    reason: str | None
 
 
 @dataclass(frozen=True)

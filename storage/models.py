@@ -1,5 +1,8 @@
 """Flowyard's tables. Every change here comes with an Alembic revision in `storage/migrations`.
 
+Each table row derives from its entity's `…Base` in `app.models` (the fields users and the API see,
+declared once) and adds what only storage keeps: keys, leases, secrets, timestamps.
+
 Times are stored in UTC and come back timezone-aware on every database. JSON columns hold what
 users and agents produce (inputs, outputs, configs) as they are.
 """
@@ -12,6 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from app.models.agents import AgentBase, CredentialBase
+from app.models.batches import BatchBase, BatchItemBase
+from app.models.runs import ApprovalBase, NodeRunBase, RunBase
+from app.models.schedules import ScheduleBase
+from app.models.sessions import SessionMessageBase
+from app.models.webhooks import WebhookBase
+from app.models.workflows import StepBase, WorkflowBase
 
 __all__ = [
     "AgentRow",
@@ -66,19 +77,17 @@ def _json(*, default: Any = None) -> Any:
     return Field(default=default, sa_type=sa.JSON, nullable=True)
 
 
-class WorkflowRow(SQLModel, table=True):
+class WorkflowRow(WorkflowBase, table=True):
     __tablename__ = "workflows"
 
     id: str = Field(primary_key=True, max_length=40)
-    name: str = Field(max_length=200, index=True)
-    description: str = Field(default="", max_length=5000)
     version: int = Field(default=1)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False, index=True)
 
 
-class NodeRow(SQLModel, table=True):
-    """A node of a workflow's current definition (a "step" in the ordered-steps API)."""
+class NodeRow(StepBase, table=True):
+    """A step of a workflow's current definition: a node of its graph."""
 
     __tablename__ = "nodes"
     __table_args__ = (sa.UniqueConstraint("workflow_id", "key", name="uq_nodes_workflow_key"),)
@@ -86,18 +95,8 @@ class NodeRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", index=True, max_length=40)
     key: str = Field(max_length=64)
-    agent_id: str = Field(max_length=100)
-    name: str = Field(default="", max_length=200)
-    action: str = Field(default="")
-    config: dict[str, Any] = _json(default=dict)
-    input_mapping: Any = _json()
     position_x: float = 0.0
     position_y: float = 0.0
-    step_order: int | None = None
-    needs_approval: bool = False
-    retries: int = 0
-    retry_backoff_seconds: float = 1.0
-    timeout_seconds: float | None = None
     approval_deadline_seconds: float | None = None
     on_deadline: str = Field(default="wait", max_length=16, sa_column_kwargs={"server_default": "wait"})
 
@@ -125,32 +124,26 @@ class WorkflowVersionRow(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
 
 
-class AgentRow(SQLModel, table=True):
+class AgentRow(AgentBase, table=True):
     __tablename__ = "agents"
 
     id: str = Field(primary_key=True, max_length=100)
-    name: str = Field(max_length=200)
-    kind: str = Field(max_length=64)
-    description: str = Field(default="", max_length=5000)
-    config: dict[str, Any] = _json(default=dict)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 
 
-class CredentialRow(SQLModel, table=True):
+class CredentialRow(CredentialBase, table=True):
     """A named secret. `secret` is the Fernet token of its values; the plaintext is never stored."""
 
     __tablename__ = "credentials"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
-    type: str = Field(max_length=16)
     secret: bytes = Field(sa_type=sa.LargeBinary)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 
 
-class RunRow(SQLModel, table=True):
+class RunRow(RunBase, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         sa.Index("ix_runs_workflow_created", "workflow_id", "created_at"),
@@ -165,15 +158,9 @@ class RunRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=40)
-    workflow_id: str = Field(max_length=40)
-    workflow_version: int
-    session_id: str | None = Field(default=None, max_length=200)
-    trigger: str = Field(default="api", max_length=16)
-    status: str = Field(max_length=16)
     input: Any = _json()
     output: Any = _json()
     error: str | None = None
-    current_step_order: int | None = None
     callback_url: str | None = Field(default=None, max_length=2000)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
@@ -191,31 +178,23 @@ class RunRow(SQLModel, table=True):
     # Token usage summed over the run's node runs (kept by the run store), so a workflow's total is one SUM.
     prompt_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     completion_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    total_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # A sub-workflow's run: the run and `workflow` step that started it, and the workflow ids it is nested in.
     parent_run_id: str | None = Field(default=None, max_length=40)
     parent_node_key: str | None = Field(default=None, max_length=64)
     chain: Any = _json()
 
 
-class NodeRunRow(SQLModel, table=True):
+class NodeRunRow(NodeRunBase, table=True):
     __tablename__ = "node_runs"
 
     run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE", max_length=40)
     node_key: str = Field(primary_key=True, max_length=64)
-    status: str = Field(max_length=20)
-    attempt: int = 0
-    step_order: int | None = None
-    input: Any = _json()
-    output: Any = _json()
-    error: str | None = None
     handles: Any = _json()
-    usage: Any = _json()
     started_at: datetime | None = _time()
     finished_at: datetime | None = _time()
 
 
-class ApprovalRow(SQLModel, table=True):
+class ApprovalRow(ApprovalBase, table=True):
     __tablename__ = "approvals"
     __table_args__ = (
         sa.Index("ix_approvals_status_created", "status", "created_at"),
@@ -225,12 +204,6 @@ class ApprovalRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=40)
-    node_key: str = Field(max_length=64)
-    status: str = Field(default="PENDING", max_length=16)
-    proposal: Any = _json()
-    output: Any = _json()
-    decided_by: str | None = Field(default=None, max_length=200)
-    reason: str | None = None
     created_at: datetime = _time(nullable=False)
     decided_at: datetime | None = _time()
     deadline_at: datetime | None = _time()
@@ -247,33 +220,19 @@ class SessionRow(SQLModel, table=True):
     updated_at: datetime = _time(nullable=False)
 
 
-class SessionMessageRow(SQLModel, table=True):
+class SessionMessageRow(SessionMessageBase, table=True):
     __tablename__ = "session_messages"
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(foreign_key="sessions.id", ondelete="CASCADE", index=True, max_length=200)
-    run_id: str | None = Field(default=None, max_length=40)
-    node_key: str | None = Field(default=None, max_length=64)
-    role: str = Field(max_length=16)
-    content: str
     created_at: datetime = _time(nullable=False)
 
 
-class ScheduleRow(SQLModel, table=True):
+class ScheduleRow(ScheduleBase, table=True):
     __tablename__ = "schedules"
 
     id: str = Field(primary_key=True, max_length=40)
     workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", index=True, max_length=40)
-    name: str = Field(default="", max_length=200)
-    cron: str | None = Field(default=None, max_length=200)
-    interval_seconds: float | None = None
-    timezone: str = Field(default="UTC", max_length=64)
-    input: Any = _json()
-    enabled: bool = True
-    overlap_policy: str = Field(default="skip", max_length=16)
-    catchup_policy: str = Field(default="skip", max_length=16)
-    catchup_window_seconds: float = Field(default=3600.0)
-    pause_after_failures: int = Field(default=0)
     consecutive_failures: int = Field(default=0)
     paused_at: datetime | None = _time()
     paused_reason: str | None = Field(default=None, max_length=200)
@@ -307,7 +266,7 @@ class ScheduleJobRow(SQLModel, table=True):
     job_state: bytes = Field(sa_column=sa.Column("job_state", sa.LargeBinary, nullable=False))
 
 
-class WebhookRow(SQLModel, table=True):
+class WebhookRow(WebhookBase, table=True):
     """A workflow's webhook trigger: a secret URL that starts a run with the request's JSON body as its input.
 
     Requests are found by `secret_hash` (the SHA-256 of the URL's secret); `secret` is the secret encrypted
@@ -319,10 +278,6 @@ class WebhookRow(SQLModel, table=True):
     workflow_id: str = Field(primary_key=True, foreign_key="workflows.id", ondelete="CASCADE", max_length=40)
     secret_hash: str = Field(max_length=64, unique=True, index=True)
     secret: bytes = Field(sa_type=sa.LargeBinary)
-    enabled: bool = True
-    mode: str = Field(default="async", max_length=8)
-    sync_timeout_seconds: float = 30.0
-    max_body_bytes: int
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
     rotated_at: datetime | None = _time()
@@ -344,7 +299,7 @@ class CallbackDeliveryRow(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
 
 
-class BatchRow(SQLModel, table=True):
+class BatchRow(BatchBase, table=True):
     """One uploaded file run once per row. Its progress is counted from its rows' runs, never kept here."""
 
     __tablename__ = "batches"
@@ -354,16 +309,7 @@ class BatchRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=40)
-    workflow_id: str = Field(foreign_key="workflows.id", ondelete="CASCADE", max_length=40)
-    workflow_version: int
-    filename: str = Field(default="", max_length=255)
-    status: str = Field(default="RUNNING", max_length=16)
-    total: int = 0
     invalid: int = 0
-    concurrency: int = 4
-    mapping: Any = _json()
-    output_fields: Any = _json()
-    columns: Any = _json()
     created_at: datetime = _time(nullable=False)
     finished_at: datetime | None = _time()
     # The process that starts the batch's rows, while its lease lasts (one driver across processes).
@@ -371,7 +317,7 @@ class BatchRow(SQLModel, table=True):
     lease_expires_at: datetime | None = _time()
 
 
-class BatchItemRow(SQLModel, table=True):
+class BatchItemRow(BatchItemBase, table=True):
     """A row of a batch's file: what it said, the input it maps to and the run (if any) that ran it."""
 
     __tablename__ = "batch_rows"
@@ -383,8 +329,3 @@ class BatchItemRow(SQLModel, table=True):
 
     batch_id: str = Field(primary_key=True, foreign_key="batches.id", ondelete="CASCADE", max_length=40)
     row_index: int = Field(primary_key=True)
-    raw: Any = _json()
-    input: Any = _json()
-    run_id: str | None = Field(default=None, max_length=40)
-    status: str = Field(default="PENDING", max_length=16)
-    error: str | None = None

@@ -8,9 +8,8 @@ in the same transaction, so a process that lost its lease cannot write over its 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,281 +18,45 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
 from app.engine.model import (
     Approval,
-    CallbackDelivery,
-    CallbackState,
-    EdgeSpec,
+    ApprovalStatus,
     NodeRunRecord,
-    NodeSpec,
     NodeStatus,
     RunRecord,
     RunStatus,
-    Trigger,
     WorkflowDefinition,
 )
 from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
 from storage.db import Database
-from storage.models import AgentRow, ApprovalRow, CallbackDeliveryRow, NodeRunRow, RunRow, WorkflowVersionRow
 
-__all__ = ["SqlRunStore", "row_to_approval", "row_to_node_run", "row_to_run"]
+__all__ = ["SqlRunStore"]
 
-runs = RunRow.__table__  # type: ignore[attr-defined]
-node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
-approvals = ApprovalRow.__table__  # type: ignore[attr-defined]
-versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
-agents = AgentRow.__table__  # type: ignore[attr-defined]
-deliveries = CallbackDeliveryRow.__table__  # type: ignore[attr-defined]
-
-_DRIVABLE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
-_NODE_COLUMNS = (
-    "status",
-    "attempt",
-    "step_order",
-    "input",
-    "output",
-    "error",
-    "handles",
-    "usage",
-    "started_at",
-    "finished_at",
+from storage.callback_store import CallbackRows
+from storage.run_rows import (
+    DRIVABLE,
+    Statements,
+    approvals,
+    callback_due_values,
+    definition_from_json,
+    node_runs,
+    row_to_approval,
+    row_to_node_run,
+    row_to_run,
+    runs,
+    sqlite_save_nodes,
+    sum_run_tokens,
+    versions,
 )
 
 
-def row_to_run(row: Any) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        workflow_id=row.workflow_id,
-        workflow_version=row.workflow_version,
-        status=RunStatus(row.status),
-        input=row.input,
-        session_id=row.session_id,
-        trigger=Trigger(row.trigger),
-        output=row.output,
-        error=row.error,
-        current_step_order=row.current_step_order,
-        callback_url=row.callback_url,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        cancel_requested=bool(row.cancel_requested),
-        callback_state=CallbackState(row.callback_state) if row.callback_state else None,
-        callback_attempts=row.callback_attempts,
-        callback_due_at=row.callback_due_at,
-        parent_run_id=row.parent_run_id,
-        parent_node_key=row.parent_node_key,
-        chain=tuple(row.chain or ()),
-    )
+class SqlRunStore(CallbackRows):
+    """The engine's `RunStore` on SQLite or PostgreSQL."""
 
-
-def _callback_due_values(now: Any) -> dict[str, Any]:
-    """The SET values that make a run's callback PENDING and due `now` when it has a URL, in the same UPDATE."""
-    if isinstance(now, datetime):
-        now = sa.literal(now, runs.c.callback_due_at.type)
-    has_url = runs.c.callback_url.is_not(None)
-    return {
-        "callback_state": sa.case((has_url, CallbackState.PENDING.value), else_=runs.c.callback_state),
-        "callback_attempts": sa.case((has_url, 0), else_=runs.c.callback_attempts),
-        "callback_due_at": sa.case((has_url, now), else_=runs.c.callback_due_at),
-        "callback_claimed_by": None,
-        "callback_claim_expires_at": None,
-    }
-
-
-def row_to_node_run(row: Any) -> NodeRunRecord:
-    return NodeRunRecord(
-        run_id=row.run_id,
-        node_key=row.node_key,
-        status=NodeStatus(row.status),
-        attempt=row.attempt,
-        input=row.input,
-        output=row.output,
-        error=row.error,
-        handles=row.handles,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        usage=row.usage,
-        step_order=row.step_order,
-    )
-
-
-def row_to_approval(row: Any) -> Approval:
-    return Approval(
-        id=row.id,
-        run_id=row.run_id,
-        node_key=row.node_key,
-        proposal=row.proposal,
-        status=row.status,
-        output=row.output,
-        decided_by=row.decided_by,
-        reason=row.reason,
-        created_at=row.created_at,
-        decided_at=row.decided_at,
-        deadline_at=row.deadline_at,
-        on_deadline=row.on_deadline,
-    )
-
-
-def definition_from_json(data: dict[str, Any]) -> WorkflowDefinition:
-    return WorkflowDefinition(
-        nodes=[NodeSpec.model_validate(n) for n in data.get("nodes", [])],
-        edges=[EdgeSpec.model_validate(e) for e in data.get("edges", [])],
-    )
-
-
-_SQLITE_FENCE = (
-    "UPDATE runs SET updated_at = ?, current_step_order = coalesce(?, current_step_order)"
-    " WHERE id = ? AND lease_owner = ?"
-)
-_SQLITE_UPSERT = (
-    "INSERT INTO node_runs (run_id, node_key, status, attempt, step_order, input, output, error, handles, usage,"
-    " started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (run_id, node_key) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _NODE_COLUMNS)
-    + " WHERE node_runs.status != 'COMPLETED'"
-)
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """The text SQLAlchemy's SQLite DateTime (through `UTCDateTime`) would store for `value`."""
-    if value is None:
-        return None
-    if value.tzinfo is None:  # naive times are UTC throughout storage, never local time
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _sqlite_save_nodes(
-    conn: sa.Connection, owner: str, steps: dict[str, int | None], nodes: list[NodeRunRecord], now: datetime
-) -> None:
-    """`save_nodes` on SQLite through the driver: the same rows SQLAlchemy writes, at a third of the cost.
-
-    This is the one statement pair every node step executes; SQLAlchemy's per-statement work costs
-    more than SQLite's commit here, so the hot path speaks to the driver with the same SQL and the
-    same stored formats (JSON text, naive-UTC timestamps), and the contract suite holds it to that.
-    """
-    cursor = conn.connection.cursor()
-    try:
-        stamp = _sqlite_time(now)
-        for run_id, step in steps.items():
-            cursor.execute(_SQLITE_FENCE, (stamp, step, run_id, owner))
-            if cursor.rowcount != 1:
-                raise LeaseLost(run_id)
-        if nodes:
-            dumps = json.dumps
-            cursor.executemany(
-                _SQLITE_UPSERT,
-                [
-                    (
-                        n.run_id,
-                        n.node_key,
-                        n.status.value,
-                        n.attempt,
-                        n.step_order,
-                        dumps(n.input),
-                        dumps(n.output),
-                        n.error,
-                        dumps(n.handles),
-                        dumps(n.usage),
-                        _sqlite_time(n.started_at),
-                        _sqlite_time(n.finished_at),
-                    )
-                    for n in nodes
-                ],
-            )
-    finally:
-        cursor.close()
-
-
-_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
-
-
-def _sum_run_tokens(conn: sa.Connection, run_id: str) -> None:
-    """Keep the run's token totals: the sum over its node runs' usage (a run has few nodes; JSON stays in Python)."""
-    totals = dict.fromkeys(_TOKEN_FIELDS, 0)
-    for (usage,) in conn.execute(sa.select(node_runs.c.usage).where(node_runs.c.run_id == run_id)):
-        for name in _TOKEN_FIELDS:
-            value = usage.get(name) if isinstance(usage, dict) else None
-            if isinstance(value, int) and not isinstance(value, bool):
-                totals[name] += value
-    conn.execute(runs.update().where(runs.c.id == run_id).values(**totals))
-
-
-class _Statements:
-    """The statements a run executes on every step, built once: SQLAlchemy then only binds and runs them.
-
-    (Building an UPDATE costs more than executing it; a prebuilt one halves a step's database time.)
-    """
-
-    def __init__(self, insert: Any) -> None:
-        b = sa.bindparam
-        run_id: Any = b("b_run_id")
-        owner: Any = b("b_owner")
-        now: Any = b("b_now", type_=runs.c.updated_at.type)
-        mine = (runs.c.id == run_id, runs.c.lease_owner == owner)
-        self.get_run = sa.select(runs).where(runs.c.id == run_id)
-        self.get_agents = sa.select(agents).where(agents.c.id.in_(b("b_ids", expanding=True)))
-        self.get_node_runs = (
-            sa.select(node_runs)
-            .where(node_runs.c.run_id == run_id)
-            .order_by(sa.func.coalesce(node_runs.c.step_order, 0), node_runs.c.node_key)
-        )
-        self.acquire = (
-            runs.update()
-            .where(
-                runs.c.id == run_id,
-                runs.c.status.in_(_DRIVABLE),
-                sa.or_(
-                    runs.c.lease_owner.is_(None),
-                    runs.c.lease_expires_at <= now,
-                    runs.c.lease_owner == owner,
-                    runs.c.lease_owner == b("b_steal"),
-                ),
-            )
-            .values(lease_owner=owner, lease_expires_at=b("b_until", type_=runs.c.lease_expires_at.type))
-        )
-        self.start_run = (
-            runs.update()
-            .where(*mine)
-            .values(status=RunStatus.RUNNING.value, updated_at=now, started_at=sa.func.coalesce(runs.c.started_at, now))
-        )
-        self.finish_run = (
-            runs.update()
-            .where(*mine)
-            .values(
-                status=b("b_status"),
-                output=b("b_output", type_=runs.c.output.type),
-                error=b("b_error"),
-                updated_at=now,
-                finished_at=sa.func.coalesce(b("b_finished", type_=runs.c.finished_at.type), runs.c.finished_at),
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
-        self.end_run = self.finish_run.values(**_callback_due_values(now))
-        self.fence_step = (
-            runs.update()
-            .where(*mine)
-            .values(
-                updated_at=now,
-                current_step_order=sa.func.coalesce(b("b_step", type_=sa.Integer), runs.c.current_step_order),
-            )
-        )
-        upsert = insert(node_runs)
-        self.upsert_node = upsert.on_conflict_do_update(
-            index_elements=[node_runs.c.run_id, node_runs.c.node_key],
-            set_={name: upsert.excluded[name] for name in _NODE_COLUMNS},
-            where=node_runs.c.status != NodeStatus.COMPLETED.value,
-        )
-        self.add_approval = approvals.insert()
-
-
-class SqlRunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
         dialect = self.engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._sql = _Statements(self._insert)
+        self._sql = Statements(self._insert)
         self._sqlite = dialect == "sqlite"
 
     # --- reading -------------------------------------------------------------------------------
@@ -352,7 +115,7 @@ class SqlRunStore:
             rows = conn.execute(
                 sa.select(approvals)
                 .where(
-                    approvals.c.status == "PENDING",
+                    approvals.c.status == ApprovalStatus.PENDING.value,
                     approvals.c.deadline_at <= at,
                     approvals.c.on_deadline.in_(["approve", "reject"]),
                 )
@@ -444,14 +207,14 @@ class SqlRunStore:
                     node_runs,
                     sa.and_(node_runs.c.run_id == approvals.c.run_id, node_runs.c.node_key == approvals.c.node_key),
                 )
-                .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
+                .where(approvals.c.run_id == run_id, approvals.c.status == ApprovalStatus.PENDING.value)
                 .order_by(sa.func.coalesce(node_runs.c.step_order, 0), approvals.c.created_at)
             )
             if node_key is not None:
                 query = query.where(approvals.c.node_key == node_key)
             pending = conn.execute(query).first()
             if pending is None:
-                where = f" at node '{node_key}'" if node_key else ""
+                where = f" at step '{node_key}'" if node_key else ""
                 raise Conflict(f"run '{run_id}' has no pending approval{where}")
             claimed = conn.execute(
                 runs.update()
@@ -461,10 +224,10 @@ class SqlRunStore:
             if claimed != 1:
                 raise Conflict(f"run '{run_id}' was decided by someone else just now")
             if approved:
-                decision = {"status": "APPROVED", "output": output}
+                decision = {"status": ApprovalStatus.APPROVED.value, "output": output}
                 node_values = {"status": NodeStatus.COMPLETED.value, "output": output, "finished_at": now}
             else:
-                decision = {"status": "REJECTED", "output": None}
+                decision = {"status": ApprovalStatus.REJECTED.value, "output": None}
                 error = f"rejected: {reason or 'no reason given'}"
                 node_values = {"status": NodeStatus.FAILED.value, "error": error, "finished_at": now}
             conn.execute(
@@ -500,7 +263,7 @@ class SqlRunStore:
                         finished_at=now,
                         lease_owner=None,
                         lease_expires_at=None,
-                        **_callback_due_values(now),
+                        **callback_due_values(now),
                     )
                 ).rowcount
                 if done != 1:
@@ -517,8 +280,8 @@ class SqlRunStore:
                 )
                 conn.execute(
                     approvals.update()
-                    .where(approvals.c.run_id == run_id, approvals.c.status == "PENDING")
-                    .values(status="CANCELLED", decided_at=now)
+                    .where(approvals.c.run_id == run_id, approvals.c.status == ApprovalStatus.PENDING.value)
+                    .values(status=ApprovalStatus.CANCELLED.value, decided_at=now)
                 )
             else:
                 conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
@@ -580,12 +343,12 @@ class SqlRunStore:
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
-                .where(runs.c.lease_owner == owner, runs.c.status.in_(_DRIVABLE))
+                .where(runs.c.lease_owner == owner, runs.c.status.in_(DRIVABLE))
                 .values(lease_expires_at=until)
             )
             rows = conn.execute(
                 sa.select(runs.c.id, runs.c.cancel_requested).where(
-                    runs.c.lease_owner == owner, runs.c.status.in_(_DRIVABLE)
+                    runs.c.lease_owner == owner, runs.c.status.in_(DRIVABLE)
                 )
             ).all()
         return LeaseRenewal({r.id for r in rows}, {r.id for r in rows if r.cancel_requested})
@@ -608,7 +371,7 @@ class SqlRunStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(runs.c.id, runs.c.lease_owner, runs.c.lease_expires_at)
-                .where(runs.c.status.in_(_DRIVABLE))
+                .where(runs.c.status.in_(DRIVABLE))
                 .order_by(runs.c.created_at)
                 .limit(limit)
             ).all()
@@ -649,7 +412,7 @@ class SqlRunStore:
         spent = {n.run_id for n in nodes if n.usage}
         with self.engine.begin() as conn:
             if self._sqlite:
-                _sqlite_save_nodes(conn, owner, steps, nodes, now)
+                sqlite_save_nodes(conn, owner, steps, nodes, now)
                 nodes = []
             for run_id, step in steps.items():
                 if self._sqlite:
@@ -696,7 +459,7 @@ class SqlRunStore:
                     ],
                 )
             for run_id in spent:
-                _sum_run_tokens(conn, run_id)
+                sum_run_tokens(conn, run_id)
 
     async def finish_run(
         self, run_id: str, owner: str, *, status: RunStatus, output: Any, error: str | None, now: datetime
@@ -719,102 +482,3 @@ class SqlRunStore:
         with self.engine.begin() as conn:
             if conn.execute(statement, params).rowcount != 1:
                 raise LeaseLost(run_id)
-
-    # --- callbacks ----------------------------------------------------------------------------------------
-    async def claim_callbacks(self, owner: str, *, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
-        return await self.db.run(self._claim_callbacks, owner, now, until, limit)
-
-    def _claim_callbacks(self, owner: str, now: datetime, until: datetime, limit: int) -> list[RunRecord]:
-        claimable = (
-            runs.c.callback_state == CallbackState.PENDING.value,
-            runs.c.callback_due_at <= now,
-            sa.or_(runs.c.callback_claimed_by.is_(None), runs.c.callback_claim_expires_at <= now),
-        )
-        with self.engine.connect() as conn:
-            candidates = (
-                conn.execute(
-                    sa.select(runs.c.id).where(*claimable).order_by(runs.c.callback_due_at, runs.c.id).limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-        claimed: list[RunRecord] = []
-        for run_id in candidates:
-            # One short transaction per run: the conditional UPDATE is the claim, so of two processes racing
-            # for the same callback exactly one sees a row changed (PostgreSQL re-checks the WHERE after locking).
-            with self.engine.begin() as conn:
-                taken = conn.execute(
-                    runs.update()
-                    .where(runs.c.id == run_id, *claimable)
-                    .values(callback_claimed_by=owner, callback_claim_expires_at=until)
-                ).rowcount
-                if taken == 1:
-                    claimed.append(row_to_run(conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()))
-        return claimed
-
-    async def record_callback_attempt(
-        self, owner: str, delivery: CallbackDelivery, *, state: CallbackState, next_due_at: datetime | None
-    ) -> bool:
-        return await self.db.run(self._record_callback_attempt, owner, delivery, state, next_due_at)
-
-    def _record_callback_attempt(
-        self, owner: str, delivery: CallbackDelivery, state: CallbackState, next_due_at: datetime | None
-    ) -> bool:
-        with self.engine.begin() as conn:
-            held = conn.execute(
-                runs.update()
-                .where(runs.c.id == delivery.run_id, runs.c.callback_claimed_by == owner)
-                .values(
-                    callback_state=state.value,
-                    callback_attempts=delivery.attempt,
-                    callback_due_at=next_due_at,
-                    callback_claimed_by=None,
-                    callback_claim_expires_at=None,
-                )
-            ).rowcount
-            if held == 1 or conn.execute(sa.select(runs.c.id).where(runs.c.id == delivery.run_id)).first():
-                # (a run deleted meanwhile took its attempts with it: nothing to keep)
-                conn.execute(
-                    deliveries.insert().values(
-                        run_id=delivery.run_id,
-                        url=delivery.url,
-                        attempt=delivery.attempt,
-                        status_code=delivery.status_code,
-                        error=delivery.error,
-                        duration_ms=delivery.duration_ms,
-                        created_at=delivery.created_at,
-                    )
-                )
-        return held == 1
-
-    async def release_callback(self, run_id: str, owner: str) -> None:
-        await self.db.run(self._release_callback, run_id, owner)
-
-    def _release_callback(self, run_id: str, owner: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id, runs.c.callback_claimed_by == owner)
-                .values(callback_claimed_by=None, callback_claim_expires_at=None)
-            )
-
-    async def get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
-        return await self.db.run(self._get_callback_deliveries, run_id)
-
-    def _get_callback_deliveries(self, run_id: str) -> list[CallbackDelivery]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(deliveries).where(deliveries.c.run_id == run_id).order_by(deliveries.c.id)
-            ).all()
-        return [
-            CallbackDelivery(
-                run_id=r.run_id,
-                url=r.url,
-                attempt=r.attempt,
-                status_code=r.status_code,
-                error=r.error,
-                duration_ms=r.duration_ms,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]

@@ -8,20 +8,17 @@ for the application's services.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from app import clock
+from app.models.sessions import SessionMessagePublic, SessionPage, SessionPublic
 from storage.db import Database
 from storage.models import SessionMessageRow, SessionRow
 
 __all__ = [
-    "SessionMessage",
-    "SessionPage",
-    "SessionSummary",
     "SqlSessionMemory",
     "clear_session",
     "list_sessions",
@@ -31,30 +28,6 @@ __all__ = [
 
 sessions = SessionRow.__table__  # type: ignore[attr-defined]
 messages = SessionMessageRow.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    id: str
-    messages: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class SessionPage:
-    items: list[SessionSummary]
-    next_cursor: str | None
-    """Pass as `after` for the next page; None on the last one."""
-
-
-@dataclass(frozen=True)
-class SessionMessage:
-    role: str
-    content: str
-    run_id: str | None
-    node_key: str | None
-    created_at: datetime
 
 
 class SqlSessionMemory:
@@ -110,7 +83,7 @@ class SqlSessionMemory:
                 )
 
 
-def _summaries(conn: sa.Connection, where: Any, limit: int) -> list[SessionSummary]:
+def _summaries(conn: sa.Connection, where: Any, limit: int) -> list[SessionPublic]:
     count = (
         sa.select(sa.func.count()).select_from(messages).where(messages.c.session_id == sessions.c.id).scalar_subquery()
     )
@@ -120,7 +93,10 @@ def _summaries(conn: sa.Connection, where: Any, limit: int) -> list[SessionSumma
         .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
         .limit(limit)
     )
-    return [SessionSummary(r.id, int(r.messages), r.created_at, r.updated_at) for r in conn.execute(query).all()]
+    return [
+        SessionPublic(id=r.id, message_count=int(r.messages), created_at=r.created_at, updated_at=r.updated_at)
+        for r in conn.execute(query).all()
+    ]
 
 
 def list_sessions(conn: sa.Connection, *, after: str | None, size: int) -> SessionPage:
@@ -129,7 +105,7 @@ def list_sessions(conn: sa.Connection, *, after: str | None, size: int) -> Sessi
     if after is not None:
         last = conn.execute(sa.select(sessions.c.updated_at).where(sessions.c.id == after)).first()
         if last is None:
-            return SessionPage([], None)
+            return SessionPage(content=[], next_cursor=None)
         where = sa.or_(
             sessions.c.updated_at < last.updated_at,
             sa.and_(sessions.c.updated_at == last.updated_at, sessions.c.id < after),
@@ -137,18 +113,18 @@ def list_sessions(conn: sa.Connection, *, after: str | None, size: int) -> Sessi
     items = _summaries(conn, where, size + 1)
     more = len(items) > size
     items = items[:size]
-    return SessionPage(items, items[-1].id if more and items else None)
+    return SessionPage(content=items, next_cursor=items[-1].id if more and items else None)
 
 
-def session_summary(conn: sa.Connection, session_id: str) -> SessionSummary | None:
+def session_summary(conn: sa.Connection, session_id: str) -> SessionPublic | None:
     found = _summaries(conn, sessions.c.id == session_id, 1)
     return found[0] if found else None
 
 
-def session_messages(conn: sa.Connection, session_id: str) -> list[SessionMessage]:
+def session_messages(conn: sa.Connection, session_id: str) -> list[SessionMessagePublic]:
     """Every message of the session, oldest first."""
     query = sa.select(messages).where(messages.c.session_id == session_id).order_by(messages.c.id)
-    return [SessionMessage(r.role, r.content, r.run_id, r.node_key, r.created_at) for r in conn.execute(query).all()]
+    return [SessionMessagePublic.model_validate(r._mapping) for r in conn.execute(query).all()]
 
 
 def clear_session(conn: sa.Connection, session_id: str) -> bool:

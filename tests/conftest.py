@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.main import create_api
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.agents.approval import Approval
 from app.agents.base import AgentKind
 from app.agents.branch import Branch
@@ -16,6 +14,7 @@ from app.agents.notify import Notify
 from app.agents.python import load_plugins
 from app.agents.transform import Transform
 from app.agents.workflow import SubWorkflow
+from app.engine import kinds
 
 __all__ = ["KINDS", "PLUGIN_KINDS", "build", "config_errors", "get_kind"]
 
@@ -43,16 +42,9 @@ def get_kind(name: str) -> type[AgentKind] | None:
 
 def build(kind: str, config: dict[str, Any]) -> AgentKind:
     """An agent of `kind` configured with `config`; raises KeyError or pydantic's ValidationError."""
-    return KINDS[kind].model_validate(config)
+    return kinds.build(KINDS, kind, config)
 
 
 def config_errors(kind: str, config: dict[str, Any]) -> list[str]:
     """What is wrong with `config` for `kind`, one line per field; empty when it is valid."""
-    cls = KINDS.get(kind)
-    if cls is None:
-        return [f"unknown agent kind '{kind}'"]
-    try:
-        cls.model_validate(config)
-    except ValidationError as exc:
-        return [f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()]
-    return []
+    return kinds.config_errors(KINDS, kind, config)

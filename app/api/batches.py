@@ -8,94 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 
-from app.api.schemas import ApiModel
-from app.batches import COUNT_KEYS, Batches, BatchInfo, BatchPreview
+from app.api.deps import BatchesDep
 from app.engine.exceptions import InvalidInput
+from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
 
 __all__ = ["router"]
 
-
-def get_batches(request: Request) -> Batches:
-    batches: Batches = request.app.state.flowyard.batches
-    return batches
-
-
-BatchesDep = Annotated[Batches, Depends(get_batches)]
 FileField = Annotated[UploadFile, File(description="The CSV (header row first) or JSON-lines file.")]
 MappingField = Annotated[
     str | None, Form(description='JSON object of input name to column name, e.g. {"email": "E-mail"}.')
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["batches"])
-
-
-class BatchOut(ApiModel):
-    id: str
-    workflow_id: str
-    workflow_name: str
-    workflow_version: int
-    filename: str
-    status: str = Field(description="RUNNING, FINISHED or CANCELLED.")
-    total: int
-    counts: dict[str, int] = Field(description=f"Rows per status: {', '.join(COUNT_KEYS)} (rows that ended).")
-    concurrency: int
-    mapping: dict[str, str]
-    output_fields: list[str] | None
-    columns: list[str]
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class BatchRowOut(ApiModel):
-    index: int = Field(description="The row's position in the file's rows, from 0.")
-    raw: Any
-    input: Any
-    run_id: str | None
-    status: str
-    error: str | None
-    output: Any
-
-
-class InputFieldOut(ApiModel):
-    name: str
-    type: str
-    required: bool
-
-
-class PreviewRowOut(ApiModel):
-    index: int
-    raw: Any
-    input: Any
-    problems: list[str]
-
-
-class BatchPreviewOut(ApiModel):
-    filename: str
-    format: str
-    columns: list[str]
-    fields: list[InputFieldOut]
-    free_form: bool
-    suggested_mapping: dict[str, str]
-    mapping: dict[str, str]
-    rows: list[PreviewRowOut]
-    total: int
-    invalid: int
-    mapping_problems: list[str]
-
-
-def _out(batch: BatchInfo) -> BatchOut:
-    return BatchOut.model_validate(batch, from_attributes=True)
-
-
-def _preview_out(preview: BatchPreview) -> BatchPreviewOut:
-    return BatchPreviewOut.model_validate(preview, from_attributes=True)
 
 
 def _mapping(text: str | None) -> dict[str, str] | None:
@@ -116,7 +45,7 @@ def _fields(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-@router.post("/workflows/{workflow_id}/batches", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post("/workflows/{workflow_id}/batches", response_model=BatchPublic, status_code=status.HTTP_202_ACCEPTED)
 async def create_batch(
     workflow_id: str,
     batches: BatchesDep,
@@ -126,7 +55,7 @@ async def create_batch(
     output_fields: Annotated[
         str | None, Form(alias="outputFields", description="Output fields for the results CSV, comma-separated.")
     ] = None,
-) -> BatchOut:
+) -> BatchPublic:
     """Run the workflow once per row of the file. Rows that do not fit its inputs are kept as INVALID."""
     batch = await batches.create(
         workflow_id,
@@ -136,51 +65,50 @@ async def create_batch(
         concurrency=concurrency,
         output_fields=_fields(output_fields),
     )
-    return _out(batch)
+    return batch
 
 
-@router.post("/workflows/{workflow_id}/batches/preview", response_model=BatchPreviewOut)
+@router.post("/workflows/{workflow_id}/batches/preview", response_model=BatchPreview)
 async def preview_batch(
     workflow_id: str,
     batches: BatchesDep,
     file: FileField,
     mapping: MappingField = None,
     limit: Annotated[int, Query(ge=0, le=100, description="How many first rows to show.")] = 5,
-) -> BatchPreviewOut:
+) -> BatchPreview:
     """How the file's rows would map to the workflow's inputs (nothing is stored)."""
     preview = await batches.preview(
         workflow_id, filename=file.filename or "", content=await file.read(), mapping=_mapping(mapping), limit=limit
     )
-    return _preview_out(preview)
+    return preview
 
 
-@router.get("/batches", response_model=list[BatchOut])
+@router.get("/batches", response_model=list[BatchPublic])
 async def list_batches(
     batches: BatchesDep,
     workflow_id: Annotated[str | None, Query(alias="workflowId")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[BatchOut]:
+) -> list[BatchPublic]:
     """Batches, newest first."""
-    return [_out(b) for b in await batches.list(workflow_id, limit=limit)]
+    return await batches.list(workflow_id, limit=limit)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchOut)
-async def get_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+@router.get("/batches/{batch_id}", response_model=BatchPublic)
+async def get_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """A batch with its rows counted per status."""
-    return _out(await batches.get(batch_id))
+    return await batches.get(batch_id)
 
 
-@router.get("/batches/{batch_id}/rows", response_model=list[BatchRowOut])
+@router.get("/batches/{batch_id}/rows", response_model=list[BatchItemPublic])
 async def batch_rows(
     batch_id: str,
     batches: BatchesDep,
     row_status: Annotated[str | None, Query(alias="status", description="Only rows of this status.")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[BatchRowOut]:
+) -> list[BatchItemPublic]:
     """The batch's rows in file order, with their runs' status, output and error."""
-    rows = await batches.rows(batch_id, status=row_status or None, offset=offset, limit=limit)
-    return [BatchRowOut.model_validate(r, from_attributes=True) for r in rows]
+    return await batches.rows(batch_id, status=row_status or None, offset=offset, limit=limit)
 
 
 @router.get("/batches/{batch_id}/results.csv", response_class=StreamingResponse)
@@ -208,13 +136,13 @@ async def batch_results(
     )
 
 
-@router.post("/batches/{batch_id}/retry", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
-async def retry_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+@router.post("/batches/{batch_id}/retry", response_model=BatchPublic, status_code=status.HTTP_202_ACCEPTED)
+async def retry_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """Run again every row whose run failed or was cancelled, with the same input."""
-    return _out(await batches.retry_failed(batch_id))
+    return await batches.retry_failed(batch_id)
 
 
-@router.post("/batches/{batch_id}/cancel", response_model=BatchOut)
-async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchOut:
+@router.post("/batches/{batch_id}/cancel", response_model=BatchPublic)
+async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """Start no more rows, and cancel the rows' runs that are active."""
-    return _out(await batches.cancel(batch_id))
+    return await batches.cancel(batch_id)

@@ -1,7 +1,7 @@
 """The run-with-callback API (`/api/v2`): run a workflow graph asynchronously, be called back, poll.
 
 Compatible with the public graph-of-agents workflow API: `POST /api/v2/workflows/run` takes
-`workflowOId`, `callbackUrl` and the entry node's input fields side by side in one body, answers
+`workflowOId`, `callbackUrl` and the first step's input fields side by side in one body, answers
 with a `workflowRunOId` at once, and POSTs the run's result, signed, to `callbackUrl` when it ends;
 `GET /api/v2/workflows/run/status?workflowRunOId=…` reports progress meanwhile.
 """
@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import ApiModel, CallbackUrl
-from app.api.v1 import FlowyardDep
+from app.api.deps import RunsDep
 from app.engine.exceptions import WorkflowInvalid
 from app.engine.model import NodeStatus, Trigger, WorkflowDefinition
 from app.engine.plan import Plan
+from app.models.base import CallbackUrl, Public
 
 __all__ = ["router"]
 
@@ -28,7 +28,7 @@ _CURRENT = (NodeStatus.RUNNING.value, NodeStatus.WAITING_APPROVAL.value)
 
 
 class WorkflowRunRequest(BaseModel):
-    """`workflowOId` and `callbackUrl`; every other field is the run's input, as the entry node expects it."""
+    """`workflowOId` and `callbackUrl`; every other field is the run's input, as the first step expects it."""
 
     model_config = ConfigDict(
         extra="allow",
@@ -48,17 +48,17 @@ class WorkflowRunRequest(BaseModel):
 
     @property
     def input(self) -> dict[str, Any]:
-        """The fields beyond `workflowOId` and `callbackUrl`: the entry node's input."""
+        """The fields beyond `workflowOId` and `callbackUrl`: the first step's input."""
         return dict(self.model_extra or {})
 
 
-class WorkflowRunAccepted(ApiModel):
+class WorkflowRunAccepted(Public):
     workflow_run_o_id: str
     workflow_o_id: str
     status: str
 
 
-class WorkflowRunNode(ApiModel):
+class WorkflowRunNode(Public):
     key: str
     name: str
     agent_id: str | None
@@ -69,7 +69,7 @@ class WorkflowRunNode(ApiModel):
     finished_at: datetime | None
 
 
-class CallbackAttemptOut(ApiModel):
+class CallbackAttemptOut(Public):
     attempt: int
     status_code: int | None
     error: str | None
@@ -77,7 +77,7 @@ class CallbackAttemptOut(ApiModel):
     at: datetime
 
 
-class CallbackOut(ApiModel):
+class CallbackOut(Public):
     url: str
     state: str | None = Field(description="PENDING until the run ends and it is sent, then DELIVERED or FAILED.")
     attempts: int
@@ -85,13 +85,13 @@ class CallbackOut(ApiModel):
     deliveries: list[CallbackAttemptOut]
 
 
-class WorkflowRunStatus(ApiModel):
+class WorkflowRunStatus(Public):
     workflow_run_o_id: str
     workflow_o_id: str
     status: str
-    current_nodes: list[str] = Field(description="Keys of the nodes running or waiting for approval now.")
+    current_nodes: list[str] = Field(description="Keys of the steps running or waiting for approval now.")
     nodes: list[WorkflowRunNode] = Field(
-        description="Every node of the run's workflow version, in order, with its status."
+        description="Every step (node) of the run's workflow version, in order, with its status."
     )
     output: Any
     error: str | None
@@ -108,12 +108,12 @@ class WorkflowRunStatus(ApiModel):
     tags=["v2 runs"],
     responses={404: {"description": "No workflow with that id"}, 422: {"description": "Bad field or workflow"}},
 )
-async def run_workflow(body: WorkflowRunRequest, flowyard: FlowyardDep) -> WorkflowRunAccepted:
+async def run_workflow(body: WorkflowRunRequest, runs: RunsDep) -> WorkflowRunAccepted:
     """Start a run of `workflowOId` with the other fields as its input; its result is POSTed to `callbackUrl`.
 
-    The input is checked against the workflow's input schema (its entry node's): each bad field is named.
+    The input is checked against the workflow's input schema (its first step's): each bad field is named.
     """
-    run = await flowyard.start_run(
+    run = await runs.start(
         body.workflow_o_id, input=body.input, trigger=Trigger.API, callback_url=body.callback_url, input_field=""
     )
     return WorkflowRunAccepted(workflow_run_o_id=run.id, workflow_o_id=run.workflow_id, status=run.status.value)
@@ -121,12 +121,13 @@ async def run_workflow(body: WorkflowRunRequest, flowyard: FlowyardDep) -> Workf
 
 @router.get("/workflows/run/status", response_model=WorkflowRunStatus, tags=["v2 runs"])
 async def run_status(
-    flowyard: FlowyardDep,
+    runs: RunsDep,
     workflow_run_o_id: Annotated[str, Query(alias="workflowRunOId", min_length=1, max_length=40)],
 ) -> WorkflowRunStatus:
-    """A run's status, the nodes running now, every node's status, its output or error, and its callback."""
-    run, node_runs, _approvals, definition = await flowyard.run_detail(workflow_run_o_id)
-    by_key = {n.node_key: n for n in node_runs}
+    """A run's status, the steps running now, every step's status, its output or error, and its callback."""
+    detail, definition = await runs.detail(workflow_run_o_id)
+    run = await runs.get(workflow_run_o_id)
+    by_key = {n.key: n for n in detail.nodes}
     spec_of = {n.key: n for n in definition.nodes} if definition else {}
     order = _node_order(definition) if definition else []
     keys = order + [k for k in by_key if k not in spec_of]
@@ -147,7 +148,7 @@ async def run_status(
     nodes = [node_out(k) for k in keys]
     callback = None
     if run.callback_url:
-        deliveries = await flowyard.callback_deliveries(run.id)
+        deliveries = await runs.callback_deliveries(run.id)
         callback = CallbackOut(
             url=run.callback_url,
             state=run.callback_state,
@@ -170,17 +171,17 @@ async def run_status(
         status=run.status,
         current_nodes=[n.key for n in nodes if n.status in _CURRENT],
         nodes=nodes,
-        output=run.output,
-        error=run.error,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
+        output=detail.output,
+        error=detail.error,
+        created_at=detail.created_at,
+        started_at=detail.started_at,
+        finished_at=detail.finished_at,
         callback=callback,
     )
 
 
 def _node_order(definition: WorkflowDefinition) -> list[str]:
-    """The nodes in execution order (the run's version was valid when it started; this order is only cosmetic)."""
+    """The steps in execution order (the run's version was valid when it started; this order is only cosmetic)."""
     try:
         return Plan.of(definition).order
     except WorkflowInvalid:

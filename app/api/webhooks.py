@@ -6,18 +6,16 @@ credential. `router` (`/api/v1/workflows/{id}/webhook`) is, like the rest of `/a
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
-from app.api.schemas import ApiModel
-from app.api.v1 import FlowyardDep
+from app.api.deps import WebhooksDep
 from app.engine.exceptions import NotFound
 from app.engine.model import RunStatus
-from app.webhooks import HOOKS_PATH, BodyNotJson, BodyTooLarge, NoWebhook, WebhookCall, WebhookInfo
+from app.models.webhooks import HookAccepted, HookError, HookResult, WebhookPublic, WebhookUpdate
+from app.services.webhooks import HOOKS_PATH, BodyNotJson, BodyTooLarge, NoWebhook, WebhookCall
 
 __all__ = ["hooks", "router"]
 
@@ -27,82 +25,18 @@ hooks = APIRouter(prefix=HOOKS_PATH, tags=["webhooks"])
 _JSON = ("application/json", "text/json")
 
 
-# --- bodies ---------------------------------------------------------------------------------------------
-
-
-class WebhookIn(ApiModel):
-    """A webhook's settings. On an existing webhook, fields left out keep their values."""
-
-    enabled: bool | None = Field(None, description="Whether the URL starts runs (default true).")
-    mode: Literal["async", "sync"] | None = Field(
-        None, description="async: answer at once with the run id (default); sync: wait for the run's output."
-    )
-    sync_timeout_seconds: float | None = Field(
-        None, gt=0, description="How long a sync call waits for the run to end (default 30 s)."
-    )
-    max_body_bytes: int | None = Field(
-        None, ge=1, description="Largest request body (default 256 KiB, at most FLOWYARD_MAX_BODY_BYTES)."
-    )
-
-
-class WebhookOut(ApiModel):
-    workflow_id: str
-    url: str | None = Field(description="POST JSON here to start a run; null if the secret key changed (rotate).")
-    path: str | None
-    enabled: bool
-    mode: str
-    sync_timeout_seconds: float
-    max_body_bytes: int
-    created_at: datetime
-    updated_at: datetime
-    rotated_at: datetime | None
-    last_called_at: datetime | None
-
-
-class HookAccepted(ApiModel):
-    run_id: str
-    session_id: str | None
-    status: str
-    status_url: str = Field(description="GET it (no token needed) to follow the run.")
-
-
-class HookResult(ApiModel):
-    run_id: str
-    session_id: str | None
-    status: str
-    output: Any = None
-    error: str | None = None
-
-
-class HookError(ApiModel):
-    detail: str
-    errors: list[dict[str, str]] | None = None
-
-
 # --- management (behind the bearer token) ---------------------------------------------------------------
 
 
-def _webhook_out(info: WebhookInfo, request: Request) -> WebhookOut:
+def _webhook_out(info: WebhookPublic, request: Request) -> WebhookPublic:
     base = str(request.base_url).rstrip("/")
-    return WebhookOut(
-        workflow_id=info.workflow_id,
-        url=None if info.path is None else base + info.path,
-        path=info.path,
-        enabled=info.enabled,
-        mode=info.mode,
-        sync_timeout_seconds=info.sync_timeout_seconds,
-        max_body_bytes=info.max_body_bytes,
-        created_at=info.created_at,
-        updated_at=info.updated_at,
-        rotated_at=info.rotated_at,
-        last_called_at=info.last_called_at,
-    )
+    return info.model_copy(update={"url": None if info.path is None else base + info.path})
 
 
-@router.get("/workflows/{workflow_id}/webhook", response_model=WebhookOut)
-async def get_webhook(workflow_id: str, request: Request, flowyard: FlowyardDep) -> WebhookOut | JSONResponse:
+@router.get("/workflows/{workflow_id}/webhook", response_model=WebhookPublic)
+async def get_webhook(workflow_id: str, request: Request, webhooks: WebhooksDep) -> WebhookPublic | JSONResponse:
     """The workflow's webhook with its URL (404 when the workflow has none)."""
-    info = await flowyard.webhooks.get(workflow_id)
+    info = await webhooks.get(workflow_id)
     if info is None:
         return JSONResponse({"detail": str(NotFound("webhook for workflow", workflow_id))}, status_code=404)
     return _webhook_out(info, request)
@@ -110,21 +44,21 @@ async def get_webhook(workflow_id: str, request: Request, flowyard: FlowyardDep)
 
 @router.put(
     "/workflows/{workflow_id}/webhook",
-    response_model=WebhookOut,
-    responses={201: {"model": WebhookOut, "description": "Created, with a new secret URL."}},
+    response_model=WebhookPublic,
+    responses={201: {"model": WebhookPublic, "description": "Created, with a new secret URL."}},
 )
 async def put_webhook(
     workflow_id: str,
     request: Request,
     response: Response,
-    flowyard: FlowyardDep,
-    body: Annotated[WebhookIn | None, Body()] = None,
-) -> WebhookOut:
+    webhooks: WebhooksDep,
+    body: Annotated[WebhookUpdate | None, Body()] = None,
+) -> WebhookPublic:
     """Create the workflow's webhook (201, with a new secret URL) or change its settings (200, same URL).
 
     The body is optional: without one, a webhook is created with the defaults (or an existing one kept as it is).
     """
-    current = await flowyard.webhooks.get(workflow_id)
+    current = await webhooks.get(workflow_id)
     settings: dict[str, Any] = {}
     if current is not None:
         settings = {
@@ -135,22 +69,22 @@ async def put_webhook(
         }
     if body is not None:
         settings.update(body.model_dump(exclude_none=True))
-    info = await flowyard.webhooks.save(workflow_id, **settings)
+    info = await webhooks.save(workflow_id, **settings)
     if current is None:
         response.status_code = status.HTTP_201_CREATED
     return _webhook_out(info, request)
 
 
-@router.post("/workflows/{workflow_id}/webhook/rotate", response_model=WebhookOut)
-async def rotate_webhook(workflow_id: str, request: Request, flowyard: FlowyardDep) -> WebhookOut:
+@router.post("/workflows/{workflow_id}/webhook/rotate", response_model=WebhookPublic)
+async def rotate_webhook(workflow_id: str, request: Request, webhooks: WebhooksDep) -> WebhookPublic:
     """Give the webhook a new secret URL; the old one stops working at once."""
-    return _webhook_out(await flowyard.webhooks.rotate(workflow_id), request)
+    return _webhook_out(await webhooks.rotate(workflow_id), request)
 
 
 @router.delete("/workflows/{workflow_id}/webhook", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_webhook(workflow_id: str, flowyard: FlowyardDep) -> Response:
+async def delete_webhook(workflow_id: str, webhooks: WebhooksDep) -> Response:
     """Delete the workflow's webhook; its URL stops working."""
-    await flowyard.webhooks.delete(workflow_id)
+    await webhooks.delete(workflow_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -202,7 +136,7 @@ def _refused(exc: BodyTooLarge | BodyNotJson, code: int) -> JSONResponse:
 async def call_webhook(
     secret: str,
     request: Request,
-    flowyard: FlowyardDep,
+    webhooks: WebhooksDep,
     session_id: Annotated[
         str | None,
         Query(alias="sessionId", min_length=1, max_length=200, description="Session for context continuity."),
@@ -229,7 +163,7 @@ async def call_webhook(
     """
     try:
         body = await request.body()
-        call = await flowyard.webhooks.call(secret, body, session_id=session_id)
+        call = await webhooks.call(secret, body, session_id=session_id)
     except NoWebhook:
         return JSONResponse(_NOT_FOUND, status_code=status.HTTP_404_NOT_FOUND)
     except BodyTooLarge as exc:
@@ -254,13 +188,13 @@ async def get_webhook_url() -> JSONResponse:
 
 
 @hooks.get("/{secret}/runs/{run_id}", name="webhook_run_status", responses={404: {"model": HookError}})
-async def webhook_run_status(secret: str, run_id: str, flowyard: FlowyardDep) -> JSONResponse:
+async def webhook_run_status(secret: str, run_id: str, webhooks: WebhooksDep) -> JSONResponse:
     """A run this webhook started, as it stands: `{runId, sessionId, status, output, error}` (no token needed).
 
     Only runs started through this webhook's URL are shown; any other run id is 404.
     """
     try:
-        call = await flowyard.webhooks.status(secret, run_id)
+        call = await webhooks.status(secret, run_id)
     except NoWebhook:
         return JSONResponse(_NOT_FOUND, status_code=status.HTTP_404_NOT_FOUND)
     body = HookResult(

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app import clock
+from app import clock, periodic
 from app.engine.events import EventBus, run_ended
 from app.engine.model import CallbackDelivery, CallbackState, RunRecord
 from app.engine.store import RunStore
@@ -217,15 +217,15 @@ class CallbackDispatcher:
         return await asyncio.wait_for(settled(), timeout)
 
     async def _sweep_forever(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("looking for due callbacks failed; trying again in %.1f s", self.policy.sweep_interval)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.policy.sweep_interval):
-                    await self._wake.wait()
+        await periodic.every(
+            self.policy.sweep_interval,
+            self.sweep,
+            wake=self._wake,
+            first=True,
+            what="looking for due callbacks",
+            logger=log,
+            running=lambda: not self._stopping,
+        )
 
     async def _wake_on_run_ends(self, bus: EventBus) -> None:
         async with bus.subscribe(where=run_ended) as events:

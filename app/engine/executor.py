@@ -14,63 +14,29 @@ import asyncio
 import contextlib
 import copy
 import logging
-import os
-import secrets
-import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
-from app import clock
-from app.agents import registry
-from app.agents.base import AgentContext, AgentKind, AgentResult, AgentServices
-from app.engine import deadlines, mapping
+from app import clock, periodic
+from app.engine import deadlines, leases, mapping, recovery
+from app.engine.attempts import NodeAttempts, Outcome, total_tokens
 from app.engine.events import Event, EventBus, InProcessEventBus
-from app.engine.exceptions import AgentError, LeaseLost, MappingError, NodeError, NodeTimeout, WorkflowInvalid
+from app.engine.exceptions import LeaseLost, MappingError, WorkflowInvalid
+from app.engine.kinds import AgentKind, AgentServices, Kinds, build
 from app.engine.model import Approval, EdgeSpec, NodeRunRecord, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
 from app.engine.plan import Plan, agents_fingerprint, effective_config, validate
 from app.engine.state import RunState
 from app.engine.store import RunStore
 
-__all__ = ["Executor", "default_owner"]
+__all__ = ["Executor"]
 
 log = logging.getLogger("flowyard.executor")
 
-MAX_BACKOFF_SECONDS = 300.0
 PLAN_CACHE_SIZE = 256
-
-
-def default_owner() -> str:
-    """This process's lease owner id: host, pid and a random part (two executors in one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _owner_process_is_gone(owner: str) -> bool:
-    """True when `owner` names a process on this host that no longer exists: its runs can be taken now."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-@dataclass
-class _Outcome:
-    record: NodeRunRecord
-    approval: Approval | None = None
 
 
 @dataclass
@@ -95,13 +61,14 @@ class _Cancelled(Exception):
     """Raised inside a driver when the run was cancelled (not when the process shuts down)."""
 
 
-class Executor:
+class Executor(NodeAttempts):
     """Drives runs stored in `store`. Call `start()` once the event loop runs, `stop()` at shutdown."""
 
     def __init__(
         self,
         store: RunStore,
         *,
+        kinds: Kinds,
         http: httpx.AsyncClient,
         bus: EventBus | None = None,
         owner: str | None = None,
@@ -111,12 +78,15 @@ class Executor:
         recovery_interval: float = 5.0,
         now: Callable[[], datetime] = clock.now,
         services: AgentServices | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
+        self.kinds = kinds
+        self._sleep = sleep  # between a node's attempts (tests pass a sleep that does not wait)
         self.http = http
         self.services = services or AgentServices()
         self.bus: EventBus = bus or InProcessEventBus()
-        self.owner = owner or default_owner()
+        self.owner = owner or leases.default_owner()
         self.lease = timedelta(seconds=lease_seconds)
         self.run_concurrency = run_concurrency
         self.recovery_interval = recovery_interval
@@ -137,10 +107,14 @@ class Executor:
     async def start(self) -> None:
         """Take up runs left unfinished (by this host's dead processes or expired leases), then keep watch."""
         await self.recover_once()
+        loops = {
+            "flowyard-lease": (self.lease.total_seconds() / 3, self._renew),
+            "flowyard-recovery": (self.recovery_interval, self.recover_once),
+            "flowyard-deadlines": (self.recovery_interval, self.sweep_deadlines),
+        }
         self._loops = [
-            asyncio.create_task(self._every(self.lease.total_seconds() / 3, self._renew), name="flowyard-lease"),
-            asyncio.create_task(self._every(self.recovery_interval, self.recover_once), name="flowyard-recovery"),
-            asyncio.create_task(self._every(self.recovery_interval, self.sweep_deadlines), name="flowyard-deadlines"),
+            asyncio.create_task(periodic.every(seconds, job, logger=log), name=name)
+            for name, (seconds, job) in loops.items()
         ]
 
     async def stop(self) -> None:
@@ -153,14 +127,6 @@ class Executor:
             task.cancel()
         await asyncio.gather(*self._loops, *drivers, return_exceptions=True)
         self._loops = []
-
-    async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception:
-                log.exception("background job %s failed; trying again in %.1f s", job.__name__, seconds)
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -239,32 +205,23 @@ class Executor:
 
     async def recover_once(self) -> int:
         """Submit every queued or running run nobody (alive) holds. Returns how many were taken up."""
-        now = self._now()
-        taken = 0
-        for info in await self.store.runs_to_drive(limit=1000):
-            if info.run_id in self._drivers:
-                continue
-            steal = None
-            if info.owner and info.owner != self.owner and info.expires_at and info.expires_at > now:
-                if not _owner_process_is_gone(info.owner):
-                    continue
-                steal = info.owner
-            self.submit(info.run_id, steal_from=steal)
-            taken += 1
-        return taken
+        found = await recovery.orphans(self.store, self.owner, driving=self._drivers, now=self._now())
+        for orphan in found:
+            self.submit(orphan.run_id, steal_from=orphan.steal_from)
+        return len(found)
 
     async def sweep_deadlines(self) -> int:
         """Decide the approvals whose deadline passed, by their node's policy. Returns how many were decided."""
         return len(await deadlines.sweep(self.store, self.decide, now=self._now()))
 
     async def _renew(self) -> None:
-        renewal = await self.store.renew_leases(self.owner, until=self._now() + self.lease)
-        for run_id in list(self._held - renewal.held):
+        check = await leases.renew(self.store, self.owner, set(self._held), until=self._now() + self.lease)
+        for run_id in check.lost:
             log.warning("lost the lease of run %s; another process continues it", run_id)
             task = self._drivers.get(run_id)
             if task is not None:
                 task.cancel()
-        for run_id in renewal.cancel_requested & self._held:
+        for run_id in check.cancel_requested:
             task = self._drivers.get(run_id)
             if task is not None and run_id not in self._cancelling:
                 self._cancelling.add(run_id)
@@ -344,7 +301,7 @@ class Executor:
         plan, agents = prepared
         stored = await self.store.get_node_runs(run_id)
         state = RunState(plan, stored)
-        self._tokens[run_id] = sum(_total_tokens(n.usage) for n in stored)
+        self._tokens[run_id] = sum(total_tokens(n.usage) for n in stored)
 
         await self.store.start_run(run_id, self.owner, now=self._now())
         run.status = RunStatus.RUNNING
@@ -371,14 +328,14 @@ class Executor:
         cached = self._plans.get(version)
         if cached is not None and cached[0] == fingerprint:
             return cached[1], cached[2]
-        problems = validate(definition, agents_by_id)
+        problems = validate(definition, agents_by_id, self.kinds)
         if problems:
             return str(WorkflowInvalid(problems))
         plan = Plan.of(definition)
         agents: dict[str, AgentKind] = {}
         for key, node in plan.nodes.items():
             saved = agents_by_id[node.agent_id]
-            agents[key] = registry.build(saved.kind, effective_config(node, saved))
+            agents[key] = build(self.kinds, saved.kind, effective_config(node, saved))
         self._plans[version] = (fingerprint, plan, agents)
         if len(self._plans) > PLAN_CACHE_SIZE:
             self._plans.pop(next(iter(self._plans)))
@@ -401,11 +358,11 @@ class Executor:
     async def _loop(self, run: RunRecord, plan: Plan, agents: dict[str, AgentKind], state: RunState) -> None:
         """Schedule until nothing can run. Each round's writes (results in, starts out) are one transaction."""
         render_condition = self._condition_renderer(run, state)
-        running: dict[asyncio.Task[_Outcome], str] = {}
+        running: dict[asyncio.Task[Outcome], str] = {}
         writes = _Writes()
         failure: str | None = next(
             (
-                f"node '{k}' failed: {state.errors.get(k, 'failed')}"
+                f"step '{k}' failed: {state.errors.get(k, 'failed')}"
                 for k, s in state.status.items()
                 if s is NodeStatus.FAILED
             ),
@@ -421,7 +378,7 @@ class Executor:
                     writes.add(
                         NodeRunRecord(run.id, key, NodeStatus.FAILED, error=error, started_at=now, finished_at=now)
                     )
-                    failure = failure or f"node '{key}' failed: {error}"
+                    failure = failure or f"step '{key}' failed: {error}"
                 starting: list[tuple[str, NodeRunRecord, dict[str, Any]]] = []
                 for key in step.ready:
                     if failure is not None or len(running) + len(starting) >= self.run_concurrency:
@@ -431,7 +388,7 @@ class Executor:
                     state.settle(key, record.status)
                     writes.add(record)
                     if record.status is NodeStatus.FAILED:
-                        failure = f"node '{key}' failed: {record.error}"
+                        failure = f"step '{key}' failed: {record.error}"
                     else:
                         starting.append((key, record, context))
                 await self._flush(run, writes)
@@ -451,7 +408,7 @@ class Executor:
                         state.outputs[key] = outcome.record.output
                         state.handles[key] = outcome.record.handles
                     elif outcome.record.status is NodeStatus.FAILED and failure is None:
-                        failure = f"node '{key}' failed: {outcome.record.error}"
+                        failure = f"step '{key}' failed: {outcome.record.error}"
                     state.settle(key, outcome.record.status)
         finally:
             if running:
@@ -522,114 +479,3 @@ class Executor:
         self, run: RunRecord, status: str, *, node_key: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         self.bus.publish(Event(run.id, run.workflow_id, status, self._now(), node_key, data or {}))
-
-    # --- one node ---------------------------------------------------------------------------------
-
-    async def _run_node(
-        self,
-        run: RunRecord,
-        plan: Plan,
-        state: RunState,
-        agent: AgentKind,
-        key: str,
-        record: NodeRunRecord,
-        context: dict[str, Any],
-    ) -> _Outcome:
-        """Every attempt of one node. Its RUNNING record is stored already; the driver stores the outcome."""
-        node = plan.nodes[key]
-        attempts = node.retries + 1
-        for number in range(1, attempts + 1):
-            if number > 1:
-                record.attempt = state.attempts[key] = state.attempts[key] + 1
-                record.status, record.started_at, record.finished_at = NodeStatus.RUNNING, self._now(), None
-                await self.store.save_nodes(self.owner, [record], now=record.started_at)
-                self._publish(run, record.status.value, node_key=key, data={"attempt": record.attempt})
-            try:
-                result = await self._attempt(run, node.timeout_seconds, agent, key, node.action, context)
-            except NodeError as exc:
-                self._count_usage(run.id, record, getattr(exc, "usage", None))
-                record.error = str(exc)
-                record.finished_at = self._now()
-                if not exc.retryable or number == attempts:
-                    record.status = NodeStatus.FAILED
-                    return _Outcome(record)
-                delay = min(node.retry_backoff_seconds * 2 ** (number - 1), MAX_BACKOFF_SECONDS)
-                if isinstance(exc, AgentError) and exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, MAX_BACKOFF_SECONDS))
-                await asyncio.sleep(delay)
-                continue
-            self._count_usage(run.id, record, result.usage)
-            record.output, record.handles = result.output, result.handles
-            record.error, record.finished_at = None, self._now()
-            if result.wait_for_approval or node.needs_approval:
-                record.status = NodeStatus.WAITING_APPROVAL
-                wait = node.approval_deadline_seconds
-                approval = Approval(
-                    id=f"ap-{secrets.token_hex(8)}",
-                    run_id=run.id,
-                    node_key=key,
-                    proposal=result.output,
-                    created_at=record.finished_at,
-                    deadline_at=record.finished_at + timedelta(seconds=wait) if wait else None,
-                    on_deadline=node.on_deadline,
-                )
-                return _Outcome(record, approval)
-            record.status = NodeStatus.COMPLETED
-            return _Outcome(record)
-        raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
-
-    def _count_usage(self, run_id: str, record: NodeRunRecord, usage: dict[str, Any] | None) -> None:
-        """Add one attempt's token usage to its node run (every attempt's tokens were spent) and the run's tally."""
-        if not usage:
-            return
-        record.usage = _merge_usage(record.usage, usage)
-        self._tokens[run_id] = self._tokens.get(run_id, 0) + _total_tokens(usage)
-
-    async def _attempt(
-        self, run: RunRecord, timeout: float | None, agent: AgentKind, key: str, action: str, context: dict[str, Any]
-    ) -> AgentResult:
-        ctx = AgentContext(
-            run_id=run.id,
-            node_key=key,
-            action=action,
-            input=context["input"],
-            mapping_context=context,
-            http=self.http,
-            session_id=run.session_id,
-            workflow_id=run.workflow_id,
-            services=self.services,
-            stream=lambda text: self._publish(run, NodeStatus.RUNNING.value, node_key=key, data={"delta": text}),
-            run_tokens=self._tokens.get(run.id, 0),
-            chain=run.chain,
-        )
-        async with self._slots if agent.holds_slot else contextlib.nullcontext():
-            try:
-                async with asyncio.timeout(timeout):
-                    value = await agent.run(ctx)
-            except TimeoutError:
-                raise NodeTimeout(timeout or 0, node=key, run_id=run.id) from None
-            except (NodeError, asyncio.CancelledError):
-                raise
-            except ValidationError as exc:
-                raise AgentError(str(exc), retryable=False, node=key, run_id=run.id) from None
-            except Exception as exc:
-                raise AgentError(f"{type(exc).__name__}: {exc}", node=key, run_id=run.id) from None
-        return value if isinstance(value, AgentResult) else AgentResult(output=value)
-
-
-def _total_tokens(usage: dict[str, Any] | None) -> int:
-    value = (usage or {}).get("total_tokens")
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _merge_usage(before: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
-    """Token counts summed field by field; `estimated` stays true once any part was estimated."""
-    merged = dict(before or {})
-    for name, value in usage.items():
-        if isinstance(value, bool):
-            merged[name] = bool(merged.get(name)) or value
-        elif isinstance(value, int | float) and isinstance(merged.get(name, 0), int | float):
-            merged[name] = merged.get(name, 0) + value
-        else:
-            merged[name] = value
-    return merged

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from app.agents import registry
+from app.engine.kinds import Kinds, build
 from app.engine.model import WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import AgentRecord
@@ -32,7 +32,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def workflow_input_schemas(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> list[dict[str, Any]]:
+def workflow_input_schemas(
+    definition: WorkflowDefinition, agents: Mapping[str, AgentRecord], kinds: Kinds
+) -> list[dict[str, Any]]:
     """The input schemas the run's input must fit: those of the entry nodes that take it unmapped."""
     targets = {e.target for e in definition.edges}
     schemas: list[dict[str, Any]] = []
@@ -41,7 +43,7 @@ def workflow_input_schemas(definition: WorkflowDefinition, agents: Mapping[str, 
         if node.key in targets or node.input_mapping is not None or agent is None:
             continue
         try:
-            schema = registry.build(agent.kind, effective_config(node, agent)).input_schema
+            schema = build(kinds, agent.kind, effective_config(node, agent)).input_schema
         except Exception:  # an invalid config is reported by validation, not here
             continue
         if schema and schema not in schemas:

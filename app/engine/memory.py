@@ -15,6 +15,7 @@ from typing import Any
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
 from app.engine.model import (
     Approval,
+    ApprovalStatus,
     CallbackDelivery,
     CallbackState,
     NodeRunRecord,
@@ -73,7 +74,10 @@ class InMemoryRunStore:
             a
             for run_approvals in self.approvals.values()
             for a in run_approvals
-            if a.status == "PENDING" and a.on_deadline != "wait" and a.deadline_at is not None and a.deadline_at <= now
+            if a.status == ApprovalStatus.PENDING
+            and a.on_deadline != "wait"
+            and a.deadline_at is not None
+            and a.deadline_at <= now
         ]
         due.sort(key=lambda a: (a.deadline_at or now, a.id))
         return [copy.deepcopy(a) for a in due[:limit]]
@@ -104,11 +108,11 @@ class InMemoryRunStore:
         run = self._run(run_id)
         if run.status is not RunStatus.PAUSED:
             raise Conflict(f"run '{run_id}' is {run.status.value}, not PAUSED")
-        pending = [a for a in self.approvals.get(run_id, []) if a.status == "PENDING"]
+        pending = [a for a in self.approvals.get(run_id, []) if a.status == ApprovalStatus.PENDING]
         if node_key is not None:
             pending = [a for a in pending if a.node_key == node_key]
         if not pending:
-            where = f" at node '{node_key}'" if node_key else ""
+            where = f" at step '{node_key}'" if node_key else ""
             raise Conflict(f"run '{run_id}' has no pending approval{where}")
         nodes = self.nodes[run_id]
         pending.sort(key=lambda a: (nodes[a.node_key].step_order or 0, a.created_at or now))
@@ -117,10 +121,10 @@ class InMemoryRunStore:
         approval.decided_by, approval.decided_at, approval.reason = decided_by, now, reason
         node.finished_at = now
         if approved:
-            approval.status, approval.output = "APPROVED", output
+            approval.status, approval.output = ApprovalStatus.APPROVED, output
             node.status, node.output = NodeStatus.COMPLETED, output
         else:
-            approval.status = "REJECTED"
+            approval.status = ApprovalStatus.REJECTED
             node.status, node.error = NodeStatus.FAILED, f"rejected: {reason or 'no reason given'}"
         run.status, run.updated_at = RunStatus.QUEUED, now
         return copy.deepcopy(approval)
@@ -135,8 +139,8 @@ class InMemoryRunStore:
                 if not node.status.is_terminal:
                     node.status, node.finished_at = NodeStatus.CANCELLED, now
             for approval in self.approvals.get(run_id, []):
-                if approval.status == "PENDING":
-                    approval.status, approval.decided_at = "CANCELLED", now
+                if approval.status == ApprovalStatus.PENDING:
+                    approval.status, approval.decided_at = ApprovalStatus.CANCELLED, now
             run.status, run.error, run.updated_at, run.finished_at = RunStatus.CANCELLED, "cancelled", now, now
             self.leases.pop(run_id, None)
             self._callback_due(run, now)

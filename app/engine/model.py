@@ -83,6 +83,15 @@ class CallbackState(enum.StrEnum):
     FAILED = "FAILED"
 
 
+class ApprovalStatus(enum.StrEnum):
+    """Where an approval stands: waiting for a person, decided either way, or moot (its run was cancelled)."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
 class Trigger(enum.StrEnum):
     UI = "ui"
     API = "api"
@@ -230,7 +239,7 @@ class Approval:
     run_id: str
     node_key: str
     proposal: Any
-    status: str = "PENDING"  # PENDING, APPROVED, REJECTED
+    status: str = ApprovalStatus.PENDING
     output: Any = None
     decided_by: str | None = None
     reason: str | None = None

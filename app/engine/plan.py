@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from app.agents import registry
 from app.engine import mapping
 from app.engine.exceptions import Problem, WorkflowInvalid
+from app.engine.kinds import Kinds, build
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from app.engine.store import AgentRecord
 
@@ -119,19 +119,19 @@ def structure_problems(definition: WorkflowDefinition) -> list[Problem]:
 def _structure_problems(definition: WorkflowDefinition) -> list[Problem]:
     problems: list[Problem] = []
     if not definition.nodes:
-        return [Problem("the workflow has no nodes; add a step first")]
+        return [Problem("the workflow has no steps; add one first")]
     keys: set[str] = set()
     for node in definition.nodes:
         if node.key in keys:
-            problems.append(Problem(f"two nodes share the key '{node.key}'", node=node.key, field="key"))
+            problems.append(Problem(f"two steps share the key '{node.key}'", node=node.key, field="key"))
         keys.add(node.key)
     seen_edges: set[str] = set()
     for edge in definition.edges:
         for end, key in (("source", edge.source), ("target", edge.target)):
             if key not in keys:
-                problems.append(Problem(f"edge {edge.id} has unknown {end} node '{key}'", edge=edge.id, field=end))
+                problems.append(Problem(f"edge {edge.id} has unknown {end} step '{key}'", edge=edge.id, field=end))
         if edge.source == edge.target:
-            problems.append(Problem(f"node '{edge.source}' is connected to itself", node=edge.source, edge=edge.id))
+            problems.append(Problem(f"step '{edge.source}' is connected to itself", node=edge.source, edge=edge.id))
         if edge.id in seen_edges:
             problems.append(Problem(f"edge {edge.id} appears twice", edge=edge.id))
         seen_edges.add(edge.id)
@@ -146,34 +146,34 @@ def _structure_problems(definition: WorkflowDefinition) -> list[Problem]:
     if len(plan.nodes) > 1:
         for key in plan.nodes:
             if not plan.incoming[key] and not plan.outgoing[key]:
-                problems.append(Problem(f"node '{key}' is not connected to the rest of the workflow", node=key))
+                problems.append(Problem(f"step '{key}' is not connected to the rest of the workflow", node=key))
     return problems
 
 
-def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> list[Problem]:
-    """Every reason `definition` cannot run, given the saved agents it may refer to."""
+def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord], kinds: Kinds) -> list[Problem]:
+    """Every reason `definition` cannot run, given the saved agents it may refer to and the kinds there are."""
     problems = _structure_problems(definition)
-    if any(p.message.startswith(("the workflow has no nodes", "two nodes", "edge ")) for p in problems):
+    if any(p.message.startswith(("the workflow has no steps", "two steps", "edge ")) for p in problems):
         return problems
     plan = Plan._index(definition)
     for key, node in plan.nodes.items():
         agent = agents.get(node.agent_id)
         handles: list[str] | None = None
         if agent is None:
-            problems.append(Problem(f"node '{key}' uses unknown agent '{node.agent_id}'", node=key, field="agent_id"))
-        elif registry.get_kind(agent.kind) is None:
+            problems.append(Problem(f"step '{key}' uses unknown agent '{node.agent_id}'", node=key, field="agent_id"))
+        elif agent.kind not in kinds:
             problems.append(
                 Problem(
-                    f"agent '{agent.id}' of node '{key}' has unknown kind '{agent.kind}'", node=key, field="agent_id"
+                    f"agent '{agent.id}' of step '{key}' has unknown kind '{agent.kind}'", node=key, field="agent_id"
                 )
             )
         else:
             try:
-                handles = registry.build(agent.kind, effective_config(node, agent)).outcome_handles()
+                handles = build(kinds, agent.kind, effective_config(node, agent)).outcome_handles()
             except ValidationError as exc:
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"]) or "config"
-                    problems.append(Problem(f"node '{key}': config {where}: {err['msg']}", node=key, field="config"))
+                    problems.append(Problem(f"step '{key}': config {where}: {err['msg']}", node=key, field="config"))
         for edge in plan.outgoing[key]:
             if handles is not None and edge.source_handle not in handles:
                 choices = ", ".join(handles)
@@ -186,23 +186,23 @@ def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) 
                     )
                 )
             elif handles is None and agent is not None and edge.source_handle is not None:
-                problems.append(Problem(f"node '{key}' has no outcome '{edge.source_handle}'", node=key, edge=edge.id))
+                problems.append(Problem(f"step '{key}' has no outcome '{edge.source_handle}'", node=key, edge=edge.id))
             if edge.condition is not None:
                 for message in mapping.template_problems(edge.condition):
                     problems.append(Problem(f"edge {edge.id}: {message}", edge=edge.id, field="condition"))
         ancestors = plan.ancestors(key)
         for field_name, value in (("action", node.action), ("input_mapping", node.input_mapping)):
             for message in mapping.template_problems(value):
-                problems.append(Problem(f"node '{key}' {field_name}: {message}", node=key, field=field_name))
+                problems.append(Problem(f"step '{key}' {field_name}: {message}", node=key, field=field_name))
             for ref in sorted(mapping.referenced_nodes(value)):
                 if ref not in plan.nodes:
                     problems.append(
-                        Problem(f"node '{key}' {field_name} refers to unknown node '{ref}'", node=key, field=field_name)
+                        Problem(f"step '{key}' {field_name} refers to unknown step '{ref}'", node=key, field=field_name)
                     )
                 elif ref not in ancestors:
                     problems.append(
                         Problem(
-                            f"node '{key}' {field_name} refers to '{ref}', which does not run before it",
+                            f"step '{key}' {field_name} refers to '{ref}', which does not run before it",
                             node=key,
                             field=field_name,
                         )

@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from app.agents import registry
-from app.agents.base import AgentContext, AgentResult, AgentServices
 from app.engine import mapping
 from app.engine.exceptions import MappingError, NodeError
+from app.engine.kinds import AgentContext, AgentResult, AgentServices, Kinds, build
 from app.engine.model import WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import AgentRecord
@@ -90,6 +89,7 @@ async def try_node(
     key: str,
     agents: Mapping[str, AgentRecord],
     *,
+    kinds: Kinds,
     http: httpx.AsyncClient,
     payload: Any,
     outputs: Mapping[str, Any],
@@ -99,10 +99,10 @@ async def try_node(
     """Run one node's agent once with the input it would get. Nothing is stored; errors come back as text."""
     node = definition.node(key)
     saved = agents.get(node.agent_id)
-    if saved is None or registry.get_kind(saved.kind) is None:
-        return Trial(error=f"node '{key}' uses unknown agent '{node.agent_id}'")
+    if saved is None or saved.kind not in kinds:
+        return Trial(error=f"step '{key}' uses unknown agent '{node.agent_id}'")
     try:
-        agent = registry.build(saved.kind, effective_config(node, saved))
+        agent = build(kinds, saved.kind, effective_config(node, saved))
     except ValidationError as exc:
         return Trial(error=f"config: {exc.errors()[0]['msg']}")
     context = _context(definition, key, payload, outputs, workflow_id)

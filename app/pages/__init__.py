@@ -14,12 +14,11 @@ def register_pages() -> None:
         editor,
         home,
         inbox,
-        layout,
         run_detail,
         runs,
         schedules,
         theme,
-        webhook,
+        webhooks,
         workflows,
     )
 
@@ -33,6 +32,5 @@ def register_pages() -> None:
     agents.register()
     credentials.register()
     schedules.register()
-    webhook.register()
+    webhooks.register()
     batches.register()
-    layout.register_coming_soon()  # last: only the sections no page has claimed

@@ -11,12 +11,11 @@ from typing import Any
 
 from nicegui import ui
 
-from app.agents import registry
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
-from app.pages.context import flowyard
+from app.models.agents import AgentSummary
+from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
-from app.services import AgentSummary
 from components.json_view import JsonView
 from components.schema_form import SchemaForm
 from components.template_editor import TemplateEditor
@@ -37,24 +36,24 @@ def register() -> None:
     @ui.page("/agents/{agent_id}")
     async def agent_page(agent_id: str) -> None:
         try:
-            agent = await flowyard().get_agent(agent_id)
+            agent = await services().agents.get(agent_id)
         except NotFound:
             with frame("Agent not found"), ui.column().classes("fy-empty"):
                 ui.label(f"There is no agent “{agent_id}”").classes("fy-empty__title")
                 ui.button("All agents", on_click=lambda: ui.navigate.to("/agents")).props("outline no-caps")
             return
         with frame(agent.name or agent.id):
-            summaries = {s.id: s for s in await flowyard().agent_summaries()}
+            summaries = {s.id: s for s in await services().agents.summaries()}
             AgentPage(summaries[agent.id]).build()
 
 
 def _kind_title(kind: str) -> str:
-    known = registry.get_kind(kind)
+    known = services().agents.kind(kind)
     return known.title if known else kind
 
 
 def _kind_icon(kind: str) -> str:
-    known = registry.get_kind(kind)
+    known = services().agents.kind(kind)
     return known.icon if known else "extension"
 
 
@@ -74,12 +73,12 @@ class AgentsPage:
                 ui.label("Saved, configured agents: the steps your workflows are built from.").classes("fy-subtitle")
             ui.space()
             ui.button("New agent", icon="add", on_click=self.open_create).props("unelevated no-caps").mark("create")
-        self.agents = await flowyard().agent_summaries()
+        self.agents = await services().agents.summaries()
         self.listing()
         self.host = ui.element("div")  # dialogs live here, outside the list that refreshes under them
 
     async def reload(self) -> None:
-        self.agents = await flowyard().agent_summaries()
+        self.agents = await services().agents.summaries()
         self.listing.refresh()
 
     @ui.refreshable_method
@@ -123,7 +122,7 @@ class AgentsPage:
                 )
 
     def open_create(self) -> None:
-        kinds = {name: kind.title for name, kind in sorted(registry.KINDS.items(), key=lambda i: i[1].title)}
+        kinds = {kind.kind: kind.title for kind in sorted(services().agents.kinds(), key=lambda k: k.title)}
         with self.host, dialog("New agent") as box:
             kind = ui.select(kinds, label="Kind", value=next(iter(kinds))).props("outlined").classes("w-full")
             kind.mark("kind")
@@ -141,7 +140,7 @@ class AgentsPage:
                     show(error, "The id is 2 to 100 lowercase letters, digits or _, starting with a letter")
                     return
                 try:
-                    created = await flowyard().create_agent(
+                    created = await services().agents.create(
                         id=agent_id.value, name=name.value.strip(), kind=kind.value, config={}
                     )
                 except InvalidInput as exc:
@@ -164,7 +163,7 @@ class AgentsPage:
         while f"{agent.id}_{number}"[:100] in taken:
             number += 1
         try:
-            copy = await flowyard().create_agent(
+            copy = await services().agents.create(
                 id=f"{agent.id}_{number}"[:100],
                 name=f"{agent.name} (copy)",
                 kind=agent.kind,
@@ -191,7 +190,7 @@ class AgentsPage:
 
             async def delete() -> None:
                 try:
-                    await flowyard().delete_agent(agent.id)
+                    await services().agents.delete(agent.id)
                 except (Conflict, NotFound) as exc:
                     ui.notify(str(exc), type="warning", multi_line=True)
                 else:
@@ -208,7 +207,7 @@ class AgentPage:
 
     def build(self) -> None:
         agent = self.agent
-        kind = registry.get_kind(agent.kind)
+        kind = services().agents.kind(agent.kind)
         with ui.row().classes("fy-page-header w-full items-start"):
             with ui.column().classes("gap-1"):
                 with ui.row().classes("items-center gap-2 text-sm fy-muted"):
@@ -223,13 +222,13 @@ class AgentPage:
                 name = ui.input("Name", value=agent.name).props("outlined dense").classes("w-full").mark("name")
                 description = ui.textarea("Description", value=agent.description).props("outlined dense autogrow")
                 description.classes("w-full").mark("description")
-                form = SchemaForm(kind.model_json_schema(), agent.config) if kind else None
+                form = SchemaForm(kind.config_schema, agent.config) if kind else None
                 error = error_label()
 
                 async def save() -> None:
                     config = dict(form.value) if form is not None else agent.config
                     try:
-                        await flowyard().update_agent(
+                        await services().agents.update(
                             agent.id,
                             name=name.value.strip() or agent.name,
                             description=description.value,
@@ -287,7 +286,7 @@ class AgentPage:
             result.clear()
             with result:
                 ui.spinner()
-            trial = await flowyard().test_agent(self.agent.id, input=value, action=action.value)
+            trial = await services().agents.test(self.agent.id, input=value, action=action.value)
             result.clear()
             with result:
                 if trial.error:

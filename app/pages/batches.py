@@ -15,10 +15,10 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import UploadEventArguments
 
-from app.batches import BatchInfo, BatchPreview, BatchRowInfo
 from app.engine.exceptions import FlowyardError, InvalidInput, NotFound
+from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.dialogs import dialog, error_label, show
 from app.pages.layout import frame
 from app.pages.workflow_tabs import find_workflow, not_found, workflow_page
@@ -61,7 +61,7 @@ def register() -> None:
     @ui.page("/batches/{batch_id}")
     async def batch_page(batch_id: str) -> None:
         try:
-            batch = await flowyard().batches.get(batch_id)
+            batch = await services().batches.get(batch_id)
         except NotFound:
             not_found("Batch", batch_id, "/workflows", "All workflows")
             return
@@ -73,7 +73,7 @@ def _count_text(count: int) -> str:
     return f"{count:,}"
 
 
-def progress_bar(batch: BatchInfo) -> None:
+def progress_bar(batch: BatchPublic) -> None:
     """The bar: completed green, failed red, invalid grey, active blue, the rest empty; counts underneath."""
     total = max(batch.total, 1)
     with ui.element("div").classes("fy-progress").mark("progress"):
@@ -92,7 +92,7 @@ def progress_bar(batch: BatchInfo) -> None:
                 )
 
 
-def count_chips(batch: BatchInfo) -> None:
+def count_chips(batch: BatchPublic) -> None:
     with ui.row().classes("gap-x-4 gap-y-1 items-center").mark("counts"):
         for key, label in COUNTS:
             count = batch.counts.get(key, 0)
@@ -109,16 +109,16 @@ class BatchList:
 
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id
-        self.items: list[BatchInfo] = []
+        self.items: list[BatchPublic] = []
 
     async def build(self) -> None:
-        self.items = await flowyard().batches.list(self.workflow_id)
+        self.items = await services().batches.list(self.workflow_id)
         self.listing()
         self.host = ui.element("div")
         ui.timer(2.0, self.reload)
 
     async def reload(self) -> None:
-        items = await flowyard().batches.list(self.workflow_id)
+        items = await services().batches.list(self.workflow_id)
         if items != self.items:
             self.items = items
             self.listing.refresh()
@@ -177,7 +177,7 @@ class NewBatch:
 
     def build(self) -> None:
         ui.label("A CSV with a header row, or JSON lines (one object per line).").classes("fy-subtitle")
-        limit = flowyard().settings.max_upload_bytes
+        limit = services().settings.max_upload_bytes
         ui.upload(
             label="Choose or drop a file",
             auto_upload=True,
@@ -203,7 +203,7 @@ class NewBatch:
 
     async def refresh_preview(self) -> None:
         try:
-            self.preview = await flowyard().batches.preview(
+            self.preview = await services().batches.preview(
                 self.workflow_id,
                 filename=self.filename,
                 content=self.content,
@@ -285,7 +285,7 @@ class NewBatch:
         if self.preview is None:
             return
         try:
-            batch = await flowyard().batches.create(
+            batch = await services().batches.create(
                 self.workflow_id,
                 filename=self.filename,
                 content=self.content,
@@ -305,11 +305,11 @@ class NewBatch:
 class BatchPage:
     """One batch: progress, counts, rows, and what to do next (download, retry failed, cancel)."""
 
-    def __init__(self, batch: BatchInfo) -> None:
+    def __init__(self, batch: BatchPublic) -> None:
         self.batch = batch
         self.status_filter = ""
         self.offset = 0
-        self.rows_data: list[BatchRowInfo] = []
+        self.rows_data: list[BatchItemPublic] = []
 
     async def build(self) -> None:
         batch = self.batch
@@ -327,13 +327,13 @@ class BatchPage:
             ui.toggle(ROW_FILTERS, value="", on_change=lambda e: self.filter(e.value)).props(
                 "no-caps unelevated dense toggle-color=primary"
             ).mark("row-filter")
-        self.rows_data = await flowyard().batches.rows(self.batch.id, limit=PAGE_SIZE)
+        self.rows_data = await services().batches.rows(self.batch.id, limit=PAGE_SIZE)
         self.rows()
         self.host = ui.element("div")
         self.timer = ui.timer(REFRESH_SECONDS, self.tick)
 
     async def tick(self) -> None:
-        batch = await flowyard().batches.get(self.batch.id)
+        batch = await services().batches.get(self.batch.id)
         if batch == self.batch:
             return
         self.batch = batch
@@ -378,7 +378,7 @@ class BatchPage:
         await self.load_rows()
 
     async def load_rows(self) -> None:
-        self.rows_data = await flowyard().batches.rows(
+        self.rows_data = await services().batches.rows(
             self.batch.id, status=self.status_filter or None, offset=self.offset, limit=PAGE_SIZE
         )
         self.rows.refresh()
@@ -428,7 +428,7 @@ class BatchPage:
         await self.load_rows()
 
     async def ask_download(self) -> None:
-        options = await flowyard().batches.output_field_options(self.batch.id)
+        options = await services().batches.output_field_options(self.batch.id)
         chosen = list(self.batch.output_fields or options)
         with self.host, dialog("Download results") as box:
             ui.label(
@@ -446,7 +446,7 @@ class BatchPage:
 
             async def download() -> None:
                 fields = [name for name, check in boxes.items() if check.value] or None
-                chunks = [chunk async for chunk in flowyard().batches.results_csv(self.batch.id, fields)]
+                chunks = [chunk async for chunk in services().batches.results_csv(self.batch.id, fields)]
                 stem = self.batch.filename.rsplit(".", 1)[0] or "batch"
                 ui.download.content("".join(chunks), f"{stem}-results.csv", "text/csv")
                 box.close()
@@ -459,7 +459,7 @@ class BatchPage:
 
     async def retry(self) -> None:
         try:
-            self.batch = await flowyard().batches.retry_failed(self.batch.id)
+            self.batch = await services().batches.retry_failed(self.batch.id)
         except FlowyardError as exc:
             ui.notify(str(exc), type="negative")
             return
@@ -468,7 +468,7 @@ class BatchPage:
         await self.load_rows()
 
     async def cancel(self) -> None:
-        self.batch = await flowyard().batches.cancel(self.batch.id)
+        self.batch = await services().batches.cancel(self.batch.id)
         ui.notify("Batch cancelled: no more rows start", timeout=2000)
         self.summary.refresh()
         await self.load_rows()

@@ -1,24 +1,24 @@
-"""How pages reach the application: the one `Flowyard` of this process, set when it starts.
+"""How pages reach the services: those of this process, set when it starts.
 
-Pages call `flowyard()` inside their handlers; `app.main` (or a test's main file) calls `use()` once
-the services are open. Nothing else is global.
+Pages call `services()` inside their handlers (`services().workflows.get(...)`); `app.main` (or a test's
+main file) calls `use()` once the services are open. Nothing else is global.
 """
 
 from __future__ import annotations
 
-from app.services import Flowyard
+from app.services.container import Services
 
-__all__ = ["flowyard", "use"]
+__all__ = ["services", "use"]
 
-_current: Flowyard | None = None
+_current: Services | None = None
 
 
-def use(instance: Flowyard | None) -> None:
-    global _current  # noqa: PLW0603  (the process-wide application, set once at start-up)
+def use(instance: Services | None) -> None:
+    global _current  # noqa: PLW0603  (the process-wide services, set once at start-up)
     _current = instance
 
 
-def flowyard() -> Flowyard:
+def services() -> Services:
     if _current is None:
         raise RuntimeError("Flowyard has not started yet")
     return _current

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from app.credentials import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialInfo
 from app.engine.exceptions import FlowyardError, InvalidInput
+from app.models.agents import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialPublic
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
 
@@ -36,7 +36,7 @@ def register() -> None:
 
 class CredentialsPage:
     def __init__(self) -> None:
-        self.items: list[CredentialInfo] = []
+        self.items: list[CredentialPublic] = []
 
     async def build(self) -> None:
         with ui.row().classes("fy-page-header"):
@@ -49,12 +49,12 @@ class CredentialsPage:
             ui.button("New credential", icon="add", on_click=self.open_create).props("unelevated no-caps").mark(
                 "create"
             )
-        self.items = await flowyard().list_credentials()
+        self.items = await services().credentials.list()
         self.listing()
         self.host = ui.element("div")
 
     async def reload(self) -> None:
-        self.items = await flowyard().list_credentials()
+        self.items = await services().credentials.list()
         self.listing.refresh()
 
     @ui.refreshable_method
@@ -123,7 +123,7 @@ class CredentialsPage:
             async def create() -> None:
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
-                    await flowyard().create_credential((name.value or "").strip(), kind.value, values)
+                    await services().credentials.create((name.value or "").strip(), kind.value, values)
                 except InvalidInput as exc:
                     show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
                     return
@@ -138,7 +138,7 @@ class CredentialsPage:
 
             actions(box, "Save", create)
 
-    def open_replace(self, item: CredentialInfo) -> None:
+    def open_replace(self, item: CredentialPublic) -> None:
         with self.host, dialog(f"Replace “{item.name}”") as box:
             ui.label("The current value cannot be shown; type the new one.").classes("fy-subtitle")
             inputs = self._value_inputs(item.type, ui.column().classes("w-full gap-2"))
@@ -147,7 +147,7 @@ class CredentialsPage:
             async def replace() -> None:
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
-                    await flowyard().update_credential(item.name, values)
+                    await services().credentials.update(item.name, values)
                 except InvalidInput as exc:
                     show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
                     return
@@ -160,14 +160,14 @@ class CredentialsPage:
 
             actions(box, "Save", replace)
 
-    def open_delete(self, item: CredentialInfo) -> None:
+    def open_delete(self, item: CredentialPublic) -> None:
         with self.host, dialog(f"Delete “{item.name}”?") as box:
             ui.label("Agents that refer to it by name would fail. This cannot be undone.").classes("fy-subtitle")
             error = error_label()
 
             async def delete() -> None:
                 try:
-                    await flowyard().delete_credential(item.name)
+                    await services().credentials.delete(item.name)
                 except FlowyardError as exc:
                     show(error, str(exc))
                     return

@@ -13,12 +13,12 @@ from nicegui import ui
 from app import clock
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError, NotFound
-from app.engine.model import NodeStatus
+from app.engine.model import ApprovalStatus, NodeStatus
+from app.models.approvals import ApprovalContext, ApprovalPage
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
-from app.services import ApprovalContext, ApprovalPage
 from components.json_view import JsonView
 from components.timeline import duration_text
 
@@ -63,7 +63,7 @@ class Inbox:
         on_reconnect(self.reload)
 
     async def load(self) -> None:
-        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        self.result = await services().approvals.pending(size=PAGE_SIZE)
         if self.selected is None and self.result.items:
             self.selected = self.result.items[0].id
         await self.load_context()
@@ -73,18 +73,18 @@ class Inbox:
         if self.selected is None:
             return
         try:
-            self.context = await flowyard().approval_context(self.selected)
+            self.context = await services().approvals.context(self.selected)
         except NotFound:
             self.missing = True
 
     async def reload(self) -> None:
         shown = self.context.status if self.context else None
-        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        self.result = await services().approvals.pending(size=PAGE_SIZE)
         self.listing.refresh()
         if self.selected is None and self.result.items:
             await self.select(self.result.items[0].id)
             return
-        if self.selected is not None and self.context is not None and shown == "PENDING":
+        if self.selected is not None and self.context is not None and shown == ApprovalStatus.PENDING:
             still = any(item.id == self.selected for item in self.result.items)
             if not still:  # decided elsewhere (another page, the API, its deadline): show how
                 await self.load_context()
@@ -151,13 +151,13 @@ class Inbox:
                     ui.link(context.run_id, f"/runs/{context.run_id}").classes("fy-crumb font-mono").mark("run-link")
                     ui.label("·")
                     theme.time_label(context.waiting_since, prefix="waiting since ")
-            if context.deadline_at is not None and context.status == "PENDING":
+            if context.deadline_at is not None and context.status == ApprovalStatus.PENDING:
                 ui.label(_deadline_text(context.deadline_at, context.on_deadline)).classes("fy-deadline")
         if context.instructions:
             with ui.row().classes("fy-instructions w-full no-wrap items-start"):
                 ui.icon("info").classes("text-lg")
                 ui.label(context.instructions).classes("whitespace-pre-wrap")
-        if context.status != "PENDING":
+        if context.status != ApprovalStatus.PENDING:
             self.decided(context)
             return
         ui.label("Proposal — edit it before approving if it needs changes").classes("fy-section-label")
@@ -207,13 +207,14 @@ class Inbox:
         )
 
     def decided(self, context: ApprovalContext) -> None:
-        verb = {"APPROVED": "Approved", "REJECTED": "Rejected"}.get(context.status, context.status.capitalize())
+        verbs = {ApprovalStatus.APPROVED.value: "Approved", ApprovalStatus.REJECTED.value: "Rejected"}
+        verb = verbs.get(context.status, context.status.capitalize())
         who = f" by {context.decided_by}" if context.decided_by else ""
         when = f", {theme.exact_time(context.decided_at)}" if context.decided_at else ""
         ui.label(f"{verb}{who}{when}").classes("text-base font-medium").mark("decision")
         if context.reason:
             ui.label(f"Reason: {context.reason}").classes("text-sm")
-        if context.status == "APPROVED":
+        if context.status == ApprovalStatus.APPROVED:
             ui.label("Approved output").classes("fy-section-label")
             JsonView(context.output)
         next_item = next((i for i in self.result.items if i.id != context.id), None)
@@ -249,7 +250,7 @@ class Inbox:
         assert self.context is not None
         approval_id = self.context.id
         try:
-            await flowyard().decide_approval(
+            await services().approvals.decide(
                 approval_id,
                 decision,  # type: ignore[arg-type]
                 output=output,
@@ -263,7 +264,7 @@ class Inbox:
             return
         label = {"approve": "Approved", "approve_edited": "Approved with edits", "reject": "Rejected"}[decision]
         ui.notify(f"{label}: the run goes on", type="positive", timeout=2000)
-        self.result = await flowyard().pending_approvals(size=PAGE_SIZE)
+        self.result = await services().approvals.pending(size=PAGE_SIZE)
         following = next((i.id for i in self.result.items if i.id != approval_id), None)
         if following is not None:
             await self.select(following)

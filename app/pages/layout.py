@@ -14,16 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from nicegui import Client, ui
 from nicegui import app as nicegui_app
+from nicegui import ui
 
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError
+from app.models.runs import Activity
 from app.pages import live, theme
-from app.pages.context import flowyard
-from app.services import Activity
+from app.pages.context import services
 
-__all__ = ["NAVIGATION", "Section", "frame", "register_coming_soon"]
+__all__ = ["NAVIGATION", "Section", "frame"]
 
 log = logging.getLogger("flowyard")
 
@@ -48,7 +48,6 @@ NAVIGATION = (
     Section("Schedules", "/schedules", "event_repeat", "Workflows that run on a cron or an interval, and when next."),
     Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test."),
     Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only."),
-    Section("Settings", "/settings", "settings", "API tokens, defaults and limits of this Flowyard."),
 )
 
 
@@ -112,7 +111,7 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
 async def _announce_approval(event: Event) -> None:
     """A notification in every open page when a step starts waiting for a person."""
     try:
-        name = (await flowyard().get_workflow(event.workflow_id)).name
+        name = (await services().workflows.get(event.workflow_id)).name
     except FlowyardError:
         name = event.workflow_id
     message = f"Approval needed: {html.escape(name)} · {html.escape(event.node_key or '')}"
@@ -132,7 +131,7 @@ class _ActivityIndicator:
         self.show(Activity(active_runs=0, pending_approvals=0))
 
     async def refresh(self) -> None:
-        self.show(await flowyard().activity())
+        self.show(await services().runs.activity())
 
     def show(self, activity: Activity) -> None:
         running, pending = activity.active_runs, activity.pending_approvals
@@ -180,23 +179,3 @@ def _report_failure(exception: Exception) -> None:
         log.warning("%s", exception)
         return
     ui.notify(f"Something went wrong: {exception}", type="negative", multi_line=True)
-
-
-def register_coming_soon() -> None:
-    """Give each navigation section without a page a "coming soon" page. Call after registering the pages."""
-    taken = set(Client.page_routes.values())
-    for section in NAVIGATION:
-        if section.path not in taken:
-            _coming_soon(section)
-
-
-def _coming_soon(section: Section) -> None:
-    @ui.page(section.path)
-    def coming_soon() -> None:
-        with frame(section.label):
-            with ui.column().classes("fy-empty fy-card"):
-                with ui.element("div").classes("fy-empty__icon"):
-                    ui.icon(section.icon)
-                ui.label(f"{section.label} is coming soon").classes("fy-empty__title")
-                ui.label(section.purpose).classes("fy-empty__text")
-                ui.link("Back to workflows", "/workflows").classes("fy-empty__link")

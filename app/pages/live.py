@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import background_tasks, ui
 
 from app.engine.events import Event
-from app.pages.context import flowyard
+from app.pages.context import services
 
 __all__ = ["Throttle", "follow", "on_reconnect"]
 
@@ -30,7 +30,7 @@ def follow(handler: Handler, *, accept: Callable[[Event], bool] = lambda _: True
     client = ui.context.client
 
     async def run() -> None:
-        async with flowyard().bus.subscribe() as events:
+        async with services().bus.subscribe() as events:
             async for event in events:
                 if client.is_deleted:
                     return

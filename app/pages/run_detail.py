@@ -17,18 +17,19 @@ from nicegui.events import GenericEventArguments
 from app import clock
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError, NotFound
-from app.engine.model import Approval, CallbackDelivery, RunStatus, Trigger, WorkflowDefinition
+from app.engine.model import ApprovalStatus, CallbackDelivery, RunStatus, Trigger, WorkflowDefinition
 from app.engine.store import AgentRecord
+from app.models.runs import ApprovalPublic, NodeRunPublic
+from app.models.runs import RunDetail as RunInfo
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
 from app.pages.runs import TRIGGER_OPTIONS
-from app.workflow_graph import definition_to_graph
+from app.services.graph import definition_to_graph
 from components.graph_editor import GraphEditor
 from components.json_view import JsonView
 from components.timeline import Timeline, duration_text
-from storage.models import NodeRunRow, RunRow
 
 __all__ = ["register"]
 
@@ -37,7 +38,7 @@ def register() -> None:
     @ui.page("/runs/{run_id}")
     async def run_page(run_id: str) -> None:
         try:
-            detail = await flowyard().run_detail(run_id)
+            detail, definition = await services().runs.detail(run_id)
         except NotFound:
             with frame("Run not found"), ui.column().classes("fy-empty"):
                 ui.label(f"There is no run “{run_id}”").classes("fy-empty__title")
@@ -45,8 +46,8 @@ def register() -> None:
                 ui.button("All runs", on_click=lambda: ui.navigate.to("/runs")).props("outline no-caps")
             return
         with frame(f"Run {run_id}", full_width=False):
-            page = RunDetail(run_id, await flowyard().agents_by_id())
-            await page.build(*detail)
+            page = RunDetail(run_id, await services().agents.by_id())
+            await page.build(detail, definition)
 
 
 class RunDetail:
@@ -56,9 +57,9 @@ class RunDetail:
         self.run_id = run_id
         self.agents = agents
         self.selected: str | None = None
-        self.run: RunRow
-        self.nodes: dict[str, NodeRunRow] = {}
-        self.approvals: list[Approval] = []
+        self.run: RunInfo
+        self.nodes: dict[str, NodeRunPublic] = {}
+        self.approvals: list[ApprovalPublic] = []
         self.deliveries: list[CallbackDelivery] = []
         self.definition: WorkflowDefinition | None = None
         self.workflow_name = ""
@@ -75,17 +76,11 @@ class RunDetail:
             return node.name or (agent.name if agent else key)
         return key
 
-    async def build(
-        self,
-        run: RunRow,
-        nodes: list[NodeRunRow],
-        approvals: list[Approval],
-        definition: WorkflowDefinition | None,
-    ) -> None:
-        self._take(run, nodes, approvals, definition)
-        self.deliveries = await flowyard().callback_deliveries(self.run_id)
+    async def build(self, run: RunInfo, definition: WorkflowDefinition | None) -> None:
+        self._take(run, definition)
+        self.deliveries = await services().runs.callback_deliveries(self.run_id)
         try:
-            self.workflow_name = (await flowyard().get_workflow(run.workflow_id)).name
+            self.workflow_name = (await services().workflows.get(run.workflow_id)).name
         except NotFound:
             self.workflow_name = f"{run.workflow_id} (deleted)"
         self.header()
@@ -135,15 +130,9 @@ class RunDetail:
         if not RunStatus(self.run.status).is_terminal:
             ui.timer(1.0, self._tick)  # running durations keep counting between events
 
-    def _take(
-        self,
-        run: RunRow,
-        nodes: list[NodeRunRow],
-        approvals: list[Approval],
-        definition: WorkflowDefinition | None,
-    ) -> None:
-        self.run, self.approvals, self.definition = run, approvals, definition
-        self.nodes = {n.node_key: n for n in nodes}
+    def _take(self, run: RunInfo, definition: WorkflowDefinition | None) -> None:
+        self.run, self.approvals, self.definition = run, run.approvals, definition
+        self.nodes = {n.key: n for n in run.nodes}
 
     def _statuses(self) -> dict[str, str | None]:
         keys = [n.key for n in self.definition.nodes] if self.definition is not None else list(self.nodes)
@@ -160,11 +149,11 @@ class RunDetail:
 
     async def refresh(self) -> None:
         try:
-            run, nodes, approvals, definition = await flowyard().run_detail(self.run_id)
+            run, definition = await services().runs.detail(self.run_id)
         except NotFound:
             return
-        self._take(run, nodes, approvals, definition)
-        self.deliveries = await flowyard().callback_deliveries(self.run_id)
+        self._take(run, definition)
+        self.deliveries = await services().runs.callback_deliveries(self.run_id)
         if self.canvas is not None:
             self.canvas.set_statuses(self._statuses())
             self.canvas.set_notes(self._token_notes())
@@ -262,7 +251,7 @@ class RunDetail:
 
     async def cancel(self) -> None:
         try:
-            await flowyard().cancel(self.run_id)
+            await services().runs.cancel(self.run_id)
         except FlowyardError as exc:
             ui.notify(str(exc), type="warning")
             return
@@ -271,7 +260,7 @@ class RunDetail:
 
     async def rerun(self) -> None:
         try:
-            run = await flowyard().start_run(
+            run = await services().runs.start(
                 self.run.workflow_id, input=self.run.input, trigger=Trigger.UI, session_id=self.run.session_id
             )
         except FlowyardError as exc:
@@ -281,7 +270,7 @@ class RunDetail:
 
     async def rerun_failed(self) -> None:
         try:
-            await flowyard().rerun_failed(self.run_id)
+            await services().runs.rerun_failed(self.run_id)
         except FlowyardError as exc:
             ui.notify(f"Cannot re-run: {exc}", type="negative")
             return
@@ -328,7 +317,7 @@ class RunDetail:
                 _fact("Duration", duration_text((end - node.started_at).total_seconds()))
             if node.usage:
                 _fact("Tokens", str(node.usage.get("total_tokens", node.usage)))
-        pending = next((a for a in self.approvals if a.node_key == key and a.status == "PENDING"), None)
+        pending = next((a for a in self.approvals if a.node_key == key and a.status == ApprovalStatus.PENDING), None)
         if pending is not None:
             ui.button(
                 "Review in the inbox",
@@ -396,16 +385,16 @@ class RunDetail:
                 with ui.row().classes("items-center gap-2"):
                     ui.label(self.title_of(approval.node_key)).classes("font-medium")
                     ui.label(_decision_text(approval)).classes("text-sm fy-muted").mark("approval-decision")
-                    if approval.status == "PENDING":
+                    if approval.status == ApprovalStatus.PENDING:
                         ui.button(
                             "Review",
                             on_click=lambda a=approval: ui.navigate.to(f"/inbox?approval={a.id}"),
                         ).props("flat dense no-caps")
                 if approval.reason:
                     ui.label(f"Reason: {approval.reason}").classes("text-sm")
-                if approval.status == "APPROVED" and approval.output != approval.proposal:
+                if approval.status == ApprovalStatus.APPROVED and approval.output != approval.proposal:
                     ui.label("Edited before approval:").classes("text-sm fy-muted")
-                    changes = flowyard().approval_changes(approval.proposal, approval.output)
+                    changes = services().approvals.changes(approval.proposal, approval.output)
                     with ui.column().classes("fy-diff w-full gap-0").mark("approval-diff"):
                         for change in changes:
                             with ui.row().classes("gap-2 no-wrap items-baseline font-mono text-xs"):
@@ -453,11 +442,11 @@ def _fact(label: str, value: str) -> None:
     ui.label(value).classes("fy-facts__value")
 
 
-def _decision_text(approval: Approval) -> str:
-    if approval.status == "PENDING":
+def _decision_text(approval: ApprovalPublic) -> str:
+    if approval.status == ApprovalStatus.PENDING:
         since = f" since {theme.relative_time(approval.created_at)}" if approval.created_at else ""
         return f"waiting for a decision{since}"
-    verb = "approved" if approval.status == "APPROVED" else "rejected"
+    verb = "approved" if approval.status == ApprovalStatus.APPROVED else "rejected"
     who = f" by {approval.decided_by}" if approval.decided_by else ""
     when = f", {theme.exact_time(approval.decided_at)}" if approval.decided_at else ""
     return f"{verb}{who}{when}"

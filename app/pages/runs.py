@@ -16,11 +16,11 @@ from app import clock
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError
 from app.engine.model import RunStatus, Trigger
+from app.models.runs import RunPage, RunQuery, RunSummary
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
-from app.services import RunPage, RunQuery, RunSummary
 from components.timeline import duration_text
 
 __all__ = ["RANGES", "register"]
@@ -85,7 +85,7 @@ class RunsPage:
                 ui.label("Every run of every workflow, newest first. Rows update as runs progress.").classes(
                     "fy-subtitle"
                 )
-        workflows = await flowyard().list_workflows(page=0, size=500)
+        workflows = await services().workflows.list(page=0, size=500)
         names = {w.id: w.name for w in workflows.items}
         if self.workflow_id and self.workflow_id not in names:
             names[self.workflow_id] = self.workflow_id
@@ -118,7 +118,7 @@ class RunsPage:
         self._requests += 1
         request = self._requests
         try:
-            result = await flowyard().list_all_runs(self.query(), after=self.cursors[-1], size=PAGE_SIZE)
+            result = await services().runs.list_all(self.query(), after=self.cursors[-1], size=PAGE_SIZE)
             error = None
         except FlowyardError as exc:
             result, error = RunPage([], None), str(exc)

@@ -17,13 +17,12 @@ from typing import Any
 from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InputInvalid, InvalidInput
-from app.engine.inputs import form_schema, workflow_input_schemas
+from app.models.schedules import ScheduleCreate, SchedulePublic
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
 from app.pages.workflow_tabs import find_workflow, workflow_page
-from app.scheduling import ScheduleInfo, ScheduleSpec
 from components.schema_form import SchemaForm
 
 __all__ = ["ScheduleList", "register"]
@@ -101,16 +100,16 @@ class ScheduleList:
 
     def __init__(self, workflow_id: str | None) -> None:
         self.workflow_id = workflow_id
-        self.items: list[ScheduleInfo] = []
+        self.items: list[SchedulePublic] = []
 
     async def build(self) -> None:
-        self.items = await flowyard().schedules.list(self.workflow_id)
+        self.items = await services().schedules.list(self.workflow_id)
         self.listing()
         self.host = ui.element("div")  # dialogs live here, outside the list that refreshes under them
         ui.timer(REFRESH_SECONDS, self.reload)
 
     async def reload(self) -> None:
-        items = await flowyard().schedules.list(self.workflow_id)
+        items = await services().schedules.list(self.workflow_id)
         if items != self.items:
             self.items = items
             self.listing.refresh()
@@ -136,7 +135,7 @@ class ScheduleList:
             for item in self.items:
                 self.row(item)
 
-    def row(self, item: ScheduleInfo) -> None:
+    def row(self, item: SchedulePublic) -> None:
         with ui.element("div").classes("fy-list__row").mark("schedule-row", item.id):
             with ui.element("div").classes("fy-list__cells"):
                 with ui.column().classes("fy-col-name gap-0"):
@@ -200,11 +199,11 @@ class ScheduleList:
             dot.classes("cursor-pointer").on("click", lambda r=fire.run_id: ui.navigate.to(f"/runs/{r}"))
         dot.tooltip(tip).mark("fire-dot")
 
-    async def toggle(self, item: ScheduleInfo, enabled: bool) -> None:
+    async def toggle(self, item: SchedulePublic, enabled: bool) -> None:
         if enabled == item.enabled and not (enabled and item.paused_reason):
             return
         try:
-            await flowyard().schedules.set_enabled(item.id, enabled)
+            await services().schedules.set_enabled(item.id, enabled)
         except FlowyardError as exc:
             ui.notify(str(exc), type="negative")
         else:
@@ -215,11 +214,11 @@ class ScheduleList:
         zone = await _browser_zone()
         await self.open_editor(None, default_zone=zone)
 
-    async def open_edit(self, item: ScheduleInfo) -> None:
+    async def open_edit(self, item: SchedulePublic) -> None:
         await self.open_editor(item, default_zone=item.timezone)
 
-    async def open_editor(self, item: ScheduleInfo | None, *, default_zone: str) -> None:
-        workflows = {w.id: w.name for w in (await flowyard().list_workflows(page=0, size=500)).items}
+    async def open_editor(self, item: SchedulePublic | None, *, default_zone: str) -> None:
+        workflows = {w.id: w.name for w in (await services().workflows.list(page=0, size=500)).items}
         if not workflows:
             ui.notify("Create a workflow first: a schedule runs one", type="warning")
             return
@@ -235,9 +234,9 @@ class ScheduleList:
                     return
                 try:
                     if item is None:
-                        await flowyard().schedules.create(form.workflow.value, spec)
+                        await services().schedules.create(form.workflow.value, spec)
                     else:
-                        await flowyard().schedules.update(item.id, spec)
+                        await services().schedules.update(item.id, spec)
                 except (InvalidInput, InputInvalid) as exc:
                     form.refused(exc)
                     return
@@ -250,13 +249,13 @@ class ScheduleList:
 
             actions(box, "Save", save)
 
-    def open_delete(self, item: ScheduleInfo) -> None:
+    def open_delete(self, item: SchedulePublic) -> None:
         with self.host, dialog(f"Delete “{item.name or item.description}”?") as box:
             ui.label("It will not start any more runs. Its past runs stay.").classes("fy-subtitle")
 
             async def delete() -> None:
                 try:
-                    await flowyard().schedules.delete(item.id)
+                    await services().schedules.delete(item.id)
                 except FlowyardError as exc:
                     ui.notify(str(exc), type="warning")
                 else:
@@ -280,7 +279,7 @@ class ScheduleForm:
     """The fields of a schedule, with a live preview of when it fires."""
 
     def __init__(
-        self, item: ScheduleInfo | None, workflows: dict[str, str], workflow_id: str | None, zone: str
+        self, item: SchedulePublic | None, workflows: dict[str, str], workflow_id: str | None, zone: str
     ) -> None:
         self.item = item
         self.workflows = workflows
@@ -350,9 +349,9 @@ class ScheduleForm:
     @ui.refreshable_method
     async def input_field(self) -> None:
         workflow_id = self.workflow.value
-        definition = await flowyard().definition(workflow_id)
-        agents = await flowyard().agents_by_id()
-        schema = form_schema(workflow_input_schemas(definition, agents))
+        definition = await services().workflows.definition(workflow_id)
+        agents = await services().agents.by_id()
+        schema = services().drafts.input_schema(definition, agents)
         current = self.item.input if self.item and self.item.workflow_id == workflow_id else None
         self.input_form = self.input_editor = None
         if schema is not None:
@@ -378,7 +377,7 @@ class ScheduleForm:
         self.preview_box.clear()
         with self.preview_box:
             try:
-                preview = flowyard().schedules.preview(
+                preview = services().schedules.preview(
                     cron=(self.cron.value or "").strip() if is_cron else None,
                     interval_seconds=None if is_cron else self.interval_seconds(),
                     timezone=self.zone_select.value or "",
@@ -392,7 +391,7 @@ class ScheduleForm:
                 for moment in preview.next_fire_times:
                     ui.label(fire_time_text(moment, self.zone_select.value)).classes("text-sm").mark("preview-time")
 
-    def spec(self) -> ScheduleSpec | None:
+    def spec(self) -> ScheduleCreate | None:
         payload: Any
         if self.input_form is not None:
             payload = dict(self.input_form.value)
@@ -404,7 +403,7 @@ class ScheduleForm:
                 payload = raw
         is_cron = self.kind.value == "cron"
         try:
-            return ScheduleSpec(
+            return ScheduleCreate(
                 name=(self.name.value or "").strip(),
                 cron=(self.cron.value or "").strip() if is_cron else None,
                 interval_seconds=None if is_cron else self.interval_seconds(),
@@ -429,10 +428,10 @@ class ScheduleForm:
             show(self.error, f"{exc.field}: {exc.message}")
 
 
-def _v(item: ScheduleInfo | None, which: str) -> str:
+def _v(item: SchedulePublic | None, which: str) -> str:
     if item is None:
         return "skip"
-    return item.overlap_policy if which == "overlap" else item.catchup_policy
+    return str(item.overlap_policy if which == "overlap" else item.catchup_policy)
 
 
 def _first_error(exc: ValueError) -> str:

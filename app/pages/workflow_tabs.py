@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from app.engine.exceptions import NotFound
-from app.pages.context import flowyard
+from app.models.workflows import WorkflowPublic
+from app.pages.context import services
 from app.pages.layout import frame
-from storage.models import WorkflowRow
 
 __all__ = ["TABS", "not_found", "workflow_page"]
 
@@ -48,7 +48,7 @@ def not_found(kind: str, identifier: str, back: str, back_label: str) -> None:
 
 
 @contextmanager
-def workflow_page(workflow: WorkflowRow, tab: str) -> Iterator[None]:
+def workflow_page(workflow: WorkflowPublic, tab: str) -> Iterator[None]:
     with frame(f"{tab} · {workflow.name}"):
         with ui.row().classes("fy-page-header w-full items-start"), ui.column().classes("gap-1"):
             with ui.row().classes("items-center gap-2 text-sm fy-muted"):
@@ -60,9 +60,9 @@ def workflow_page(workflow: WorkflowRow, tab: str) -> Iterator[None]:
         yield
 
 
-async def find_workflow(workflow_id: str) -> WorkflowRow | None:
+async def find_workflow(workflow_id: str) -> WorkflowPublic | None:
     try:
-        return await flowyard().get_workflow(workflow_id)
+        return await services().workflows.get(workflow_id)
     except NotFound:
         not_found("Workflow", workflow_id, "/workflows", "All workflows")
         return None

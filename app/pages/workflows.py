@@ -10,14 +10,16 @@ from collections.abc import Callable
 from nicegui import events, ui
 
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
+from app.models.base import Page
+from app.models.workflows import WorkflowSort, WorkflowSummary
 from app.pages import theme
-from app.pages.context import flowyard
+from app.pages.context import services
 from app.pages.dialogs import actions as _actions
 from app.pages.dialogs import dialog as _dialog
 from app.pages.dialogs import error_label as _error_label
 from app.pages.dialogs import show as _show
 from app.pages.layout import frame
-from app.services import ExampleWorkflow, Page, WorkflowSort, WorkflowSummary
+from app.services.examples import ExampleWorkflow
 
 __all__ = ["register"]
 
@@ -31,7 +33,7 @@ def register() -> None:
     @ui.page("/workflows")
     async def workflows_page() -> None:
         with frame("Workflows"):
-            page = WorkflowsPage(await flowyard().examples())
+            page = WorkflowsPage(await services().examples.list())
             await page.build()
 
 
@@ -72,7 +74,7 @@ class WorkflowsPage:
     # --- the list ------------------------------------------------------------------------------------------
 
     async def fetch(self) -> Page[WorkflowSummary]:
-        return await flowyard().list_workflow_summaries(
+        return await services().workflows.summaries(
             page=self.page, size=PAGE_SIZE, search=self.search, sort=self.sort, descending=self.descending
         )
 
@@ -233,7 +235,7 @@ class WorkflowsPage:
                 if not (name.validate() and description.validate()):
                     return
                 try:
-                    workflow = await flowyard().create_workflow(
+                    workflow = await services().workflows.create(
                         name=name.value.strip(), description=description.value.strip()
                     )
                 except FlowyardError as exc:
@@ -255,7 +257,7 @@ class WorkflowsPage:
                 if not (name.validate() and description.validate()):
                     return
                 try:
-                    await flowyard().update_workflow(
+                    await services().workflows.update(
                         summary.id, name=name.value.strip(), description=description.value.strip()
                     )
                 except FlowyardError as exc:
@@ -270,7 +272,7 @@ class WorkflowsPage:
 
     async def clone(self, summary: WorkflowSummary) -> None:
         try:
-            copy = await flowyard().clone_workflow(summary.id)
+            copy = await services().workflows.clone(summary.id)
         except FlowyardError as exc:
             await self.failed(f"Couldn't clone “{summary.name}”", exc)
             return
@@ -279,7 +281,7 @@ class WorkflowsPage:
 
     async def export(self, summary: WorkflowSummary) -> None:
         try:
-            document = await flowyard().export_workflow(summary.id)
+            document = await services().workflows.export(summary.id)
         except FlowyardError as exc:
             await self.failed(f"Couldn't export “{summary.name}”", exc)
             return
@@ -296,7 +298,7 @@ class WorkflowsPage:
 
             async def delete() -> None:
                 try:
-                    await flowyard().delete_workflow(summary.id)
+                    await services().workflows.delete(summary.id)
                 except Conflict:
                     ui.notify(
                         f"“{summary.name}” has runs in progress, so it was not deleted. "
@@ -315,7 +317,7 @@ class WorkflowsPage:
             _actions(dialog, "Delete", delete, color="negative")
 
     def open_import(self) -> None:
-        limit = flowyard().settings.max_body_bytes
+        limit = services().settings.max_body_bytes
         with self.host, _dialog("Import a workflow") as dialog:
             ui.label(
                 f"Choose a .json file exported from Flowyard (up to {_megabytes(limit)}). "
@@ -325,7 +327,7 @@ class WorkflowsPage:
             async def received(event: events.UploadEventArguments) -> None:
                 error.set_visibility(False)
                 try:
-                    workflow = await flowyard().import_workflow_file(await event.file.read())
+                    workflow = await services().workflows.import_file(await event.file.read())
                 except FlowyardError as exc:
                     _show(error, f"Couldn't import {event.file.name}: {_reason(exc)}")
                     upload.reset()
@@ -352,7 +354,7 @@ class WorkflowsPage:
 
     async def use(self, example: ExampleWorkflow) -> None:
         try:
-            workflow = await flowyard().import_example(example.id)
+            workflow = await services().examples.import_example(example.id)
         except FlowyardError as exc:
             await self.failed(f"Couldn't open the example “{example.name}”", exc)
             return

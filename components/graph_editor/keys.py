@@ -46,4 +46,5 @@ def unique_key(text: str | None, taken: Collection[str]) -> str:
 
 def copy_key(key: str, taken: Collection[str]) -> str:
     """A fresh key for a copy of the node `key` (`transform_3` → `transform_4` when that is free)."""
-    return unique_key(re.sub(r"_\d+$", "", key), taken)
+    # ASCII digits at the very end only, as in JavaScript (`\d` would take any digit, `$` a final newline too)
+    return unique_key(re.sub(r"_[0-9]+\Z", "", key), taken)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from app.services import Flowyard
+from app.root import Flowyard
 
 __all__ = [
     "ISO_UTC",

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.agents import registry
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.api.helpers import ISO_UTC, V1, add_step, assert_refused, create_workflow, finished_run, run_to_end
 from tests.servers import LocalServer
 

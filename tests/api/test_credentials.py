@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from storage.models import CredentialRow
 from tests.api.helpers import V1, add_step, assert_refused, create_workflow, run_to_end
@@ -65,7 +65,7 @@ async def test_update_credential_replaces_its_values(api: httpx.AsyncClient, flo
 
     assert response.status_code == 200, response.text
     assert "new-token-value" not in response.text
-    credential = await flowyard_of.credentials.get("openai")
+    credential = await flowyard_of.executor.services.credentials.get("openai")
     assert credential.values == {"token": "new-token-value"}
 
 
@@ -140,7 +140,7 @@ async def test_delete_credential_used_by_a_step_is_refused_listing_the_workflow(
 
 
 async def test_credentials_are_encrypted_with_the_generated_key(settings: Settings, flowyard_of: Flowyard) -> None:
-    await flowyard_of.create_credential("openai", "bearer", {"token": SECRET})
+    await flowyard_of.credentials.create("openai", "bearer", {"token": SECRET})
 
     key_file = settings.data_dir / "secret.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
@@ -152,12 +152,12 @@ async def test_credentials_are_encrypted_with_the_generated_key(settings: Settin
 
 async def test_generated_key_is_reused_after_a_restart(settings: Settings) -> None:
     first = Flowyard.open(settings)
-    await first.create_credential("openai", "bearer", {"token": SECRET})
+    await first.credentials.create("openai", "bearer", {"token": SECRET})
     await first.close()
 
     again = Flowyard.open(settings)
     try:
-        credential = await again.credentials.get("openai")
+        credential = await again.executor.services.credentials.get("openai")
     finally:
         await again.close()
 
@@ -168,7 +168,7 @@ async def test_configured_key_is_used(settings: Settings) -> None:
     key = Fernet.generate_key().decode()
     flowyard = Flowyard.open(settings.model_copy(update={"secret_key": key}))
     try:
-        await flowyard.create_credential("openai", "bearer", {"token": SECRET})
+        await flowyard.credentials.create("openai", "bearer", {"token": SECRET})
         with flowyard.db.engine.connect() as conn:
             sealed = conn.execute(sa.select(CredentialRow.secret)).scalar_one()
     finally:
@@ -190,7 +190,7 @@ async def test_credential_under_another_key_fails_the_step_clearly(
 ) -> None:
     other = Flowyard.open(settings.model_copy(update={"secret_key": Fernet.generate_key().decode()}))
     try:
-        await other.create_credential("openai", "bearer", {"token": SECRET})
+        await other.credentials.create("openai", "bearer", {"token": SECRET})
     finally:
         await other.close()
     workflow = await create_workflow(api)
@@ -236,7 +236,7 @@ async def test_secret_never_leaves_through_records_exports_or_logs(
     detail = (await api.get(f"{V1}/workflows/runs/{run['id']}")).text
     runs = (await api.get(f"{V1}/workflows/{workflow['id']}/runs")).text
     listed = (await api.get(f"{V1}/credentials")).text
-    exported = (await flowyard_of.export_workflow(workflow["id"])).model_dump_json()
+    exported = (await flowyard_of.workflows.export(workflow["id"])).model_dump_json()
     agents = (await api.get(f"{V1}/agents")).text
     for where, text in {"run detail": detail, "runs": runs, "credentials": listed, "export": exported,
                         "agents": agents, "logs": caplog.text}.items():  # fmt: skip

@@ -142,8 +142,8 @@ async def test_openapi_lists_every_v1_endpoint(api: httpx.AsyncClient) -> None:
 async def test_openapi_names_fields_in_camel_case(api: httpx.AsyncClient) -> None:
     schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
 
-    assert {"agentId", "action", "stepOrder"} <= set(schemas["StepIn"]["properties"])
+    assert {"agentId", "action", "stepOrder"} <= set(schemas["StepCreate"]["properties"])
     assert {"input", "sessionId"} <= set(schemas["RunRequest"]["properties"])
     assert {"jobId", "runId", "workflowId", "sessionId"} <= set(schemas["RunAccepted"]["properties"])
-    assert {"currentStepOrder", "durationMs", "createdAt", "updatedAt"} <= set(schemas["RunOut"]["properties"])
-    assert "step_order" not in schemas["StepIn"]["properties"]
+    assert {"currentStepOrder", "durationMs", "createdAt", "updatedAt"} <= set(schemas["RunPublic"]["properties"])
+    assert "step_order" not in schemas["StepCreate"]["properties"]

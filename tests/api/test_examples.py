@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.services import Flowyard
+from app.root import Flowyard
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "assets" / "examples").glob("*.json"))
 
@@ -19,13 +19,15 @@ def test_examples_exist() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 async def test_example_imports_and_runs_clean(path: Path, flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.import_workflow(json.loads(path.read_text()))
+    workflow = await flowyard_of.workflows.import_document(json.loads(path.read_text()))
 
-    assert await flowyard_of.problems(workflow.id) == []
+    assert await flowyard_of.workflows.problems(workflow.id) == []
 
 
 async def test_lead_routing_sends_a_hot_lead_to_sales(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.import_workflow(json.loads((EXAMPLES[0].parent / "lead-routing.json").read_text()))
+    workflow = await flowyard_of.workflows.import_document(
+        json.loads((EXAMPLES[0].parent / "lead-routing.json").read_text())
+    )
     lead = {"name": "Ada", "company": "Analytical Engines", "employees": 120, "title": "CTO"}
 
     run_id = (await api.post(f"/api/v1/workflows/{workflow.id}/run", json={"input": lead})).json()["runId"]
@@ -39,7 +41,7 @@ async def test_lead_routing_sends_a_hot_lead_to_sales(api: httpx.AsyncClient, fl
 
 async def test_newsletter_waits_for_the_editor_then_publishes(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
     document = json.loads((EXAMPLES[0].parent / "newsletter-with-approval.json").read_text())
-    workflow = await flowyard_of.import_workflow(document)
+    workflow = await flowyard_of.workflows.import_document(document)
 
     run_id = (await api.post(f"/api/v1/workflows/{workflow.id}/run", json={"input": "robotics"})).json()["runId"]
     await flowyard_of.executor.wait(run_id, timeout=10)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, create_workflow, finished_run, start_run
 from tests.llm_server import ChatServer, count_tokens
@@ -109,11 +109,11 @@ async def test_sessions_page_with_a_cursor(api: httpx.AsyncClient, flowyard_of: 
         accepted = await start_run(api, workflow_id, "hi", sessionId=f"page-{number}")
         await finished_run(api, flowyard_of, accepted["runId"])
 
-    first = await flowyard_of.list_sessions(size=2)
-    rest = await flowyard_of.list_sessions(after=first.next_cursor, size=2)
+    first = await flowyard_of.sessions.list(size=2)
+    rest = await flowyard_of.sessions.list(after=first.next_cursor, size=2)
 
-    assert [s.id for s in first.items] == ["page-2", "page-1"]
-    assert [s.id for s in rest.items] == ["page-0"] and rest.next_cursor is None
+    assert [s.id for s in first.content] == ["page-2", "page-1"]
+    assert [s.id for s in rest.content] == ["page-0"] and rest.next_cursor is None
 
 
 async def test_token_usage_is_kept_per_node_and_summed_per_run_and_workflow(
@@ -134,8 +134,8 @@ async def test_token_usage_is_kept_per_node_and_summed_per_run_and_workflow(
     ]
     assert [n["usage"]["total_tokens"] for n in nodes] == expected
     assert runs[0]["totalTokens"] == sum(expected)
-    per_run = await flowyard_of.token_usage(run_id=runs[0]["runId"])
-    per_workflow = await flowyard_of.token_usage(workflow_id=workflow_id)
+    per_run = await flowyard_of.runs.token_usage(run_id=runs[0]["runId"])
+    per_workflow = await flowyard_of.runs.token_usage(workflow_id=workflow_id)
     assert (per_run.completion_tokens, per_run.total_tokens, per_run.estimated) == (6, sum(expected), False)
     assert per_workflow.total_tokens == 2 * sum(expected)
     assert per_workflow.prompt_tokens == 2 * (sum(expected) - 6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.api.helpers import V1, add_step, assert_refused, create_workflow, run_to_end
 
 

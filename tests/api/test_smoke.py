@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.services import Flowyard
+from app.root import Flowyard
 
 
 async def test_three_steps_feed_each_other_and_complete(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.api.helpers import (
     V1,
     add_step,

@@ -10,7 +10,8 @@ import pytest
 
 from app.engine.exceptions import AgentError
 from app.engine.model import NodeSpec, RunStatus, Trigger, WorkflowDefinition
-from app.services import Flowyard, RunQuery
+from app.models.runs import RunQuery
+from app.root import Flowyard
 from tests.api.helpers import V1, add_step, create_workflow, finished_run, run_to_end, start_run, workflow_with_steps
 from tests.servers import LocalServer
 
@@ -24,7 +25,7 @@ async def _parent_of(api: httpx.AsyncClient, child_id: str, *, action: str = "",
 
 
 async def _child_runs(flowyard: Flowyard) -> list[Any]:
-    return (await flowyard.list_all_runs(RunQuery(triggers=[Trigger.WORKFLOW]))).items
+    return (await flowyard.runs.list_all(RunQuery(triggers=[Trigger.WORKFLOW]))).items
 
 
 async def _wait_until(check: Any, timeout: float = 10.0) -> None:
@@ -198,7 +199,7 @@ async def test_rerun_of_a_failed_parent_reruns_its_failed_child_instead_of_start
     assert failed["status"] == "FAILED"
     [child_run] = await _child_runs(flowyard_of)
 
-    await flowyard_of.rerun_failed(failed["id"])
+    await flowyard_of.runs.rerun_failed(failed["id"])
     await _wait_until(lambda: _status_is(flowyard_of, failed["id"], RunStatus.COMPLETED))
 
     assert [r.id for r in await _child_runs(flowyard_of)] == [child_run.id]
@@ -216,10 +217,10 @@ async def test_workflow_running_itself_is_a_validation_problem_and_cannot_run(
     workflow = await create_workflow(api, "Loop")
     await add_step(api, workflow["id"], "workflow", "", key="again", config={"workflow_id": workflow["id"]})
 
-    problems = await flowyard_of.problems(workflow["id"])
+    problems = await flowyard_of.workflows.problems(workflow["id"])
     response = await api.post(f"{V1}/workflows/{workflow['id']}/run", json={"input": "x"})
 
-    assert [p.message for p in problems] == ["node 'again' runs this workflow itself; a workflow cannot run itself"]
+    assert [p.message for p in problems] == ["step 'again' runs this workflow itself; a workflow cannot run itself"]
     assert response.status_code == 422
     assert "cannot run itself" in response.json()["detail"]
 
@@ -232,12 +233,12 @@ async def test_workflows_running_each_other_are_a_problem_of_both(
     await add_step(api, first, "workflow", "", key="to_second", config={"workflow_id": second})
     await add_step(api, second, "workflow", "", key="to_first", config={"workflow_id": first})
 
-    [problem] = await flowyard_of.problems(first)
+    [problem] = await flowyard_of.workflows.problems(first)
     response = await api.post(f"{V1}/workflows/{second}/run", json={"input": "x"})
 
     assert problem.node == "to_second"
     assert problem.message == (
-        f"node 'to_second' runs workflow 'Second' ({second}), which runs this workflow again: "
+        f"step 'to_second' runs workflow 'Second' ({second}), which runs this workflow again: "
         f"{first} → {second} → {first}; a workflow cannot run itself"
     )
     assert response.status_code == 422
@@ -250,9 +251,9 @@ async def test_workflow_reaching_a_loop_elsewhere_is_a_problem(api: httpx.AsyncC
     await add_step(api, outer, "workflow", "", key="sub", config={"workflow_id": looping})
     await add_step(api, looping, "workflow", "", key="self", config={"workflow_id": looping})
 
-    [problem] = await flowyard_of.problems(outer)
+    [problem] = await flowyard_of.workflows.problems(outer)
 
-    assert problem.message.startswith(f"node 'sub' runs workflow 'Looping' ({looping}), which runs itself")
+    assert problem.message.startswith(f"step 'sub' runs workflow 'Looping' ({looping}), which runs itself")
 
 
 async def test_workflow_step_running_a_missing_workflow_is_a_problem(
@@ -261,9 +262,9 @@ async def test_workflow_step_running_a_missing_workflow_is_a_problem(
     workflow = await create_workflow(api, "Dangling")
     await add_step(api, workflow["id"], "workflow", "", key="sub", config={"workflow_id": "wf-gone"})
 
-    problems = await flowyard_of.problems(workflow["id"])
+    problems = await flowyard_of.workflows.problems(workflow["id"])
 
-    assert [p.message for p in problems] == ["node 'sub' runs workflow 'wf-gone', which does not exist"]
+    assert [p.message for p in problems] == ["step 'sub' runs workflow 'wf-gone', which does not exist"]
 
 
 async def test_workflow_step_without_a_workflow_id_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:
@@ -299,7 +300,7 @@ async def test_runs_page_filters_on_the_workflow_trigger(api: httpx.AsyncClient,
     parent = await _parent_of(api, child)
     run = await run_to_end(api, flowyard_of, parent, "x")
 
-    by_api = (await flowyard_of.list_all_runs(RunQuery(triggers=[Trigger.API]))).items
+    by_api = (await flowyard_of.runs.list_all(RunQuery(triggers=[Trigger.API]))).items
     by_workflow = await _child_runs(flowyard_of)
 
     assert [r.id for r in by_api] == [run["id"]]
@@ -314,8 +315,8 @@ async def test_an_unsaved_definition_is_checked_for_recursion_too(
         nodes=[NodeSpec(key="again", agent_id="workflow", config={"workflow_id": workflow["id"]})]
     )
 
-    problems = await flowyard_of.problems(workflow["id"], draft)
+    problems = await flowyard_of.workflows.problems(workflow["id"], draft)
 
     assert [p.node for p in problems] == ["again"]
-    saved = await flowyard_of.problems(workflow["id"])
-    assert [p.message for p in saved] == ["the workflow has no nodes; add a step first"]
+    saved = await flowyard_of.workflows.problems(workflow["id"])
+    assert [p.message for p in saved] == ["the workflow has no steps; add one first"]

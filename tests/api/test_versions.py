@@ -7,7 +7,7 @@ import pytest
 
 from app.engine.exceptions import InvalidInput, NotFound
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
-from app.services import Flowyard
+from app.root import Flowyard
 
 
 def _chain(*actions: str) -> WorkflowDefinition:
@@ -17,11 +17,11 @@ def _chain(*actions: str) -> WorkflowDefinition:
 
 
 async def test_each_save_is_a_new_numbered_version(flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.create_workflow(name="Versions")
-    await flowyard_of.save_definition(workflow.id, _chain("one"))
-    saved = await flowyard_of.save_definition(workflow.id, _chain("one", "two"), name="Versions, renamed")
+    workflow = await flowyard_of.workflows.create(name="Versions")
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("one"))
+    saved = await flowyard_of.workflows.save_definition(workflow.id, _chain("one", "two"), name="Versions, renamed")
 
-    versions = await flowyard_of.versions(workflow.id)
+    versions = await flowyard_of.workflows.versions(workflow.id)
 
     assert saved.name == "Versions, renamed"
     assert [(v.version, v.nodes) for v in versions] == [(3, 2), (2, 1)]
@@ -29,52 +29,52 @@ async def test_each_save_is_a_new_numbered_version(flowyard_of: Flowyard) -> Non
 
 
 async def test_restore_brings_an_old_version_back_as_a_new_one(flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.create_workflow(name="Restore")
-    await flowyard_of.save_definition(workflow.id, _chain("first"))
-    await flowyard_of.save_definition(workflow.id, _chain("second", "third"))
+    workflow = await flowyard_of.workflows.create(name="Restore")
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("first"))
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("second", "third"))
 
-    restored = await flowyard_of.restore_version(workflow.id, 2)
-    current = await flowyard_of.definition(workflow.id)
+    restored = await flowyard_of.workflows.restore_version(workflow.id, 2)
+    current = await flowyard_of.workflows.definition(workflow.id)
 
     assert restored.version == 4
     assert [n.action for n in current.nodes] == ["first"]
-    assert [v.version for v in await flowyard_of.versions(workflow.id)] == [4, 3, 2]
+    assert [v.version for v in await flowyard_of.workflows.versions(workflow.id)] == [4, 3, 2]
 
 
 async def test_run_records_the_version_it_ran(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.create_workflow(name="Ran")
-    saved = await flowyard_of.save_definition(workflow.id, _chain("{{ input }}!"))
+    workflow = await flowyard_of.workflows.create(name="Ran")
+    saved = await flowyard_of.workflows.save_definition(workflow.id, _chain("{{ input }}!"))
 
-    run = await flowyard_of.start_run(workflow.id, input="x")
+    run = await flowyard_of.runs.start(workflow.id, input="x")
     await flowyard_of.executor.wait(run.id, timeout=10)
-    await flowyard_of.save_definition(workflow.id, _chain("{{ input }}?"))
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("{{ input }}?"))
 
     assert run.workflow_version == saved.version
     assert (await api.get(f"/api/v1/workflows/runs/{run.id}")).json()["output"] == "x!"
-    assert [n.action for n in (await flowyard_of.version_definition(workflow.id, run.workflow_version)).nodes] == [
-        "{{ input }}!"
-    ]
+    assert [
+        n.action for n in (await flowyard_of.workflows.version_definition(workflow.id, run.workflow_version)).nodes
+    ] == ["{{ input }}!"]
 
 
 async def test_unknown_version_and_blank_name_are_refused(flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.create_workflow(name="Refusals")
+    workflow = await flowyard_of.workflows.create(name="Refusals")
 
     with pytest.raises(NotFound):
-        await flowyard_of.version_definition(workflow.id, 99)
+        await flowyard_of.workflows.version_definition(workflow.id, 99)
     with pytest.raises(InvalidInput, match="name"):
-        await flowyard_of.save_definition(workflow.id, _chain("x"), name="  ")
+        await flowyard_of.workflows.save_definition(workflow.id, _chain("x"), name="  ")
 
 
 async def test_last_run_data_and_try_node_use_the_newest_run(flowyard_of: Flowyard) -> None:
-    workflow = await flowyard_of.create_workflow(name="Try")
+    workflow = await flowyard_of.workflows.create(name="Try")
     definition = _chain("{{ input }}-a", "{{ input }}-b")
-    await flowyard_of.save_definition(workflow.id, definition)
-    run = await flowyard_of.start_run(workflow.id, input="go")
+    await flowyard_of.workflows.save_definition(workflow.id, definition)
+    run = await flowyard_of.runs.start(workflow.id, input="go")
     await flowyard_of.executor.wait(run.id, timeout=10)
 
-    data = await flowyard_of.last_run_data(workflow.id)
+    data = await flowyard_of.drafts.last_run(workflow.id)
     assert data is not None
-    trial = await flowyard_of.try_node(workflow.id, definition, "n2", payload=data.payload, outputs=data.outputs)
+    trial = await flowyard_of.drafts.try_step(workflow.id, definition, "n2", payload=data.payload, outputs=data.outputs)
 
     assert data.outputs == {"n1": "go-a", "n2": "go-a-b"}
     assert (trial.input, trial.output) == ("go-a", "go-a-b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.api.helpers import (
     ISO_UTC,
     V1,

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from tests.servers import LocalServer
 

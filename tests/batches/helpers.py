@@ -8,9 +8,9 @@ import io
 import itertools
 from typing import Any
 
-from app.batches import BatchInfo
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
-from app.services import Flowyard
+from app.models.batches import BatchPublic as BatchInfo
+from app.root import Flowyard
 
 __all__ = ["chain", "csv_bytes", "finished", "workflow"]
 
@@ -24,7 +24,7 @@ def chain(*nodes: NodeSpec) -> WorkflowDefinition:
 
 
 async def workflow(flowyard: Flowyard, *nodes: NodeSpec, name: str = "Batch me") -> str:
-    created = await flowyard.create_workflow(name=name, definition=chain(*nodes))
+    created = await flowyard.workflows.create(name=name, definition=chain(*nodes))
     return created.id
 
 

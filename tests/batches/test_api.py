@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.main import create_api
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, assert_refused, create_workflow
 from tests.batches.helpers import csv_bytes

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from app.engine.exceptions import Conflict, InvalidInput, NotFound, WorkflowInvalid
 from app.engine.model import NodeSpec
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from storage.models import RunRow
 from tests.batches.helpers import csv_bytes, finished, workflow
@@ -214,7 +214,7 @@ async def test_a_batch_resumes_after_a_restart_and_runs_no_row_twice(settings: S
 
 async def test_create_refuses_bad_requests_and_stores_nothing(flowyard: Flowyard) -> None:
     workflow_id = await workflow(flowyard, NodeSpec(key="enrich", agent_id="enrich"))
-    broken = await flowyard.create_workflow(name="Broken", definition=None)
+    broken = await flowyard.workflows.create(name="Broken", definition=None)
     good = csv_bytes(["email"], [["a@b.c"]])
 
     async def refused(**kwargs: object) -> InvalidInput:

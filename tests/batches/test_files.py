@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.batching.files import parse_file
 from app.engine.exceptions import InvalidInput
+from app.services.batches.files import parse_file
 
 
 def test_csv_with_bom_quotes_and_blank_lines_gives_rows_under_the_header() -> None:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from app.batching.mapping import check_mapping, input_fields, row_input, suggest_mapping
 from app.engine.exceptions import InvalidInput
 from app.engine.model import NodeSpec
-from app.services import Flowyard
+from app.root import Flowyard
+from app.services.batches.mapping import check_mapping, input_fields, row_input, suggest_mapping
 from tests.batches.helpers import csv_bytes, workflow
 
 SCHEMA: dict[str, Any] = {

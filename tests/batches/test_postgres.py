@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.model import NodeSpec
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from tests.batches.helpers import csv_bytes, finished, workflow
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 COMPLETED_RGB = "rgb(34, 197, 94)"  # the status stripe of a completed node (the canvas's --fy-completed)
 MAPPING = "{{ nodes.transform.output }}"
+KEYS = ("transform", "transform_2", "delay")  # the three nodes the journey drops, in chain order
 
 
 @pytest.fixture
@@ -91,6 +92,11 @@ class Journey:
     @property
     def mapping_editor(self) -> Locator:
         return self.page.locator(".q-tab-panel .cm-content")
+
+    @property
+    def preview(self) -> Locator:
+        """The Input tab's preview of the mapped input (hidden until a run has data to show)."""
+        return self.page.locator(".q-tab-panel .nicegui-code")
 
     # --- gestures ---
 
@@ -160,24 +166,25 @@ def _wait_for(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any
         time.sleep(0.05)
 
 
-def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, server: str) -> None:  # noqa: F811
-    started = time.monotonic()
-    journey = Journey(page, server)
-
-    # --- an empty workflow, created from the Workflows page ---
-    page.goto(f"{server}/workflows")
-    page.get_by_role("button", name="New workflow").click()
-    page.get_by_role("textbox", name="Name").fill("Lead digest")
+def _create_an_empty_workflow(journey: Journey) -> str:
+    """An empty workflow, created from the Workflows page."""
+    tab = journey.page
+    tab.goto(f"{journey.url}/workflows")
+    tab.get_by_role("button", name="New workflow").click()
+    tab.get_by_role("textbox", name="Name").fill("Lead digest")
     journey.shot("new-workflow")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/workflows/wf-[0-9a-f]+$"))
-    workflow_id = page.url.rsplit("/", 1)[1]
-    expect(page.locator(".fy-empty")).to_be_visible()
+    tab.keyboard.press("Enter")
+    tab.wait_for_url(re.compile(r"/workflows/wf-[0-9a-f]+$"))
+    workflow_id = tab.url.rsplit("/", 1)[1]
+    expect(tab.locator(".fy-empty")).to_be_visible()
     expect(journey.save_state).to_have_text("Saved · v1")
     expect(journey.problems).to_have_text(re.compile("1 problem$"))  # "the workflow has no nodes"
     journey.shot("empty")
+    return workflow_id
 
-    # --- (1) three agents dragged from the palette onto the canvas ---
+
+def _drop_three_agents(journey: Journey) -> None:
+    """(1) three agents dragged from the palette onto the canvas."""
     journey.drop("transform", journey.pane_point(0.38, 0.15))
     expect(journey.node("transform")).to_be_visible()
     journey.drop("transform", journey.pane_point(0.62, 0.42))
@@ -192,7 +199,10 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
         expect(journey.badge(key)).to_be_visible()
     journey.shot("dropped")
 
-    # --- (2, 3) connected output to input; the marks go as each node is connected ---
+
+def _connect_them(journey: Journey) -> None:
+    """(2, 3) connected output to input; the marks go as each node is connected."""
+    tab = journey.page
     journey.connect("transform", "transform_2")
     expect(journey.edges).to_have_count(1)
     expect(journey.problems).to_have_text(re.compile("1 problem$"))
@@ -201,61 +211,69 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     expect(journey.badge("delay")).to_be_visible()
     journey.shot("one-connected")
     # the dropped Delay is still selected: its inspector lists its problem until it is connected
-    expect(journey.inspector.get_by_text("node 'delay' is not connected")).to_be_visible()
+    expect(journey.inspector.get_by_text("step 'delay' is not connected")).to_be_visible()
     journey.connect("transform_2", "delay")
     expect(journey.edges).to_have_count(2)
     expect(journey.problems).to_have_text(re.compile("No problems$"))
-    expect(page.locator(".fy-badge--problem")).to_have_count(0)
+    expect(tab.locator(".fy-badge--problem")).to_have_count(0)
     expect(journey.inspector.get_by_text("not connected")).to_have_count(0)
     journey.shot("connected")
 
-    # --- (4) the second step's input mapped with the editor's completion, with a live preview ---
+
+def _map_the_input_with_completion(journey: Journey) -> None:
+    """(4) the second step's input mapped with the editor's completion, with a live preview."""
+    tab = journey.page
     journey.node("transform_2").click()
     expect(journey.inspector.get_by_role("tab", name="Input")).to_be_visible()
     expect(journey.inspector.locator(".text-base").first).to_have_text("Transform")
-    page.get_by_role("tab", name="Input").click()
-    preview = page.locator(".q-tab-panel .nicegui-code")
+    tab.get_by_role("tab", name="Input").click()
     waiting = journey.inspector.get_by_text("No output from 'transform' yet")  # before a run: nothing to show
     expect(waiting).to_be_visible()  # (no mapping: the input is the previous step's output)
     journey.mapping_editor.click()
-    page.keyboard.type("{{ nodes.tr")  # the editor closes the braces as they are typed
-    completion = page.locator(".cm-tooltip-autocomplete")
+    tab.keyboard.type("{{ nodes.tr")  # the editor closes the braces as they are typed
+    completion = tab.locator(".cm-tooltip-autocomplete")
     expect(completion).to_contain_text("nodes.transform.output")
     journey.shot("completion")
-    page.keyboard.press("Enter")
+    tab.keyboard.press("Enter")
     expect(journey.mapping_editor).to_have_text(MAPPING)
     expect(waiting).to_be_visible()  # a note, not an error
-    expect(preview).to_be_hidden()
+    expect(journey.preview).to_be_hidden()
     journey.shot("mapped")
     journey.mapping_editor.click()  # into the editor and out again, onto the canvas: nothing is lost
-    page.keyboard.press("End")
+    tab.keyboard.press("End")
     journey.focus_canvas()
-    expect(page.get_by_text("Select a node to edit it")).to_be_visible()
+    expect(tab.get_by_text("Select a step to edit it")).to_be_visible()
     journey.node("transform_2").click()
-    expect(page.get_by_role("tab", name="Input")).to_have_attribute("aria-selected", "true")  # the tab is kept
+    expect(tab.get_by_role("tab", name="Input")).to_have_attribute("aria-selected", "true")  # the tab is kept
     expect(journey.mapping_editor).to_have_text(MAPPING)
 
-    # --- (5) undo and redo on the canvas, across every edit: the mapping, then the last connection ---
+
+def _undo_and_redo(journey: Journey) -> None:
+    """(5) undo and redo on the canvas, across every edit: the mapping, then the last connection."""
+    tab = journey.page
     journey.node("transform_2").click()  # the canvas takes the keyboard again (the tab had it)
-    page.keyboard.press("Control+z")
+    tab.keyboard.press("Control+z")
     expect(journey.mapping_editor).to_have_text("")
-    page.keyboard.press("Control+z")
+    tab.keyboard.press("Control+z")
     expect(journey.edges).to_have_count(1)
     expect(journey.problems).to_have_text(re.compile("1 problem$"))
     expect(journey.badge("delay")).to_be_visible()
     journey.shot("undone")
-    page.keyboard.press("Control+Shift+z")
+    tab.keyboard.press("Control+Shift+z")
     expect(journey.edges).to_have_count(2)
     expect(journey.problems).to_have_text(re.compile("No problems$"))
     expect(journey.badge("delay")).to_have_count(0)
-    page.keyboard.press("Control+Shift+z")
+    tab.keyboard.press("Control+Shift+z")
     expect(journey.mapping_editor).to_have_text(MAPPING)
     journey.shot("redone")
 
-    # --- tidy (Shift+Alt+T) lays the chain out left to right; (6) Ctrl+S saves it as version 2 ---
+
+def _tidy_and_save(journey: Journey, workflow_id: str) -> None:
+    """Tidy (Shift+Alt+T) lays the chain out left to right; (6) Ctrl+S saves it as version 2."""
+    tab = journey.page
     journey.focus_canvas()
-    page.keyboard.press("Shift+Alt+T")
-    page.wait_for_function(
+    tab.keyboard.press("Shift+Alt+T")
+    tab.wait_for_function(
         """() => {
             const x = key => document.querySelector(`.vue-flow__node[data-id="${key}"]`).getBoundingClientRect().x;
             return x("transform") < x("transform_2") && x("transform_2") < x("delay");
@@ -263,15 +281,18 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     )
     journey.settle()
     expect(journey.save_state).to_have_text("Unsaved changes")
-    page.keyboard.press("Control+s")
+    tab.keyboard.press("Control+s")
     expect(journey.save_state).to_have_text("Saved · v2")
     journey.shot("saved")
-    saved = _api(server, f"/workflows/{workflow_id}")
+    saved = _api(journey.url, f"/workflows/{workflow_id}")
     assert saved["version"] == 2
 
-    # --- (7) a reload shows everything as it was left ---
-    positions = {key: journey.node(key).bounding_box() for key in ("transform", "transform_2", "delay")}
-    page.reload()
+
+def _reload_and_find_it_as_left(journey: Journey) -> None:
+    """(7) a reload shows everything as it was left."""
+    tab = journey.page
+    positions = {key: journey.node(key).bounding_box() for key in KEYS}
+    tab.reload()
     expect(journey.nodes).to_have_count(3)
     expect(journey.edges).to_have_count(2)
     journey.settle()
@@ -282,7 +303,7 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
     edge_ids = sorted(e.get_attribute("data-id") or "" for e in journey.edges.all())
     assert edge_ids == ["transform->transform_2", "transform_2->delay"]
     assert _layout(journey, positions) == pytest.approx(_layout(journey, None), abs=0.02)  # the tidy layout
-    pane = page.locator(".vue-flow__pane").bounding_box()
+    pane = tab.locator(".vue-flow__pane").bounding_box()
     assert pane is not None
     for key in positions:  # all in view, and the row about the middle (not pinned to an edge)
         box = journey.node(key).bounding_box()
@@ -290,56 +311,79 @@ def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, serv
         assert pane["x"] < box["x"] and box["x"] + box["width"] < pane["x"] + pane["width"], key
         assert abs(box["y"] + box["height"] / 2 - (pane["y"] + pane["height"] / 2)) < pane["height"] / 4, key
     journey.node("transform_2").click()
-    page.get_by_role("tab", name="Input").click()
+    tab.get_by_role("tab", name="Input").click()
     expect(journey.mapping_editor).to_have_text(MAPPING)
     journey.shot("reloaded")
 
-    # --- (7b) the saved version, viewed read-only from the history ---
-    page.get_by_role("button", name="History").click()
-    page.get_by_role("button", name="View").first.click()
-    version = page.locator(".q-dialog").filter(has_text="version 2")
+
+def _view_the_saved_version(journey: Journey) -> None:
+    """(7b) the saved version, viewed read-only from the history."""
+    tab = journey.page
+    tab.get_by_role("button", name="History").click()
+    tab.get_by_role("button", name="View").first.click()
+    version = tab.locator(".q-dialog").filter(has_text="version 2")
     expect(version.locator(".vue-flow__node")).to_have_count(3)
     expect(version.get_by_role("button", name="Restore this version")).to_be_visible()
     journey.shot("version")
     version.get_by_role("button", name="Close").click()
     expect(version).to_be_hidden()
 
-    # --- (8) Run, started from its dialog: every node turns green, and the run is COMPLETED ---
-    page.get_by_role("button", name="Run", exact=True).click()
-    dialog = page.locator(".q-dialog")
+
+def _run_and_watch_it_complete(journey: Journey, workflow_id: str) -> None:
+    """(8) Run, started from its dialog: every node turns green, and the run is COMPLETED."""
+    tab = journey.page
+    tab.get_by_role("button", name="Run", exact=True).click()
+    dialog = tab.locator(".q-dialog")
     expect(dialog.get_by_text("Run workflow")).to_be_visible()
     dialog.locator(".cm-content").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type('{"lead": "Ada"')  # (the editor closes the brace itself)
+    tab.keyboard.press("Control+a")
+    tab.keyboard.type('{"lead": "Ada"')  # (the editor closes the brace itself)
     expect(dialog.locator(".cm-content")).to_have_text('{"lead": "Ada"}')
     journey.shot("run-dialog")
     dialog.get_by_role("button", name="Run").click()
     expect(dialog).to_be_hidden()
     expect(journey.node("delay").locator(".fy-node")).to_have_attribute("data-status", "RUNNING")  # a 1 s delay
     journey.shot("running", settle=False)  # (while it runs)
-    for key in positions:
+    for key in KEYS:
         card = journey.node(key).locator(".fy-node")
         expect(card).to_have_attribute("data-status", "COMPLETED")
         expect(card).to_have_class(re.compile(r"\bfy-status--completed\b"))
-        page.wait_for_function(  # the stripe as drawn: green
+        tab.wait_for_function(  # the stripe as drawn: green
             """([key, rgb]) => rgb === getComputedStyle(
                 document.querySelector(`.vue-flow__node[data-id="${key}"] .fy-node__stripe`)).backgroundColor""",
             arg=[key, COMPLETED_RGB],
         )
-    expect(page.get_by_text("Run completed")).to_be_visible()
+    expect(tab.get_by_text("Run completed")).to_be_visible()
     runs = _wait_for(
-        lambda: [r for r in _api(server, f"/workflows/{workflow_id}/runs")["content"] if r["status"] == "COMPLETED"],
+        lambda: [
+            r for r in _api(journey.url, f"/workflows/{workflow_id}/runs")["content"] if r["status"] == "COMPLETED"
+        ],
         timeout=10,
         what="the run to be COMPLETED in the API",
     )
     assert len(runs) == 1 and runs[0]["workflowVersion"] == 2
-    detail = _api(server, f"/workflows/runs/{runs[0]['id']}")
+    detail = _api(journey.url, f"/workflows/runs/{runs[0]['id']}")
     assert [n["status"] for n in detail["nodes"]] == ["COMPLETED"] * 3
     assert [n["output"] for n in detail["nodes"]] == [{"lead": "Ada"}] * 3
     # the inspector (still on the second step's Input tab) now previews the mapping against the run's data
     expect(journey.inspector.get_by_text("Preview against the last run")).to_be_visible()
-    expect(preview).to_contain_text('"lead": "Ada"')
+    expect(journey.preview).to_contain_text('"lead": "Ada"')
     journey.shot("completed")
+
+
+def test_new_user_builds_maps_saves_reloads_and_runs_a_workflow(page: Page, server: str) -> None:  # noqa: F811
+    started = time.monotonic()
+    journey = Journey(page, server)
+
+    workflow_id = _create_an_empty_workflow(journey)
+    _drop_three_agents(journey)
+    _connect_them(journey)
+    _map_the_input_with_completion(journey)
+    _undo_and_redo(journey)
+    _tidy_and_save(journey, workflow_id)
+    _reload_and_find_it_as_left(journey)
+    _view_the_saved_version(journey)
+    _run_and_watch_it_complete(journey, workflow_id)
 
     elapsed = time.monotonic() - started
     print(f"editor journey: {elapsed:.1f} s")

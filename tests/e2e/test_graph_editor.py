@@ -2,154 +2,32 @@
 
 Each test opens its own page of `graph_editor_app.py` (one app process and one browser for the module) and
 checks what reached Python through the app's `/api/state/{session}`: the editor's `graph`, `selection` and
-the events it received.
+the events it received. The editor's Python API is tested in `test_graph_editor_python_api.py`; the `Editor`
+driver is in `graph_editor_helpers.py`.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Page
 
-from components.graph_editor import unique_key
-from tests.e2e.browser import SCREENSHOTS, browser, nicegui_app, page  # noqa: F401  (fixtures)
+from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
+from tests.e2e.graph_editor_helpers import (
+    BRANCHING_EDGES,
+    Editor,
+    app_url,  # noqa: F401  (a fixture)
+    edge_set,
+    node_of,
+)
 
 pytestmark = pytest.mark.slow
 
-APP = Path(__file__).with_name("graph_editor_app.py")
-STRIPE_RGB = {"RUNNING": "rgb(59, 130, 246)", "COMPLETED": "rgb(34, 197, 94)", "FAILED": "rgb(239, 68, 68)"}
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with nicegui_app(APP) as url:
-        yield url
-
-
-class Editor:
-    """One page of the test app: the canvas in the browser and what Python knows about it."""
-
-    def __init__(self, tab: Page, url: str) -> None:
-        self.page = tab
-        self.url = url
-        self.session = uuid.uuid4().hex[:12]
-
-    def open(self, graph: str = "branching", *, readonly: bool = False) -> Editor:
-        query = f"graph={graph}&session={self.session}" + ("&readonly=true" if readonly else "")
-        self.page.goto(f"{self.url}/?{query}")
-        self.page.wait_for_function("window.did_handshake === true")
-        self.page.wait_for_selector(".fy-editor")
-        self.settle()
-        return self
-
-    def settle(self) -> None:
-        """Wait until every node is measured and the viewport stops moving (fit view on load)."""
-        self.page.wait_for_function(
-            "[...document.querySelectorAll('.vue-flow__node')].every(n => n.style.visibility !== 'hidden')"
-        )
-        last = None
-        for _ in range(50):
-            transform = self.page.eval_on_selector(".vue-flow__transformationpane", "el => el.style.transform")
-            if transform == last:
-                return
-            last = transform
-            self.page.wait_for_timeout(60)
-
-    # --- Python's side ---
-
-    def state(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/api/state/{self.session}", timeout=5)
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-    def call(self, method: str, *args: Any) -> Any:
-        response = httpx.post(f"{self.url}/api/call/{self.session}/{method}", json={"args": list(args)}, timeout=5)
-        response.raise_for_status()
-        return response.json()["result"]
-
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.state()
-            if predicate(state):
-                return state
-            if time.monotonic() > deadline:
-                raise AssertionError(f"Python never saw the expected state; last: {state}")
-            time.sleep(0.05)
-
-    def events(self, name: str) -> list[Any]:
-        return [event["args"] for event in self.state()["events"] if event["event"] == name]
-
-    # --- the browser's side ---
-
-    def node(self, key: str) -> Locator:
-        return self.page.locator(f'.vue-flow__node[data-id="{key}"]')
-
-    def output(self, key: str, handle: str | None = None) -> Locator:
-        if handle is None:
-            return self.node(key).locator(".vue-flow__handle.source")
-        return self.node(key).locator(f'.vue-flow__handle.source[data-handleid="{handle}"]')
-
-    def input(self, key: str) -> Locator:
-        return self.node(key).locator(".vue-flow__handle.target")
-
-    def drag(
-        self, source: Locator, target: Locator | tuple[float, float], *, offset: tuple[float, float] = (0, 0)
-    ) -> None:
-        """Press on the middle of `source` (plus `offset`), move in steps, release over `target`."""
-        box = source.bounding_box()
-        assert box is not None
-        x, y = box["x"] + box["width"] / 2 + offset[0], box["y"] + box["height"] / 2 + offset[1]
-        if isinstance(target, tuple):
-            to_x, to_y = target
-        else:
-            goal = target.bounding_box()
-            assert goal is not None
-            to_x, to_y = goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] / 2
-        mouse = self.page.mouse
-        mouse.move(x, y)
-        mouse.down()
-        mouse.move(x + 5, y + 5, steps=2)
-        mouse.move(to_x, to_y, steps=12)
-        mouse.up()
-
-    def click_pane(self) -> None:
-        """Click an empty spot of the canvas (focuses it, clears the selection)."""
-        box = self.page.locator(".vue-flow__pane").bounding_box()
-        assert box is not None
-        self.page.mouse.click(box["x"] + 40, box["y"] + 40)
-
-    def zoom(self) -> float:
-        transform = self.page.eval_on_selector(".vue-flow__transformationpane", "el => el.style.transform")
-        return float(transform.split("scale(")[1].rstrip(")"))
-
 
 @pytest.fixture
-def editor(page: Page, app_url: str) -> Editor:  # noqa: F811  (the imported fixture)
+def editor(page: Page, app_url: str) -> Editor:  # noqa: F811  (the imported fixtures)
     return Editor(page, app_url)
-
-
-def node_of(state: dict[str, Any], key: str) -> dict[str, Any] | None:
-    return next((node for node in state["graph"]["nodes"] if node["id"] == key), None)
-
-
-def edge_set(state: dict[str, Any]) -> set[tuple[str, str | None, str]]:
-    return {(e["source"], e["sourceHandle"], e["target"]) for e in state["graph"]["edges"]}
-
-
-BRANCHING_EDGES = {
-    ("enrich", None, "score"),
-    ("score", None, "route"),
-    ("route", "hot", "notify"),
-    ("route", "warm", "nurture"),
-}
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -398,111 +276,6 @@ def test_tidy_lays_nodes_out_left_to_right(editor: Editor) -> None:
     state = editor.wait_for(lambda s: len(editor.events("change")) == 2)
     x = {node["id"]: node["position"]["x"] for node in state["graph"]["nodes"]}
     assert x["a"] > x["b"] > x["c"] > x["d"]
-
-
-# --- the Python API ------------------------------------------------------------------------------------------------
-
-
-def test_set_statuses_colours_stripes_without_an_edit(editor: Editor) -> None:
-    editor.open("branching")
-    editor.call("set_statuses", {"enrich": "COMPLETED", "score": "RUNNING", "route": "FAILED"})
-    editor.page.wait_for_selector('.vue-flow__node[data-id="score"] .fy-node.fy-status--running')
-    for key, status in (("enrich", "COMPLETED"), ("score", "RUNNING"), ("route", "FAILED")):
-        stripe = editor.node(key).locator(".fy-node__stripe")
-        assert stripe.evaluate("el => getComputedStyle(el).backgroundColor") == STRIPE_RGB[status]
-    assert editor.node("notify").locator(".fy-node").get_attribute("class") == "fy-node"
-    assert node_of(editor.state(), "score")["data"]["status"] == "RUNNING"  # type: ignore[index]
-
-    editor.call("set_statuses", {"score": None})
-    editor.page.wait_for_selector('.vue-flow__node[data-id="score"] .fy-node:not(.fy-status--running)')
-    assert editor.node("enrich").locator(".fy-node.fy-status--completed").count() == 1
-    assert editor.events("change") == []
-
-
-def test_set_problems_marks_nodes_with_a_count_and_tooltip(editor: Editor) -> None:
-    editor.open("branching")
-    editor.call("set_problems", {"score": ["No template", "Retries must be ≥ 0"]})
-    badge = editor.node("score").locator(".fy-badge--problem")
-    badge.wait_for()
-    assert badge.inner_text().strip().endswith("2")
-    assert editor.node("nurture").locator(".fy-badge--problem").count() == 0  # replaced, not merged
-    badge.hover()
-    tooltip = editor.page.locator(".q-tooltip")
-    tooltip.wait_for()
-    assert "No template" in tooltip.inner_text()
-    assert editor.events("change") == []
-
-
-def test_update_and_rename_node_are_undoable_edits(editor: Editor) -> None:
-    editor.open("branching")
-    editor.call("update_node", "score", {"title": "Qualify lead", "spec": {"template": "y"}, "retries": 3})
-    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
-    assert node_of(state, "score")["data"]["title"] == "Qualify lead"  # type: ignore[index]
-    assert editor.node("score").locator(".fy-node__title").inner_text() == "Qualify lead"
-
-    editor.call("rename_node", "score", "qualify")
-    state = editor.wait_for(lambda s: len(editor.events("change")) == 2)
-    assert ("enrich", None, "qualify") in edge_set(state)
-    assert ("qualify", None, "route") in edge_set(state)
-    assert editor.node("qualify").count() == 1
-
-    editor.click_pane()
-    editor.page.keyboard.press("Control+z")
-    state = editor.wait_for(lambda s: node_of(s, "score") is not None)
-    assert node_of(state, "score")["data"]["title"] == "Qualify lead"  # type: ignore[index]
-    editor.page.keyboard.press("Control+z")
-    state = editor.wait_for(lambda s: node_of(s, "score")["data"]["title"] == "Score lead")  # type: ignore[index]
-    assert node_of(state, "score")["data"]["spec"] == {"template": "x"}  # type: ignore[index]
-
-
-def test_update_node_handles_drops_edges_of_removed_outcomes(editor: Editor) -> None:
-    editor.open("branching")
-    editor.call("update_node", "route", {"handles": ["hot", "cold"]})
-    state = editor.wait_for(lambda s: len(s["graph"]["edges"]) == 3)
-    assert ("route", "warm", "nurture") not in edge_set(state)
-    editor.page.wait_for_function(
-        "document.querySelectorAll('.vue-flow__node[data-id=route] .vue-flow__handle.source').length === 2"
-    )
-
-
-def test_add_node_and_select_node_from_python(editor: Editor) -> None:
-    editor.open("branching")
-    key = editor.call("add_node", {"agentId": "branch"})
-    assert key == "branch"
-    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
-    node = node_of(state, "branch")
-    assert node is not None
-    assert node["data"]["handles"] == ["true", "false"]  # completed from the palette entry
-    assert editor.output("branch").count() == 2
-    editor.call("select_node", "branch")
-    editor.wait_for(lambda s: s["selection"]["nodes"] == ["branch"])
-    assert editor.call("add_node", {"agentId": "branch", "title": "Second"}, {"x": 10, "y": 600}) == "branch_2"
-
-
-def test_set_graph_replaces_everything_and_clears_undo(editor: Editor) -> None:
-    editor.open("branching")
-    editor.call("set_graph", {"nodes": [], "edges": []})
-    editor.page.locator(".fy-empty").wait_for()
-    editor.click_pane()
-    editor.page.keyboard.press("Control+z")
-    time.sleep(0.3)
-    assert editor.state()["graph"] == {"nodes": [], "edges": []}
-    assert editor.page.locator(".vue-flow__node").count() == 0
-
-
-def test_keys_match_between_python_and_the_browser(editor: Editor) -> None:
-    editor.open("empty")
-    texts = ["transform", "HTTP request", "3d-model", "Ünïcode agent", "", "a" * 80, "__x__", "score_2"]
-    taken = ["transform", "transform_2", "http_request", "a" * 64]
-    browser_keys = editor.page.evaluate(
-        """async ([texts, taken]) => {
-            const m = await import('flowyard-graph-editor');
-            return texts.map(t => m.uniqueKey(t, new Set(taken)));
-        }""",
-        [texts, taken],
-    )
-    assert browser_keys == [unique_key(text, taken) for text in texts]
-    assert browser_keys[:4] == ["transform_3", "http_request_2", "node_3d_model", "unicode_agent"]
 
 
 # --- read-only and size --------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ async def run(as_json: bool) -> int:
         return 0
     rows = [
         ("open (graph drawn, entry side)", figures["open_ms"], TARGET_OPEN_MS),
-        ("fit view: all 300 nodes drawn", figures["fit_all_300_ms"], None),
+        ("fit view: all 300 steps drawn", figures["fit_all_300_ms"], None),
         ("drag: median frame", figures["drag_frame_median_ms"], None),
         ("drag: p95 frame", figures["drag_frame_p95_ms"], TARGET_FRAME_P95_MS),
         ("save, median of 7 (Ctrl+S to 'Saved')", figures["save_ms"], TARGET_SAVE_MS),

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from app.engine.model import NodeSpec, RunStatus, WorkflowDefinition
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
-from storage.db import Database, migrate
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """A Monday, noon UTC: where the moved clock starts."""
@@ -34,11 +33,7 @@ class Clock:
 
 def open_flowyard(settings: Settings, now: Clock | None = None) -> Flowyard:
     """A Flowyard on `settings`' database, reading `now` as its clock when given."""
-    db = Database.from_url(settings.resolved_database_url)
-    migrate(db.engine)
-    flowyard = Flowyard(settings, db, http=httpx.AsyncClient(), **({"now": now} if now else {}))
-    flowyard._seed_agents()
-    return flowyard
+    return Flowyard.open(settings, http=httpx.AsyncClient(), **({"now": now} if now else {}))
 
 
 @pytest.fixture
@@ -69,7 +64,7 @@ async def workflow(flowyard: Flowyard, *nodes: NodeSpec, name: str = "Report") -
     steps = list(nodes) or [NodeSpec(key="echo", agent_id="transform", action="")]
     for order, node in enumerate(steps, start=1):
         node.step_order = order
-    row = await flowyard.create_workflow(name=name, definition=WorkflowDefinition(nodes=steps))
+    row = await flowyard.workflows.create(name=name, definition=WorkflowDefinition(nodes=steps))
     return row.id
 
 
@@ -79,7 +74,7 @@ def delay(seconds: float | str) -> NodeSpec:
 
 
 async def runs_of(flowyard: Flowyard, workflow_id: str) -> list[str]:
-    page = await flowyard.list_runs(workflow_id, page=0, size=200)
+    page = await flowyard.runs.list(workflow_id, page=0, size=200)
     return [run.id for run in page.items]
 
 
@@ -87,6 +82,6 @@ async def settle(flowyard: Flowyard, workflow_id: str) -> None:
     """Wait for every run of the workflow to end, then let the schedules count them."""
     for run_id in await runs_of(flowyard, workflow_id):
         await flowyard.executor.wait(run_id, timeout=10)
-        run = await flowyard.get_run(run_id)
+        run = await flowyard.runs.get(run_id)
         assert RunStatus(run.status).is_terminal, run.status
     await flowyard.schedules.tick()

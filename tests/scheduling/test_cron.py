@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.engine.exceptions import InvalidInput
-from app.scheduling.cron import check_cron, describe, make_trigger, next_fire_times
+from app.services.schedules.cron import check_cron, describe, make_trigger, next_fire_times
 
 
 def fires(expression: str, zone: str, after: str, count: int) -> list[str]:

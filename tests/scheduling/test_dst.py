@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.scheduling import ScheduleSpec
-from app.services import Flowyard
+from app.models.schedules import ScheduleCreate as ScheduleSpec
+from app.root import Flowyard
 from tests.scheduling.conftest import Clock, runs_of, settle, workflow
 
 

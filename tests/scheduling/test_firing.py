@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app.engine.model import NodeSpec, RunStatus, Trigger, WorkflowDefinition
-from app.scheduling import ScheduleSpec
-from app.services import Flowyard
+from app.models.schedules import ScheduleCreate as ScheduleSpec
+from app.root import Flowyard
 from app.settings import Settings
 from tests.scheduling.conftest import Clock, delay, open_flowyard, runs_of, settle, workflow
 
@@ -29,7 +29,7 @@ async def test_cron_schedule_fires_at_each_due_minute_with_its_input(flowyard: F
     await flowyard.schedules.tick()
     await settle(flowyard, workflow_id)
 
-    runs = [await flowyard.get_run(run_id) for run_id in await runs_of(flowyard, workflow_id)]
+    runs = [await flowyard.runs.get(run_id) for run_id in await runs_of(flowyard, workflow_id)]
     assert len(runs) == 2
     assert {run.trigger for run in runs} == {Trigger.SCHEDULE}
     assert all(run.input == {"report": "daily"} and run.status == RunStatus.COMPLETED for run in runs)
@@ -140,7 +140,7 @@ async def test_a_queueing_schedule_starts_each_due_time_after_the_previous_run_e
 
     info = await flowyard.schedules.get(schedule.id)
     await settle(flowyard, workflow_id)
-    runs = [await flowyard.get_run(f.run_id or "") for f in reversed(info.last_fires)]
+    runs = [await flowyard.runs.get(f.run_id or "") for f in reversed(info.last_fires)]
     assert [f.outcome for f in info.last_fires] == ["started"] * 3
     assert all(run.status == RunStatus.COMPLETED for run in runs)
 
@@ -221,7 +221,7 @@ async def test_a_run_that_cannot_start_is_a_failed_fire_and_counts_towards_the_p
         workflow_id, ScheduleSpec(cron="* * * * *", input={"email": "ada@example.org"}, pause_after_failures=1)
     )
     # The workflow changes after the schedule was saved: its entry step now wants a number, not an object.
-    await flowyard.save_definition(
+    await flowyard.workflows.save_definition(
         workflow_id, WorkflowDefinition(nodes=[NodeSpec(key="wait", agent_id="delay", config={"seconds": "x"})])
     )
 

@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from app.engine.model import RunStatus
-from app.scheduling import ScheduleSpec
+from app.models.schedules import ScheduleCreate as ScheduleSpec
 from app.settings import Settings
 from tests.scheduling.conftest import START, Clock, open_flowyard, runs_of, workflow
 
 SERVE = """
 import asyncio, sys
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 
 async def main() -> None:

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.engine.exceptions import InvalidInput, NotFound
 from app.engine.model import NodeSpec
-from app.scheduling import ScheduleSpec
-from app.services import Flowyard
+from app.models.schedules import ScheduleCreate as ScheduleSpec
+from app.root import Flowyard
 from tests.scheduling.conftest import Clock, workflow
 
 
@@ -165,7 +165,7 @@ async def test_deleting_a_workflow_deletes_its_schedules_and_their_jobs(flowyard
     (fire,) = (await flowyard.schedules.get(saved.id)).last_fires
     await flowyard.executor.wait(fire.run_id or "", timeout=10)
 
-    await flowyard.delete_workflow(workflow_id)
+    await flowyard.workflows.delete(workflow_id)
     clock.move(minutes=1)
     await flowyard.schedules.tick()  # reconciles: the job of the deleted schedule goes
 

@@ -55,8 +55,9 @@ async def test_workflow_step_runs_a_sub_workflow_on_postgres(postgres_url: str, 
             run_id = (await api.post(f"/api/v1/workflows/{parent}/run", json={"input": "pg"})).json()["runId"]
             await flowyard.executor.wait(run_id, timeout=10)
             run = (await api.get(f"/api/v1/workflows/runs/{run_id}")).json()
-            child_run = await flowyard.child_run(run_id, "sub")
+            child_id = await flowyard.runs.child_id(run_id, "sub")
+            child_run = await flowyard.runs.get(child_id) if child_id else None
 
     assert run["status"] == "COMPLETED" and run["output"] == "Hello pg"
     assert child_run is not None
-    assert (child_run.trigger, child_run.chain, child_run.status) == ("workflow", [parent], "COMPLETED")
+    assert (child_run.trigger, list(child_run.chain), child_run.status) == ("workflow", [parent], "COMPLETED")

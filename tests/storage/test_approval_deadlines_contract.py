@@ -10,7 +10,7 @@ from typing import Any
 
 from app.engine.model import Approval, NodeStatus, RunStatus
 from app.engine.store import RunStore
-from tests.storage.test_run_store_contract import ME, RUN, at, new_run, node, running_run
+from tests.storage.contract import ME, RUN, at, new_run, node, running_run
 
 
 def approval(key: str, *, run_id: str = RUN, deadline: float | None, policy: Any = "wait") -> Approval:

@@ -15,10 +15,10 @@ import pytest
 from app.engine.deadlines import DEADLINE_DECIDER
 from app.engine.exceptions import Conflict, InvalidInput, NotFound
 from app.engine.model import EdgeSpec, NodeSpec, RunStatus, WorkflowDefinition
-from app.json_diff import MISSING
-from app.services import Flowyard
+from app.root import Flowyard
+from app.services.approvals import ApprovalService
+from app.services.json_diff import MISSING
 from app.settings import Settings
-from storage.db import Database, migrate
 
 
 class Clock:
@@ -49,10 +49,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def open_flowyard(url: str, tmp_path: Path, clock: Callable[[], datetime]) -> Flowyard:
     settings = Settings(data_dir=tmp_path, database_url=url, recovery_interval_seconds=3600)
-    db = Database.from_url(url)
-    migrate(db.engine)
-    app = Flowyard(settings, db, http=httpx.AsyncClient(), now=clock)
-    app._seed_agents()
+    app = Flowyard.open(settings, http=httpx.AsyncClient(), now=clock)
     await app.start()
     return app
 
@@ -91,7 +88,7 @@ def review_flow(*, deadline: float | None = None, on_deadline: str = "wait") -> 
 
 
 async def paused(flowyard: Flowyard, workflow_id: str, payload: Any = "robots") -> str:
-    run = await flowyard.start_run(workflow_id, input=payload)
+    run = await flowyard.runs.start(workflow_id, input=payload)
     record = await flowyard.executor.wait(run.id, timeout=10)
     assert record is not None and record.status is RunStatus.PAUSED
     return run.id
@@ -104,13 +101,13 @@ async def ended(flowyard: Flowyard, run_id: str) -> Any:
 
 
 async def test_inbox_lists_pending_approvals_of_every_workflow_newest_first(flowyard: Flowyard, clock: Clock) -> None:
-    first = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
-    second = await flowyard.create_workflow(name="Press release", definition=review_flow(deadline=3600))
+    first = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
+    second = await flowyard.workflows.create(name="Press release", definition=review_flow(deadline=3600))
     older = await paused(flowyard, first.id, "robots")
     clock.advance(60)
     newer = await paused(flowyard, second.id, "rockets")
 
-    page = await flowyard.pending_approvals()
+    page = await flowyard.approvals.pending()
 
     assert [(i.run_id, i.workflow_name) for i in page.items] == [(newer, "Press release"), (older, "Newsletter")]
     item = page.items[0]
@@ -123,27 +120,27 @@ async def test_inbox_lists_pending_approvals_of_every_workflow_newest_first(flow
 
 
 async def test_inbox_pages_by_cursor_without_repeats(flowyard: Flowyard, clock: Clock) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_ids = [await paused(flowyard, workflow.id, f"topic {n}") for n in range(5)]  # same clock: ties
 
-    first = await flowyard.pending_approvals(size=2)
-    second = await flowyard.pending_approvals(after=first.next_cursor, size=2)
-    third = await flowyard.pending_approvals(after=second.next_cursor, size=2)
+    first = await flowyard.approvals.pending(size=2)
+    second = await flowyard.approvals.pending(after=first.next_cursor, size=2)
+    third = await flowyard.approvals.pending(after=second.next_cursor, size=2)
 
     listed = [i.run_id for page in (first, second, third) for i in page.items]
     assert sorted(listed) == sorted(run_ids)
     assert len(set(listed)) == 5
     assert third.next_cursor is None
     with pytest.raises(InvalidInput):
-        await flowyard.pending_approvals(after="garbage")
+        await flowyard.approvals.pending(after="garbage")
 
 
 async def test_context_shows_input_upstream_outputs_and_proposal(flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id, "robots")
-    (item,) = (await flowyard.pending_approvals()).items
+    (item,) = (await flowyard.approvals.pending()).items
 
-    context = await flowyard.approval_context(item.id)
+    context = await flowyard.approvals.context(item.id)
 
     assert (context.run_id, context.run_status, context.status) == (run_id, RunStatus.PAUSED, "PENDING")
     assert (context.workflow_id, context.workflow_name, context.workflow_version) == (workflow.id, "Newsletter", 1)
@@ -156,16 +153,16 @@ async def test_context_shows_input_upstream_outputs_and_proposal(flowyard: Flowy
 
 async def test_context_of_an_unknown_approval_is_not_found(flowyard: Flowyard) -> None:
     with pytest.raises(NotFound):
-        await flowyard.approval_context("ap-missing")
+        await flowyard.approvals.context("ap-missing")
 
 
 async def test_approve_takes_the_proposal_and_records_who_and_when(flowyard: Flowyard, clock: Clock) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id)
-    (item,) = (await flowyard.pending_approvals()).items
+    (item,) = (await flowyard.approvals.pending()).items
     clock.advance(30)
 
-    decided = await flowyard.decide_approval(item.id, "approve", decided_by="ana", reason="fine")
+    decided = await flowyard.approvals.decide(item.id, "approve", decided_by="ana", reason="fine")
 
     assert (decided.status, decided.decided_by, decided.decided_at, decided.reason) == (
         "APPROVED",
@@ -174,33 +171,33 @@ async def test_approve_takes_the_proposal_and_records_who_and_when(flowyard: Flo
         "fine",
     )
     assert (await ended(flowyard, run_id)).output == "sent: robots"
-    context = await flowyard.approval_context(item.id)
+    context = await flowyard.approvals.context(item.id)
     assert (context.status, context.output, context.decided_by) == ("APPROVED", item.proposal, "ana")
-    assert (await flowyard.pending_approvals()).items == []
+    assert (await flowyard.approvals.pending()).items == []
 
 
 async def test_approve_edited_continues_with_the_edited_output(flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id)
-    (item,) = (await flowyard.pending_approvals()).items
+    (item,) = (await flowyard.approvals.pending()).items
     edited = {"title": "Robots, weekly", "body": "hi"}
 
-    await flowyard.decide_approval(item.id, "approve_edited", output=edited, decided_by="ana")
+    await flowyard.approvals.decide(item.id, "approve_edited", output=edited, decided_by="ana")
 
     assert (await ended(flowyard, run_id)).output == "sent: Robots, weekly"
-    context = await flowyard.approval_context(item.id)
+    context = await flowyard.approvals.context(item.id)
     assert (context.proposal, context.output) == (item.proposal, edited)
-    (change,) = flowyard.approval_changes(context.proposal, context.output)
+    (change,) = flowyard.approvals.changes(context.proposal, context.output)
     assert (change.path, change.kind, change.before, change.after) == ("$.title", "changed", "robots", "Robots, weekly")
-    assert '-  "title": "robots"' in flowyard.approval_text_diff(context.proposal, context.output)
+    assert '-  "title": "robots"' in flowyard.approvals.text_diff(context.proposal, context.output)
 
 
 async def test_reject_fails_the_run_with_the_reason(flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id)
-    (item,) = (await flowyard.pending_approvals()).items
+    (item,) = (await flowyard.approvals.pending()).items
 
-    decided = await flowyard.decide_approval(item.id, "reject", reason="tone is off", decided_by="bo")
+    decided = await flowyard.approvals.decide(item.id, "reject", reason="tone is off", decided_by="bo")
 
     assert (decided.status, decided.reason, decided.decided_by) == ("REJECTED", "tone is off", "bo")
     run = await ended(flowyard, run_id)
@@ -209,19 +206,19 @@ async def test_reject_fails_the_run_with_the_reason(flowyard: Flowyard) -> None:
 
 
 async def test_deciding_twice_is_a_conflict(flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id)
-    (item,) = (await flowyard.pending_approvals()).items
-    await flowyard.decide_approval(item.id, "approve", decided_by="ana")
+    (item,) = (await flowyard.approvals.pending()).items
+    await flowyard.approvals.decide(item.id, "approve", decided_by="ana")
     await ended(flowyard, run_id)
 
     with pytest.raises(Conflict, match="approved already by ana"):
-        await flowyard.decide_approval(item.id, "reject", reason="too late")
+        await flowyard.approvals.decide(item.id, "reject", reason="too late")
 
 
 async def test_deciding_an_unknown_approval_is_not_found(flowyard: Flowyard) -> None:
     with pytest.raises(NotFound):
-        await flowyard.decide_approval("ap-missing", "approve")
+        await flowyard.approvals.decide("ap-missing", "approve")
 
 
 @pytest.mark.parametrize(
@@ -231,25 +228,25 @@ async def test_deciding_an_unknown_approval_is_not_found(flowyard: Flowyard) -> 
 async def test_a_malformed_decision_is_invalid_input(
     flowyard: Flowyard, decision: str, output: Any, field: str
 ) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow())
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     await paused(flowyard, workflow.id)
-    (item,) = (await flowyard.pending_approvals()).items
+    (item,) = (await flowyard.approvals.pending()).items
 
     with pytest.raises(InvalidInput) as caught:
-        await flowyard.decide_approval(item.id, decision, output=output)  # type: ignore[arg-type]
+        await flowyard.approvals.decide(item.id, decision, output=output)  # type: ignore[arg-type]
 
     assert caught.value.field == field
-    assert (await flowyard.approval_context(item.id)).status == "PENDING"
+    assert (await flowyard.approvals.context(item.id)).status == "PENDING"
 
 
 async def test_deadline_settings_round_trip_through_the_saved_definition(flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(
+    workflow = await flowyard.workflows.create(
         name="Newsletter", definition=review_flow(deadline=90, on_deadline="reject")
     )
 
-    current = (await flowyard.definition(workflow.id)).node("review")
+    current = (await flowyard.workflows.definition(workflow.id)).node("review")
     await paused(flowyard, workflow.id)
-    frozen = (await flowyard.version_definition(workflow.id, 1)).node("review")
+    frozen = (await flowyard.workflows.version_definition(workflow.id, 1)).node("review")
 
     for node in (current, frozen):
         assert (node.approval_deadline_seconds, node.on_deadline) == (90, "reject")
@@ -262,7 +259,7 @@ async def test_deadline_settings_round_trip_through_the_saved_definition(flowyar
 async def test_a_passed_deadline_applies_the_nodes_policy(
     flowyard: Flowyard, clock: Clock, policy: str, status: RunStatus, output: Any
 ) -> None:
-    workflow = await flowyard.create_workflow(
+    workflow = await flowyard.workflows.create(
         name="Newsletter", definition=review_flow(deadline=600, on_deadline=policy)
     )
     run_id = await paused(flowyard, workflow.id)
@@ -280,21 +277,21 @@ async def test_a_passed_deadline_applies_the_nodes_policy(
 
 
 async def test_a_passed_deadline_that_waits_leaves_the_run_paused(flowyard: Flowyard, clock: Clock) -> None:
-    workflow = await flowyard.create_workflow(name="Newsletter", definition=review_flow(deadline=60))
+    workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow(deadline=60))
     run_id = await paused(flowyard, workflow.id)
     clock.advance(3600)
 
     assert await flowyard.executor.sweep_deadlines() == 0
 
-    assert (await flowyard.get_run(run_id)).status == RunStatus.PAUSED
-    (item,) = (await flowyard.pending_approvals()).items
+    assert (await flowyard.runs.get(run_id)).status == RunStatus.PAUSED
+    (item,) = (await flowyard.approvals.pending()).items
     assert item.deadline_at is not None and item.deadline_at < clock.at
 
 
 async def test_two_processes_sweeping_decide_a_deadline_once(flowyard: Flowyard, clock: Clock, tmp_path: Path) -> None:
     other = await open_flowyard(str(flowyard.db.engine.url.render_as_string(hide_password=False)), tmp_path, clock)
     try:
-        workflow = await flowyard.create_workflow(
+        workflow = await flowyard.workflows.create(
             name="Newsletter", definition=review_flow(deadline=5, on_deadline="approve")
         )
         run_id = await paused(flowyard, workflow.id)
@@ -305,7 +302,7 @@ async def test_two_processes_sweeping_decide_a_deadline_once(flowyard: Flowyard,
         assert sorted(decided) == [0, 1]
         await ended(flowyard, run_id)
         await other.executor.wait(run_id, timeout=10)
-        assert (await flowyard.get_run(run_id)).status == RunStatus.COMPLETED
+        assert (await flowyard.runs.get(run_id)).status == RunStatus.COMPLETED
     finally:
         await other.close()
 
@@ -314,7 +311,7 @@ def test_json_changes_list_added_removed_and_changed_paths() -> None:
     before = {"title": "a", "tags": ["x", "y"], "meta": {"n": 1, "ok": True}, "gone": 1}
     after = {"title": "a", "tags": ["x", "z", "w"], "meta": {"n": 1, "ok": 1}, "new key": None}
 
-    changes = Flowyard.approval_changes(before, after)
+    changes = ApprovalService.changes(before, after)
 
     assert [(c.path, c.kind, c.before, c.after) for c in changes] == [
         ("$.tags[1]", "changed", "y", "z"),
@@ -323,6 +320,6 @@ def test_json_changes_list_added_removed_and_changed_paths() -> None:
         ("$.gone", "removed", 1, MISSING),
         ('$["new key"]', "added", MISSING, None),
     ]
-    assert Flowyard.approval_changes(before, before) == []
-    assert Flowyard.approval_text_diff(before, before) == ""
-    assert [(c.path, c.kind) for c in Flowyard.approval_changes("draft", {"text": "draft"})] == [("$", "changed")]
+    assert ApprovalService.changes(before, before) == []
+    assert ApprovalService.text_diff(before, before) == ""
+    assert [(c.path, c.kind) for c in ApprovalService.changes("draft", {"text": "draft"})] == [("$", "changed")]

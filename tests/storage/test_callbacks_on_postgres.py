@@ -11,7 +11,8 @@ import pytest
 
 from app.engine.model import CallbackState
 from app.main import create_api
-from app.services import Flowyard, StepCreate
+from app.models.workflows import StepCreate
+from app.root import Flowyard
 from app.settings import Settings
 from tests.servers import LocalServer
 
@@ -35,8 +36,10 @@ async def test_v2_run_callback_is_delivered_after_a_retry_on_postgres(postgres_u
         async with app.router.lifespan_context(app):
             flowyard: Flowyard = app.state.flowyard
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
-                workflow = await flowyard.create_workflow(name="On PostgreSQL")
-                await flowyard.add_step(workflow.id, StepCreate(agent_id="transform", action="Hi {{ input.name }}"))
+                workflow = await flowyard.workflows.create(name="On PostgreSQL")
+                await flowyard.workflows.add_step(
+                    workflow.id, StepCreate(agent_id="transform", action="Hi {{ input.name }}")
+                )
                 accepted = await api.post(
                     "/api/v2/workflows/run", json={"workflowOId": workflow.id, "callbackUrl": hook, "name": "Ada"}
                 )
@@ -55,9 +58,9 @@ async def test_two_processes_send_each_due_callback_once(postgres_url: str, tmp_
         settings = fast_settings(postgres_url, tmp_path)
         producer = Flowyard.open(settings)
         await producer.executor.start()  # ends runs but sends no callbacks
-        workflow = await producer.create_workflow(name="Many")
-        await producer.add_step(workflow.id, StepCreate(agent_id="transform", action="done"))
-        run_ids = [(await producer.start_run(workflow.id, input={}, callback_url=hook)).id for _ in range(12)]
+        workflow = await producer.workflows.create(name="Many")
+        await producer.workflows.add_step(workflow.id, StepCreate(agent_id="transform", action="done"))
+        run_ids = [(await producer.runs.start(workflow.id, input={}, callback_url=hook)).id for _ in range(12)]
         for run_id in run_ids:
             await producer.executor.wait(run_id, timeout=10)
         await producer.close()

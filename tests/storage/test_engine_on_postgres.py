@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app import clock, ids
+from app.agents.registry import KINDS
 from app.engine.executor import Executor
 from app.engine.model import EdgeSpec, NodeSpec, NodeStatus, RunRecord, RunStatus, WorkflowDefinition
 from app.engine.store import AgentRecord
@@ -64,7 +65,7 @@ def pg_store(migrated_postgres_url: str) -> Iterator[SqlRunStore]:
 async def executor(pg_store: SqlRunStore) -> AsyncIterator[Executor]:
     no_network = httpx.MockTransport(lambda request: httpx.Response(503, text="no network in tests"))
     async with httpx.AsyncClient(transport=no_network) as http:
-        executor = Executor(pg_store, http=http, lease_seconds=5, recovery_interval=60)
+        executor = Executor(pg_store, kinds=KINDS, http=http, lease_seconds=5, recovery_interval=60)
         await executor.start()
         yield executor
         await executor.stop()

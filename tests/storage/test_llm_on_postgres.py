@@ -34,7 +34,7 @@ async def test_sessions_and_token_totals_on_postgres(postgres_url: str, tmp_path
                     await flowyard.executor.wait(run_id, timeout=10)
                     runs.append((await api.get(f"/api/v1/workflows/runs/{run_id}")).json())
                 shown = (await api.get("/api/v1/sessions/pg-session")).json()
-                usage = await flowyard.token_usage(workflow_id=workflow["id"])
+                usage = await flowyard.runs.token_usage(workflow_id=workflow["id"])
                 cleared = await api.delete("/api/v1/sessions/pg-session")
                 listed = (await api.get("/api/v1/sessions")).json()
 

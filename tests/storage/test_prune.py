@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from app import cli
 from app.engine.exceptions import InvalidInput, NotFound
 from app.engine.model import RunStatus
-from app.services import Flowyard, PruneResult
+from app.models.runs import PruneResult
+from app.root import Flowyard
 from app.settings import Settings
 from storage import history
 from storage.db import create_db_engine, migrate
@@ -36,8 +37,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def flowyard(database_url: str, tmp_path: Path) -> AsyncIterator[Flowyard]:
     """Flowyard whose clock reads NOW, its executor not started: seeded runs stay as they are."""
-    app = Flowyard.open(Settings(data_dir=tmp_path, database_url=database_url))
-    app._now = lambda: NOW
+    app = Flowyard.open(Settings(data_dir=tmp_path, database_url=database_url), now=lambda: NOW)
     yield app
     await app.close()
 
@@ -112,7 +112,7 @@ def run_ids(flowyard: Flowyard) -> set[str]:
 async def test_prune_older_than_deletes_old_finished_runs_with_their_records(flowyard: Flowyard) -> None:
     ids = seed(flowyard, "wf-a", FINISHED * 4)  # created 1 to 12 days ago
 
-    result = await flowyard.prune_runs(older_than=timedelta(days=5, hours=12))
+    result = await flowyard.runs.prune(older_than=timedelta(days=5, hours=12))
 
     assert result == PruneResult(runs=7, node_runs=14, approvals=7, callback_deliveries=7)
     assert run_ids(flowyard) == set(ids[:5])
@@ -122,7 +122,7 @@ async def test_prune_older_than_deletes_old_finished_runs_with_their_records(flo
 async def test_prune_never_deletes_active_runs(flowyard: Flowyard) -> None:
     ids = seed(flowyard, "wf-a", [*ACTIVE, *FINISHED])
 
-    result = await flowyard.prune_runs(older_than=timedelta(0))
+    result = await flowyard.runs.prune(older_than=timedelta(0))
 
     assert result.runs == 3
     assert run_ids(flowyard) == set(ids[:3])
@@ -134,7 +134,7 @@ async def test_prune_keeps_a_finished_run_whose_callback_is_still_to_send(flowya
         conn.execute(sa.update(table(RunRow)).where(table(RunRow).c.id == ids[0]).values(callback_state="PENDING"))
         conn.execute(sa.update(table(RunRow)).where(table(RunRow).c.id == ids[1]).values(callback_state="DELIVERED"))
 
-    result = await flowyard.prune_runs(older_than=timedelta(0))
+    result = await flowyard.runs.prune(older_than=timedelta(0))
 
     assert result.runs == 2
     assert run_ids(flowyard) == {ids[0]}
@@ -144,7 +144,7 @@ async def test_prune_keep_leaves_the_newest_runs_of_each_workflow(flowyard: Flow
     a = seed(flowyard, "wf-a", [RunStatus.COMPLETED] * 6)
     b = seed(flowyard, "wf-b", [RunStatus.FAILED] * 2)
 
-    result = await flowyard.prune_runs(keep_per_workflow=3)
+    result = await flowyard.runs.prune(keep_per_workflow=3)
 
     assert result.runs == 3
     assert run_ids(flowyard) == set(a[:3]) | set(b)
@@ -153,7 +153,7 @@ async def test_prune_keep_leaves_the_newest_runs_of_each_workflow(flowyard: Flow
 async def test_prune_keep_counts_active_runs_among_the_newest(flowyard: Flowyard) -> None:
     ids = seed(flowyard, "wf-a", [RunStatus.PAUSED, RunStatus.COMPLETED, RunStatus.COMPLETED, RunStatus.RUNNING])
 
-    await flowyard.prune_runs(keep_per_workflow=1)
+    await flowyard.runs.prune(keep_per_workflow=1)
 
     assert run_ids(flowyard) == {ids[0], ids[3]}
 
@@ -161,7 +161,7 @@ async def test_prune_keep_counts_active_runs_among_the_newest(flowyard: Flowyard
 async def test_prune_with_both_deletes_only_old_runs_beyond_the_kept(flowyard: Flowyard) -> None:
     ids = seed(flowyard, "wf-a", [RunStatus.COMPLETED] * 10)  # 1 to 10 days old
 
-    result = await flowyard.prune_runs(older_than=timedelta(days=3, hours=12), keep_per_workflow=6)
+    result = await flowyard.runs.prune(older_than=timedelta(days=3, hours=12), keep_per_workflow=6)
 
     assert result.runs == 4
     assert run_ids(flowyard) == set(ids[:6])
@@ -170,7 +170,7 @@ async def test_prune_with_both_deletes_only_old_runs_beyond_the_kept(flowyard: F
 async def test_prune_keep_zero_deletes_every_finished_run(flowyard: Flowyard) -> None:
     seed(flowyard, "wf-a", [RunStatus.COMPLETED, RunStatus.QUEUED])
 
-    result = await flowyard.prune_runs(keep_per_workflow=0)
+    result = await flowyard.runs.prune(keep_per_workflow=0)
 
     assert result.runs == 1
 
@@ -179,7 +179,7 @@ async def test_prune_of_one_workflow_leaves_the_others(flowyard: Flowyard) -> No
     a = seed(flowyard, "wf-a", [RunStatus.COMPLETED] * 3)
     b = seed(flowyard, "wf-b", [RunStatus.COMPLETED] * 3)
 
-    await flowyard.prune_runs(older_than=timedelta(0), workflow_id="wf-b")
+    await flowyard.runs.prune(older_than=timedelta(0), workflow_id="wf-b")
 
     assert run_ids(flowyard) == set(a)
     assert b
@@ -187,14 +187,14 @@ async def test_prune_of_one_workflow_leaves_the_others(flowyard: Flowyard) -> No
 
 async def test_prune_of_an_unknown_workflow_is_not_found(flowyard: Flowyard) -> None:
     with pytest.raises(NotFound):
-        await flowyard.prune_runs(older_than=timedelta(days=1), workflow_id="wf-missing")
+        await flowyard.runs.prune(older_than=timedelta(days=1), workflow_id="wf-missing")
 
 
 async def test_prune_needs_an_age_or_a_count(flowyard: Flowyard) -> None:
     with pytest.raises(InvalidInput):
-        await flowyard.prune_runs()
+        await flowyard.runs.prune()
     with pytest.raises(InvalidInput):
-        await flowyard.prune_runs(keep_per_workflow=-1)
+        await flowyard.runs.prune(keep_per_workflow=-1)
 
 
 async def test_prune_works_in_small_batches(flowyard: Flowyard) -> None:
@@ -228,7 +228,7 @@ def test_prune_command_prints_what_it_deleted(
 
     assert code == 0
     assert capsys.readouterr().out.strip() == (
-        "deleted 2 run(s), 4 node run(s), 2 approval(s) and 2 callback delivery record(s)"
+        "deleted 2 run(s), 4 step run(s), 2 approval(s) and 2 callback delivery record(s)"
     )
 
 

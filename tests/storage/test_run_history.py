@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from app.engine.exceptions import InvalidInput
 from app.engine.model import RunStatus, Trigger
-from app.services import Flowyard, RunQuery, RunSummary
+from app.models.runs import RunQuery, RunSummary
+from app.root import Flowyard
 from app.settings import Settings
 from storage.history import encode_cursor
 from storage.models import ApprovalRow, RunRow, WorkflowRow
@@ -57,7 +58,7 @@ def run_row(
         "trigger": trigger.value,
         "status": status.value,
         "input": {"n": number},
-        "error": f"node 'x' failed: boom {number}\nsecond line" if status is RunStatus.FAILED else None,
+        "error": f"step 'x' failed: boom {number}\nsecond line" if status is RunStatus.FAILED else None,
         "created_at": created_at,
         "updated_at": created_at,
         "started_at": created_at + timedelta(seconds=1),
@@ -93,7 +94,7 @@ async def all_pages(flowyard: Flowyard, query: RunQuery, size: int) -> list[RunS
     items: list[RunSummary] = []
     cursor = None
     for _ in range(1000):
-        page = await flowyard.list_all_runs(query, after=cursor, size=size)
+        page = await flowyard.runs.list_all(query, after=cursor, size=size)
         assert len(page.items) <= size
         items.extend(page.items)
         cursor = page.next_cursor
@@ -105,7 +106,7 @@ async def all_pages(flowyard: Flowyard, query: RunQuery, size: int) -> list[RunS
 async def test_first_page_is_newest_first_with_workflow_names(
     flowyard: Flowyard, history: list[dict[str, Any]]
 ) -> None:
-    page = await flowyard.list_all_runs(RunQuery(), size=10)
+    page = await flowyard.runs.list_all(RunQuery(), size=10)
 
     assert [item.id for item in page.items] == newest_first(history)[:10]
     first = page.items[0]
@@ -122,12 +123,12 @@ async def test_first_page_is_newest_first_with_workflow_names(
 async def test_summary_tells_duration_and_the_first_line_of_the_error(
     flowyard: Flowyard, history: list[dict[str, Any]]
 ) -> None:
-    page = await flowyard.list_all_runs(RunQuery(statuses=[RunStatus.FAILED]), size=1)
-    running = await flowyard.list_all_runs(RunQuery(statuses=[RunStatus.RUNNING]), size=1)
+    page = await flowyard.runs.list_all(RunQuery(statuses=[RunStatus.FAILED]), size=1)
+    running = await flowyard.runs.list_all(RunQuery(statuses=[RunStatus.RUNNING]), size=1)
 
     (failed,) = page.items
     assert failed.duration_seconds == pytest.approx(2.5)
-    assert failed.error is not None and failed.error.startswith("node 'x' failed: boom")
+    assert failed.error is not None and failed.error.startswith("step 'x' failed: boom")
     assert "second line" not in failed.error
     assert (running.items[0].duration_seconds, running.items[0].error) == (None, None)
 
@@ -195,7 +196,7 @@ async def test_paging_across_identical_timestamps_has_no_duplicates_or_gaps(flow
 
 
 async def test_last_page_has_no_cursor(flowyard: Flowyard, history: list[dict[str, Any]]) -> None:
-    page = await flowyard.list_all_runs(RunQuery(workflow_id="wf-a"), size=100)
+    page = await flowyard.runs.list_all(RunQuery(workflow_id="wf-a"), size=100)
 
     assert len(page.items) == 100
     assert page.next_cursor is None
@@ -210,7 +211,7 @@ async def test_filters_that_match_nothing_give_an_empty_page(flowyard: Flowyard,
         RunQuery(workflow_id="wf-a", statuses=[RunStatus.QUEUED], triggers=[Trigger.BATCH]),
     ]
     for query in queries:
-        page = await flowyard.list_all_runs(query)
+        page = await flowyard.runs.list_all(query)
 
         assert (page.items, page.next_cursor) == ([], None)
 
@@ -231,7 +232,7 @@ async def test_a_bad_cursor_is_invalid_input_naming_after(
     flowyard: Flowyard, history: list[dict[str, Any]], cursor: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        await flowyard.list_all_runs(RunQuery(), after=cursor)
+        await flowyard.runs.list_all(RunQuery(), after=cursor)
 
     assert caught.value.field == "after"
 
@@ -239,7 +240,7 @@ async def test_a_bad_cursor_is_invalid_input_naming_after(
 async def test_a_cursor_past_the_oldest_run_gives_an_empty_page(
     flowyard: Flowyard, history: list[dict[str, Any]]
 ) -> None:
-    page = await flowyard.list_all_runs(RunQuery(), after=encode_cursor(T0 - timedelta(days=1), "wr-0"))
+    page = await flowyard.runs.list_all(RunQuery(), after=encode_cursor(T0 - timedelta(days=1), "wr-0"))
 
     assert page.items == []
 
@@ -247,7 +248,7 @@ async def test_a_cursor_past_the_oldest_run_gives_an_empty_page(
 @pytest.mark.parametrize("size", [0, -1, 501])
 async def test_a_page_size_out_of_range_is_invalid_input(flowyard: Flowyard, size: int) -> None:
     with pytest.raises(InvalidInput) as caught:
-        await flowyard.list_all_runs(RunQuery(), size=size)
+        await flowyard.runs.list_all(RunQuery(), size=size)
 
     assert caught.value.field == "size"
 
@@ -276,14 +277,14 @@ async def test_active_counts_count_queued_running_paused_and_pending_approvals(f
             ],
         )
 
-    counts = await flowyard.active_counts()
+    counts = await flowyard.runs.active_counts()
 
     assert (counts.queued, counts.running, counts.paused, counts.pending_approvals) == (2, 3, 4, 4)
     assert counts.active_runs == 9
 
 
 async def test_active_counts_of_an_empty_database_are_zero(flowyard: Flowyard) -> None:
-    counts = await flowyard.active_counts()
+    counts = await flowyard.runs.active_counts()
 
     assert (counts.active_runs, counts.pending_approvals) == (0, 0)
 

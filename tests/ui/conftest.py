@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from nicegui.testing import User
 
-from app.services import Flowyard
+from app.root import Flowyard
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +21,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def flowyard(user: User) -> Flowyard:
     """The running application behind the pages, to arrange what a story starts from."""
-    from app.pages.context import flowyard as current
+    from app.pages.context import services as current
 
-    return current()
+    flowyard = current()
+    assert isinstance(flowyard, Flowyard)
+    return flowyard

@@ -11,7 +11,7 @@ from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
 from app.engine.model import EdgeSpec, NodeSpec, RunRecord, WorkflowDefinition
-from app.services import Flowyard
+from app.root import Flowyard
 
 __all__ = [
     "EXAMPLES",
@@ -53,7 +53,7 @@ def document(name: str = "Imported", **changes: Any) -> dict[str, Any]:
 
 
 async def run_to_end(flowyard: Flowyard, workflow_id: str, payload: Any = "x") -> RunRecord:
-    run = await flowyard.start_run(workflow_id, input=payload)
+    run = await flowyard.runs.start(workflow_id, input=payload)
     finished = await flowyard.executor.wait(run.id, timeout=10)
     assert finished is not None
     return finished
@@ -61,7 +61,7 @@ async def run_to_end(flowyard: Flowyard, workflow_id: str, payload: Any = "x") -
 
 async def paused_run(flowyard: Flowyard) -> str:
     """The id of a workflow (the newsletter example) whose run waits for approval: an active run."""
-    workflow = await flowyard.import_example("newsletter-with-approval")
+    workflow = await flowyard.examples.import_example("newsletter-with-approval")
     run = await run_to_end(flowyard, workflow.id, "robotics")
     assert run.status == "PAUSED"
     return workflow.id

@@ -8,20 +8,23 @@ from nicegui import app as nicegui_app
 from nicegui import ui
 
 from app.pages import context, register_pages
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
+
+running: list[Flowyard] = []
 
 
 async def start() -> None:
     flowyard = Flowyard.open(Settings())
+    running.append(flowyard)
     context.use(flowyard)
     await flowyard.start()
 
 
 async def stop() -> None:
-    flowyard = context.flowyard()
     context.use(None)
-    await flowyard.close()
+    while running:
+        await running.pop().close()
 
 
 nicegui_app.on_startup(start)

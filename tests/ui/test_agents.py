@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from nicegui.testing import User
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.ui.helpers import landed_on, marked_rows, steps
 
 
 async def test_agents_are_listed_with_their_kind_and_use(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
 
     await user.open("/agents")
 
@@ -28,12 +28,12 @@ async def test_create_an_agent_and_land_on_its_page(user: User, flowyard: Flowya
     user.find(marker="confirm").click()
 
     assert await landed_on(user, "/agents/lead_scorer") == "/agents/lead_scorer"
-    agent = await flowyard.get_agent("lead_scorer")
+    agent = await flowyard.agents.get("lead_scorer")
     assert (agent.name, agent.kind) == ("Lead scorer", "transform")
 
 
 async def test_a_bad_id_is_refused_and_nothing_is_created(user: User, flowyard: Flowyard) -> None:
-    before = len(await flowyard.agent_summaries())
+    before = len(await flowyard.agents.summaries())
     await user.open("/agents")
     user.find(marker="create").click()
     user.find(marker="name").type("X")
@@ -43,11 +43,11 @@ async def test_a_bad_id_is_refused_and_nothing_is_created(user: User, flowyard: 
     user.find(marker="confirm").click()
 
     await user.should_see("The id is 2 to 100 lowercase letters")
-    assert len(await flowyard.agent_summaries()) == before
+    assert len(await flowyard.agents.summaries()) == before
 
 
 async def test_edit_and_save_an_agent(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_agent(id="shout", name="Shout", kind="transform")
+    await flowyard.agents.create(id="shout", name="Shout", kind="transform")
     await user.open("/agents/shout")
     await user.should_see("Settings")
 
@@ -56,34 +56,34 @@ async def test_edit_and_save_an_agent(user: User, flowyard: Flowyard) -> None:
     user.find(marker="save").click()
 
     await user.should_see("Saved")
-    assert (await flowyard.get_agent("shout")).name == "Shout louder"
+    assert (await flowyard.agents.get("shout")).name == "Shout louder"
 
 
 async def test_duplicate_an_agent(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_agent(id="shout", name="Shout", kind="transform", description="loud")
+    await flowyard.agents.create(id="shout", name="Shout", kind="transform", description="loud")
     await user.open("/agents")
 
     user.find(marker="duplicate-shout").click()
 
     await user.should_see("Duplicated as “Shout (copy)”")
-    copy = await flowyard.get_agent("shout_2")
+    copy = await flowyard.agents.get("shout_2")
     assert (copy.name, copy.kind, copy.description) == ("Shout (copy)", "transform", "loud")
     assert "shout_2" in marked_rows(user, "agent-row")
 
 
 async def test_delete_is_refused_while_a_workflow_uses_the_agent(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open("/agents")
 
     user.find(marker="delete-transform").click()
 
     await user.should_see("It cannot be deleted while workflows use it:")
     await user.should_see("Digest")
-    assert await flowyard.get_agent("transform")
+    assert await flowyard.agents.get("transform")
 
 
 async def test_delete_an_unused_agent(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_agent(id="shout", name="Shout", kind="transform")
+    await flowyard.agents.create(id="shout", name="Shout", kind="transform")
     await user.open("/agents")
 
     user.find(marker="delete-shout").click()
@@ -91,7 +91,7 @@ async def test_delete_an_unused_agent(user: User, flowyard: Flowyard) -> None:
 
     await user.should_see("Deleted “Shout”")
     assert "shout" not in marked_rows(user, "agent-row")
-    assert "shout" not in {a.id for a in await flowyard.agent_summaries()}
+    assert "shout" not in {a.id for a in await flowyard.agents.summaries()}
 
 
 async def test_run_a_test_of_an_agent(user: User, flowyard: Flowyard) -> None:

@@ -12,7 +12,7 @@ from nicegui.testing import User
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind
 from app.engine.model import NodeSpec, RunStatus, WorkflowDefinition
-from app.services import Flowyard
+from app.root import Flowyard
 from components.graph_editor import GraphEditor
 from components.template_editor import TemplateEditor
 from tests.ui.helpers import steps
@@ -48,7 +48,7 @@ async def test_open_unknown_workflow_says_so(user: User) -> None:
 
 
 async def test_open_shows_the_graph_palette_and_saved_state(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}!"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}", "{{ input }}!"))
 
     await user.open(f"/workflows/{workflow.id}")
 
@@ -59,7 +59,7 @@ async def test_open_shows_the_graph_palette_and_saved_state(user: User, flowyard
 
 
 async def test_edit_marks_unsaved_and_validates_at_once(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
 
     _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
@@ -67,12 +67,12 @@ async def test_edit_marks_unsaved_and_validates_at_once(user: User, flowyard: Fl
     await user.should_see("Unsaved changes")
     await user.should_see("2 problems")  # neither s1 nor the new node is connected to the other
     assert _canvas(user).node("loose")["data"]["problems"] == [
-        "node 'loose' is not connected to the rest of the workflow"
+        "step 'loose' is not connected to the rest of the workflow"
     ]
 
 
 async def test_fixing_the_problem_clears_the_mark(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
     await user.should_see("2 problems")
@@ -86,7 +86,7 @@ async def test_fixing_the_problem_clears_the_mark(user: User, flowyard: Flowyard
 
 
 async def test_save_keeps_a_new_version_with_the_edit(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
 
     def add_step(graph: dict[str, Any]) -> None:
@@ -98,15 +98,15 @@ async def test_save_keeps_a_new_version_with_the_edit(user: User, flowyard: Flow
     user.find("Save").click()
 
     await user.should_see("Saved · v2")
-    definition = await flowyard.definition(workflow.id)
+    definition = await flowyard.workflows.definition(workflow.id)
     assert [(n.key, n.action) for n in definition.nodes] == [("s1", "{{ input }}"), ("shout", "{{ input | upper }}")]
-    assert [v.version for v in await flowyard.versions(workflow.id)] == [2]
+    assert [v.version for v in await flowyard.workflows.versions(workflow.id)] == [2]
 
 
 async def test_an_older_version_is_viewed_read_only_then_restored(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
-    await flowyard.save_definition(workflow.id, steps("{{ input }}", "{{ input | upper }}"))  # v2: two nodes
-    await flowyard.save_definition(workflow.id, steps("{{ input }}"))  # v3: one again
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    await flowyard.workflows.save_definition(workflow.id, steps("{{ input }}", "{{ input | upper }}"))  # v2: two nodes
+    await flowyard.workflows.save_definition(workflow.id, steps("{{ input }}"))  # v3: one again
     await user.open(f"/workflows/{workflow.id}")
     _edit(user, lambda g: g["nodes"][0]["position"].update(x=500))  # an unsaved edit
 
@@ -124,30 +124,30 @@ async def test_an_older_version_is_viewed_read_only_then_restored(user: User, fl
     await user.should_see("Your unsaved changes will be lost.")
     user.find("Keep editing").click()
     await user.should_see("Unsaved changes")
-    assert [v.version for v in await flowyard.versions(workflow.id)] == [3, 2]
+    assert [v.version for v in await flowyard.workflows.versions(workflow.id)] == [3, 2]
 
     user.find("Restore this version").click()
     user.find("Discard and restore").click()
     await user.should_see("Restored version 2 as version 4")
     assert [n["id"] for n in _canvas(user).graph["nodes"]] == ["s1", "s2"]
-    assert len((await flowyard.definition(workflow.id)).nodes) == 2
+    assert len((await flowyard.workflows.definition(workflow.id)).nodes) == 2
 
 
 async def test_ctrl_s_from_the_canvas_saves(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     _edit(user, lambda g: g["nodes"][0]["position"].update(x=500))
 
     user.find(GraphEditor).trigger("save")
 
     await user.should_see("Saved · v2")
-    assert (await flowyard.definition(workflow.id)).nodes[0].position.x == 500
+    assert (await flowyard.workflows.definition(workflow.id)).nodes[0].position.x == 500
 
 
 async def test_selecting_a_node_opens_its_settings(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }} news"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }} news"))
     await user.open(f"/workflows/{workflow.id}")
-    await user.should_see("Select a node to edit it")
+    await user.should_see("Select a step to edit it")
 
     user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
 
@@ -157,17 +157,17 @@ async def test_selecting_a_node_opens_its_settings(user: User, flowyard: Flowyar
 
 
 async def test_run_refused_while_there_are_problems(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Empty")
+    workflow = await flowyard.workflows.create(name="Empty")
     await user.open(f"/workflows/{workflow.id}")
 
     user.find(GraphEditor).trigger("run")
 
     await user.should_see("Cannot run: 1 problem(s) to fix first")
-    await user.should_see("the workflow has no nodes; add a step first")
+    await user.should_see("the workflow has no steps; add one first")
 
 
 async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}!", "{{ input }}?"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}!", "{{ input }}?"))
     await user.open(f"/workflows/{workflow.id}")
 
     user.find(marker="run-workflow").click()
@@ -180,7 +180,7 @@ async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowy
             break
         await asyncio.sleep(0.05)
     assert statuses == {"s1": "COMPLETED", "s2": "COMPLETED"}
-    runs = await flowyard.list_runs(workflow.id, page=0, size=5)
+    runs = await flowyard.runs.list(workflow.id, page=0, size=5)
     assert [r.status for r in runs.items] == [RunStatus.COMPLETED.value]
     assert runs.items[0].trigger == "ui"
 
@@ -199,7 +199,7 @@ def _type(user: User, marker: str, text: str) -> None:
 async def test_typed_action_is_applied_on_blur_or_when_the_selection_changes_first(
     user: User, flowyard: Flowyard
 ) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     canvas = user.find(GraphEditor)
     canvas.trigger("select", {"nodes": ["s2"], "edges": []})
@@ -220,7 +220,7 @@ async def test_typed_action_is_applied_on_blur_or_when_the_selection_changes_fir
 
 
 async def test_typed_mapping_previews_live_and_is_applied_on_blur(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}", "{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     user.find(GraphEditor).trigger("select", {"nodes": ["s2"], "edges": []})
     await user.should_see("No output from 's1' yet")  # before a run there is nothing to preview, and that is fine
@@ -240,22 +240,22 @@ async def test_typed_mapping_previews_live_and_is_applied_on_blur(user: User, fl
 
 
 async def test_inspector_problems_follow_validation(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     _edit(user, lambda g: g["nodes"].append(_node("transform", "loose", 300)))
     user.find(GraphEditor).trigger("select", {"nodes": ["loose"], "edges": []})
-    await user.should_see("node 'loose' is not connected to the rest of the workflow")
+    await user.should_see("step 'loose' is not connected to the rest of the workflow")
 
     _edit(
         user, lambda g: g["edges"].append({"id": "s1->loose", "source": "s1", "target": "loose", "sourceHandle": None})
     )
 
     await user.should_see("No problems")
-    await user.should_not_see("node 'loose' is not connected to the rest of the workflow")
+    await user.should_not_see("step 'loose' is not connected to the rest of the workflow")
 
 
 async def test_an_approval_step_takes_a_deadline_and_what_happens_then(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Review", definition=steps("{{ input }}", agent_id="approval"))
+    workflow = await flowyard.workflows.create(name="Review", definition=steps("{{ input }}", agent_id="approval"))
     await user.open(f"/workflows/{workflow.id}")
     user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
     await user.should_see("When it passes")
@@ -270,7 +270,7 @@ async def test_an_approval_step_takes_a_deadline_and_what_happens_then(user: Use
     assert (spec["approval_deadline_seconds"], spec["on_deadline"]) == (7200, "reject")
     user.find("Save").click()
     await user.should_see("Saved · v2")
-    node = (await flowyard.definition(workflow.id)).nodes[0]
+    node = (await flowyard.workflows.definition(workflow.id)).nodes[0]
     assert (node.approval_deadline_seconds, node.on_deadline) == (7200, "reject")
 
 
@@ -293,8 +293,8 @@ async def test_run_form_comes_from_the_entry_steps_input_schema(
     user: User, flowyard: Flowyard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(registry.KINDS, _Greeter.kind, _Greeter)
-    await flowyard.create_agent(id="greeter", name="Greeter", kind=_Greeter.kind)
-    workflow = await flowyard.create_workflow(name="Greet", definition=steps("", agent_id="greeter"))
+    await flowyard.agents.create(id="greeter", name="Greeter", kind=_Greeter.kind)
+    workflow = await flowyard.workflows.create(name="Greet", definition=steps("", agent_id="greeter"))
     await user.open(f"/workflows/{workflow.id}")
     await user.should_see("No problems")
 
@@ -302,23 +302,23 @@ async def test_run_form_comes_from_the_entry_steps_input_schema(
     await user.should_see("Input for the first step")
     user.find(marker="start-run").click()  # the email is required
     await user.should_see("The input does not fit the first step")
-    assert (await flowyard.list_all_runs()).items == []
+    assert (await flowyard.runs.list_all()).items == []
 
     user.find("Email *").type("ada@example.com")
     user.find(marker="start-run").click()
 
     for _ in range(100):
-        runs = (await flowyard.list_all_runs()).items
+        runs = (await flowyard.runs.list_all()).items
         if runs and runs[0].status == RunStatus.COMPLETED:
             break
         await asyncio.sleep(0.05)
-    run = await flowyard.get_run(runs[0].id)
+    run = await flowyard.runs.get(runs[0].id)
     assert (run.input, run.output) == ({"email": "ada@example.com"}, "hello ada@example.com")
 
 
 async def test_a_step_running_this_same_workflow_is_a_problem_while_editing(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Loop", definition=steps("{{ input }}"))
-    await flowyard.save_definition(
+    workflow = await flowyard.workflows.create(name="Loop", definition=steps("{{ input }}"))
+    await flowyard.workflows.save_definition(
         workflow.id,
         WorkflowDefinition(nodes=[NodeSpec(key="again", agent_id="workflow", config={"workflow_id": workflow.id})]),
     )

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.ui.helpers import EXAMPLES, document, landed_on, steps, upload
 
 
 async def _count(flowyard: Flowyard) -> int:
-    return (await flowyard.list_workflows(page=0, size=1)).total
+    return (await flowyard.workflows.list(page=0, size=1)).total
 
 
 async def test_import_an_exported_file_opens_the_new_workflow(user: User, flowyard: Flowyard) -> None:
@@ -23,9 +23,9 @@ async def test_import_an_exported_file_opens_the_new_workflow(user: User, flowya
     await upload(user, "lead-routing.json", (EXAMPLES / "lead-routing.json").read_bytes())
 
     url = await landed_on(user, "/workflows/wf-")
-    workflow = await flowyard.get_workflow(url.removeprefix("/workflows/"))
+    workflow = await flowyard.workflows.get(url.removeprefix("/workflows/"))
     assert workflow.name == "Lead routing"
-    assert await flowyard.problems(workflow.id) == []
+    assert await flowyard.workflows.problems(workflow.id) == []
 
 
 async def test_import_from_the_empty_state(user: User, flowyard: Flowyard) -> None:
@@ -35,7 +35,7 @@ async def test_import_from_the_empty_state(user: User, flowyard: Flowyard) -> No
     await upload(user, "mine.json", json.dumps(document("Mine")))
 
     await landed_on(user, "/workflows/wf-")
-    assert (await flowyard.list_workflows(page=0, size=5)).items[0].name == "Mine"
+    assert (await flowyard.workflows.list(page=0, size=5)).items[0].name == "Mine"
 
 
 def _cycle() -> dict[str, Any]:
@@ -116,13 +116,13 @@ async def test_start_from_an_example_opens_it_ready_to_run(user: User, flowyard:
         user.find("Use this example").click()
 
     url = await landed_on(user, "/workflows/wf-")
-    workflow = await flowyard.get_workflow(url.removeprefix("/workflows/"))
+    workflow = await flowyard.workflows.get(url.removeprefix("/workflows/"))
     assert workflow.name == "Lead routing"
-    assert await flowyard.problems(workflow.id) == []
+    assert await flowyard.workflows.problems(workflow.id) == []
 
 
 async def test_examples_stay_on_offer_once_there_are_workflows(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="Mine")
+    await flowyard.workflows.create(name="Mine")
 
     await user.open("/workflows")
 

@@ -12,7 +12,7 @@ from nicegui.testing import User
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine.model import RunStatus, Trigger
-from app.services import Flowyard
+from app.root import Flowyard
 from components.graph_editor import GraphEditor
 from tests.ui.helpers import marked_rows, paused_run, run_to_end, steps
 
@@ -20,8 +20,8 @@ from tests.ui.helpers import marked_rows, paused_run, run_to_end, steps
 
 
 async def test_runs_of_every_workflow_newest_first(user: User, flowyard: Flowyard) -> None:
-    first = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
-    second = await flowyard.create_workflow(name="Enrich", definition=steps("{{ input | upper }}"))
+    first = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    second = await flowyard.workflows.create(name="Enrich", definition=steps("{{ input | upper }}"))
     older = await run_to_end(flowyard, first.id)
     newer = await run_to_end(flowyard, second.id)
 
@@ -33,8 +33,8 @@ async def test_runs_of_every_workflow_newest_first(user: User, flowyard: Flowyar
 
 
 async def test_filter_by_status_and_workflow_is_kept_in_the_url(user: User, flowyard: Flowyard) -> None:
-    good = await flowyard.create_workflow(name="Good", definition=steps("{{ input }}"))
-    bad = await flowyard.create_workflow(name="Bad", definition=steps("{{ input.missing.deeper }}"))
+    good = await flowyard.workflows.create(name="Good", definition=steps("{{ input }}"))
+    bad = await flowyard.workflows.create(name="Bad", definition=steps("{{ input.missing.deeper }}"))
     ok = await run_to_end(flowyard, good.id)
     failed = await run_to_end(flowyard, bad.id)
     assert failed.status == RunStatus.FAILED
@@ -51,7 +51,7 @@ async def test_filter_by_status_and_workflow_is_kept_in_the_url(user: User, flow
 
 
 async def test_filter_controls_change_the_list(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await run_to_end(flowyard, workflow.id)
     await user.open("/runs")
     await user.should_see("Digest")
@@ -64,13 +64,13 @@ async def test_filter_controls_change_the_list(user: User, flowyard: Flowyard) -
 
 
 async def test_a_new_run_appears_and_its_row_follows_it(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(
+    workflow = await flowyard.workflows.create(
         name="Slow", definition=steps("", agent_id="delay", config={"seconds": 0.6})
     )
     await user.open("/runs")
     await user.should_see("No runs yet")
 
-    run = await flowyard.start_run(workflow.id, input="x", trigger=Trigger.UI)
+    run = await flowyard.runs.start(workflow.id, input="x", trigger=Trigger.UI)
 
     await user.should_see("Running", retries=40)
     assert marked_rows(user, "run-row") == [run.id]
@@ -78,7 +78,7 @@ async def test_a_new_run_appears_and_its_row_follows_it(user: User, flowyard: Fl
 
 
 async def test_older_and_newer_pages(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     runs = [await run_to_end(flowyard, workflow.id, i) for i in range(53)]
     await user.open("/runs")
     await user.should_see("Page 1")
@@ -98,7 +98,7 @@ async def test_older_and_newer_pages(user: User, flowyard: Flowyard) -> None:
 
 
 async def test_run_page_shows_each_steps_input_and_output(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}!", "{{ input | upper }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}!", "{{ input | upper }}"))
     run = await run_to_end(flowyard, workflow.id, "hello")
 
     await user.open(f"/runs/{run.id}")
@@ -117,40 +117,51 @@ async def test_run_page_shows_each_steps_input_and_output(user: User, flowyard: 
 
 
 async def test_a_failed_run_shows_its_error_and_can_rerun_from_the_failed_step(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Bad", definition=steps("{{ input }}", "{{ input.nope.deeper }}"))
+    workflow = await flowyard.workflows.create(name="Bad", definition=steps("{{ input }}", "{{ input.nope.deeper }}"))
     run = await run_to_end(flowyard, workflow.id, "x")
     await user.open(f"/runs/{run.id}")
     await user.should_see("Failed")
-    await user.should_see("node 's2' failed")
+    await user.should_see("step 's2' failed")
 
-    await flowyard.save_definition(workflow.id, steps("{{ input }}", "{{ input }} fixed"))
+    await flowyard.workflows.save_definition(workflow.id, steps("{{ input }}", "{{ input }} fixed"))
+    before = {n.node_key: n for n in await flowyard.store.get_node_runs(run.id)}
     user.find(marker="rerun-failed").click()
 
     await user.should_see("Re-running from the failed step")
-    for _ in range(100):
-        if (await flowyard.get_run(run.id)).status == RunStatus.COMPLETED:
-            break
-        await asyncio.sleep(0.05)
-    # the run re-ran its frozen version: the failed step fails again, and says so
-    assert (await flowyard.get_run(run.id)).status in {RunStatus.COMPLETED, RunStatus.FAILED}
+    await flowyard.executor.wait(run.id, timeout=10)
+    # the run re-ran its frozen version (not the fix saved since): the failed step failed again, the first
+    # step's output was kept rather than run again, and the page says so
+    again = await flowyard.runs.get(run.id)
+    nodes = {n.node_key: n for n in await flowyard.store.get_node_runs(run.id)}
+    assert again.status == RunStatus.FAILED
+    assert "step 's2' failed" in (again.error or "")
+    assert (nodes["s1"].status, nodes["s1"].output, nodes["s1"].started_at) == (
+        "COMPLETED",
+        "x",
+        before["s1"].started_at,
+    )
+    assert nodes["s2"].status == "FAILED"
+    assert nodes["s2"].started_at is not None and before["s2"].started_at is not None
+    assert nodes["s2"].started_at > before["s2"].started_at
+    await user.should_see("Failed", retries=40)
 
 
 async def test_cancel_a_running_run(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(
+    workflow = await flowyard.workflows.create(
         name="Slow", definition=steps("", agent_id="delay", config={"seconds": 30})
     )
-    run = await flowyard.start_run(workflow.id, input="x")
+    run = await flowyard.runs.start(workflow.id, input="x")
     await user.open(f"/runs/{run.id}")
     await user.should_see("Cancel run", retries=40)
 
     user.find(marker="cancel-run").click()
 
     await user.should_see("Cancelled", retries=40)
-    assert (await flowyard.get_run(run.id)).status == RunStatus.CANCELLED
+    assert (await flowyard.runs.get(run.id)).status == RunStatus.CANCELLED
 
 
 async def test_rerun_starts_a_new_run_with_the_same_input(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     run = await run_to_end(flowyard, workflow.id, {"lead": "Ada"})
     await user.open(f"/runs/{run.id}")
     await user.should_see("Completed")
@@ -163,7 +174,7 @@ async def test_rerun_starts_a_new_run_with_the_same_input(user: User, flowyard: 
         await asyncio.sleep(0.05)
     new_id = user.back_history[-1].rsplit("/", 1)[-1]
     assert new_id != run.id
-    new = await flowyard.get_run(new_id)
+    new = await flowyard.runs.get(new_id)
     assert new.input == {"lead": "Ada"}
     assert new.trigger == Trigger.UI
 
@@ -199,15 +210,15 @@ async def test_approve_with_edits_finishes_the_run_with_the_edited_value(user: U
     user.find(marker="approve-edited").click()
 
     await user.should_see("Approved with edits: the run goes on")
-    [item] = (await flowyard.list_all_runs()).items
+    [item] = (await flowyard.runs.list_all()).items
     assert item.workflow_id == workflow_id
     for _ in range(100):
-        run = await flowyard.get_run(item.id)
+        run = await flowyard.runs.get(item.id)
         if run.status == RunStatus.COMPLETED:
             break
         await asyncio.sleep(0.05)
     assert run.output["text"] == "A shorter section."  # type: ignore[index]
-    [approval] = (await flowyard.run_detail(item.id))[2]
+    [approval] = await flowyard.runs.approvals(item.id)
     assert (approval.status, approval.output, approval.decided_by) == ("APPROVED", "A shorter section.", "ui")
     await user.should_see("Approved by ui")  # the decision stays in view, with who made it
 
@@ -219,18 +230,18 @@ async def test_reject_needs_a_reason_and_keeps_it(user: User, flowyard: Flowyard
 
     user.find(marker="reject").click()
     await user.should_see("Give a reason to reject")
-    assert (await flowyard.pending_approvals()).items  # nothing decided
+    assert (await flowyard.approvals.pending()).items  # nothing decided
 
     user.find(marker="reason").type("Off topic this week")
     user.find(marker="reject").click()
 
     await user.should_see("Rejected: the run goes on")
-    [item] = (await flowyard.list_all_runs()).items
+    [item] = (await flowyard.runs.list_all()).items
     for _ in range(100):
-        if (await flowyard.get_run(item.id)).status == RunStatus.FAILED:
+        if (await flowyard.runs.get(item.id)).status == RunStatus.FAILED:
             break
         await asyncio.sleep(0.05)
-    [approval] = (await flowyard.run_detail(item.id))[2]
+    [approval] = await flowyard.runs.approvals(item.id)
     assert (approval.status, approval.reason) == ("REJECTED", "Off topic this week")
 
 
@@ -246,11 +257,11 @@ async def test_a_new_approval_appears_live_with_a_notification(user: User, flowy
 
 async def test_the_run_page_keeps_the_decision_and_the_edit(user: User, flowyard: Flowyard) -> None:
     await paused_run(flowyard)
-    [item] = (await flowyard.list_all_runs()).items
-    [approval] = (await flowyard.pending_approvals()).items
-    await flowyard.decide_approval(approval.id, "approve_edited", output={"text": "edited"}, decided_by="ada")
+    [item] = (await flowyard.runs.list_all()).items
+    [approval] = (await flowyard.approvals.pending()).items
+    await flowyard.approvals.decide(approval.id, "approve_edited", output={"text": "edited"}, decided_by="ada")
     for _ in range(100):
-        if (await flowyard.get_run(item.id)).status == RunStatus.COMPLETED:
+        if (await flowyard.runs.get(item.id)).status == RunStatus.COMPLETED:
             break
         await asyncio.sleep(0.05)
 
@@ -286,9 +297,9 @@ async def test_a_running_steps_output_streams_into_its_panel_and_tokens_are_coun
     monkeypatch.setitem(registry.KINDS, _Streamer.kind, _Streamer)
     monkeypatch.setattr(_Streamer, "more", asyncio.Event(), raising=False)
     monkeypatch.setattr(_Streamer, "release", asyncio.Event(), raising=False)
-    await flowyard.create_agent(id="storyteller", name="Storyteller", kind=_Streamer.kind)
-    workflow = await flowyard.create_workflow(name="Story", definition=steps("", agent_id="storyteller"))
-    run = await flowyard.start_run(workflow.id, input="x")
+    await flowyard.agents.create(id="storyteller", name="Storyteller", kind=_Streamer.kind)
+    workflow = await flowyard.workflows.create(name="Story", definition=steps("", agent_id="storyteller"))
+    run = await flowyard.runs.start(workflow.id, input="x")
     await user.open(f"/runs/{run.id}")
     user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
     await user.should_see("Output so far")

@@ -9,9 +9,9 @@ import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
-from app.scheduling import ScheduleSpec
-from app.services import Flowyard
-from app.webhooks import NoWebhook
+from app.models.schedules import ScheduleCreate as ScheduleSpec
+from app.root import Flowyard
+from app.services.webhooks import NoWebhook
 from tests.ui.helpers import landed_on, marked_rows, steps
 
 
@@ -28,7 +28,7 @@ async def _value_of(user: User, marker: str) -> str:
 
 
 async def test_the_editor_leads_to_the_workflows_schedules(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
 
     user.find(marker="open-schedules").click()
@@ -38,7 +38,7 @@ async def test_the_editor_leads_to_the_workflows_schedules(user: User, flowyard:
 
 
 async def test_create_a_schedule_in_the_form_and_see_its_next_fire_times(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     _browser_in(user, "Asia/Tokyo")
     await user.open(f"/workflows/{workflow.id}/schedules")
     user.find(marker="create").click()
@@ -60,7 +60,7 @@ async def test_create_a_schedule_in_the_form_and_see_its_next_fire_times(user: U
 
 
 async def test_a_bad_cron_is_named_and_nothing_is_saved(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     _browser_in(user, "UTC")
     await user.open(f"/workflows/{workflow.id}/schedules")
     user.find(marker="create").click()
@@ -75,7 +75,7 @@ async def test_a_bad_cron_is_named_and_nothing_is_saved(user: User, flowyard: Fl
 
 
 async def test_turn_a_schedule_off_and_its_fire_times_go(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Digest", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     schedule = await flowyard.schedules.create(
         workflow.id, ScheduleSpec(name="Hourly", cron="0 * * * *", timezone="Europe/Berlin")
     )
@@ -90,7 +90,7 @@ async def test_turn_a_schedule_off_and_its_fire_times_go(user: User, flowyard: F
 
 
 async def test_create_and_rotate_a_webhook(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Intake", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Intake", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}/webhook")
     await user.should_see("No webhook yet")
 
@@ -114,7 +114,7 @@ async def test_create_and_rotate_a_webhook(user: User, flowyard: Flowyard) -> No
 
 
 async def test_a_batch_page_shows_progress_counts_and_rows(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Shout", definition=steps("{{ input.word }}!"))
+    workflow = await flowyard.workflows.create(name="Shout", definition=steps("{{ input.word }}!"))
     batch = await flowyard.batches.create(
         workflow.id, filename="words.csv", content=b"word\nhello\nworld\n", mapping={"word": "word"}
     )

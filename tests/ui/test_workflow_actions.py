@@ -7,12 +7,12 @@ import json
 from nicegui import ui
 from nicegui.testing import User
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.ui.helpers import landed_on, paused_run, row_names, should_see_rows, steps
 
 
 async def _names(flowyard: Flowyard) -> list[str]:
-    return sorted(w.name for w in (await flowyard.list_workflows(page=0, size=50)).items)
+    return sorted(w.name for w in (await flowyard.workflows.list(page=0, size=50)).items)
 
 
 async def test_create_a_workflow_lands_in_its_editor(user: User, flowyard: Flowyard) -> None:
@@ -24,7 +24,7 @@ async def test_create_a_workflow_lands_in_its_editor(user: User, flowyard: Flowy
     user.find(marker="confirm").click()
 
     url = await landed_on(user, "/workflows/wf-")
-    workflow = await flowyard.get_workflow(url.removeprefix("/workflows/"))
+    workflow = await flowyard.workflows.get(url.removeprefix("/workflows/"))
     assert (workflow.name, workflow.description) == ("Morning briefing", "Reads the news")
 
 
@@ -51,7 +51,7 @@ async def test_create_from_the_empty_state(user: User, flowyard: Flowyard) -> No
 
 
 async def test_rename_a_workflow(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Draft", description="old words")
+    workflow = await flowyard.workflows.create(name="Draft", description="old words")
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -62,12 +62,12 @@ async def test_rename_a_workflow(user: User, flowyard: Flowyard) -> None:
 
     await should_see_rows(user, ["Weekly digest"])
     await user.should_see("Sums up the week")
-    renamed = await flowyard.get_workflow(workflow.id)
+    renamed = await flowyard.workflows.get(workflow.id)
     assert (renamed.name, renamed.description) == ("Weekly digest", "Sums up the week")
 
 
 async def test_rename_to_nothing_is_refused_inline(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Draft")
+    workflow = await flowyard.workflows.create(name="Draft")
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -76,11 +76,11 @@ async def test_rename_to_nothing_is_refused_inline(user: User, flowyard: Flowyar
     user.find(marker="confirm").click()
 
     await user.should_see("Give it a name")
-    assert (await flowyard.get_workflow(workflow.id)).name == "Draft"
+    assert (await flowyard.workflows.get(workflow.id)).name == "Draft"
 
 
 async def test_clone_a_workflow_adds_a_copy(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Lead routing", definition=steps("{{ input }}", "{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Lead routing", definition=steps("{{ input }}", "{{ input }}"))
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -88,12 +88,12 @@ async def test_clone_a_workflow_adds_a_copy(user: User, flowyard: Flowyard) -> N
 
     await user.should_see("Cloned as “Lead routing (Copy)”")
     await should_see_rows(user, ["Lead routing (Copy)", "Lead routing"])
-    copy = (await flowyard.list_workflow_summaries(page=0, size=10, search="(Copy)")).items[0]
+    copy = (await flowyard.workflows.summaries(page=0, size=10, search="(Copy)")).items[0]
     assert copy.steps == 2
 
 
 async def test_export_a_workflow_downloads_its_document(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Lead routing", definition=steps("{{ input }}"))
+    workflow = await flowyard.workflows.create(name="Lead routing", definition=steps("{{ input }}"))
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -106,8 +106,8 @@ async def test_export_a_workflow_downloads_its_document(user: User, flowyard: Fl
 
 
 async def test_delete_after_confirming_removes_the_workflow(user: User, flowyard: Flowyard) -> None:
-    keep = await flowyard.create_workflow(name="Keep")
-    doomed = await flowyard.create_workflow(name="Old experiment")
+    keep = await flowyard.workflows.create(name="Keep")
+    doomed = await flowyard.workflows.create(name="Old experiment")
     await user.open("/workflows")
 
     with user.scope(marker=doomed.id):
@@ -121,7 +121,7 @@ async def test_delete_after_confirming_removes_the_workflow(user: User, flowyard
 
 
 async def test_delete_then_cancel_keeps_the_workflow(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Precious")
+    workflow = await flowyard.workflows.create(name="Precious")
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -146,10 +146,10 @@ async def test_delete_while_a_run_is_active_is_refused(user: User, flowyard: Flo
 
 
 async def test_clone_a_workflow_deleted_meanwhile_says_so(user: User, flowyard: Flowyard) -> None:
-    gone = await flowyard.create_workflow(name="Gone")
-    await flowyard.create_workflow(name="Stays")
+    gone = await flowyard.workflows.create(name="Gone")
+    await flowyard.workflows.create(name="Stays")
     await user.open("/workflows")
-    await flowyard.delete_workflow(gone.id)
+    await flowyard.workflows.delete(gone.id)
 
     with user.scope(marker=gone.id):
         user.find(marker="clone").click()
@@ -160,7 +160,7 @@ async def test_clone_a_workflow_deleted_meanwhile_says_so(user: User, flowyard: 
 
 async def test_delete_the_last_row_of_the_last_page_shows_the_page_before(user: User, flowyard: Flowyard) -> None:
     for number in range(51):
-        await flowyard.create_workflow(name=f"Workflow {number:02d}")
+        await flowyard.workflows.create(name=f"Workflow {number:02d}")
     await user.open("/workflows")
     user.find(marker="sort-name").click()
     await user.should_see("Showing 1-50 of 51")

@@ -9,7 +9,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from app import clock
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.ui.helpers import landed_on, row_names, run_to_end, should_see_rows, steps
 
 
@@ -26,11 +26,11 @@ async def test_open_the_page_without_workflows_shows_where_to_start(user: User) 
 async def test_open_the_page_shows_what_each_workflow_is(
     user: User, flowyard: Flowyard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workflow = await flowyard.create_workflow(
+    workflow = await flowyard.workflows.create(
         name="Daily digest", description="Sums up the day", definition=steps("{{ input }}", "{{ input }}!")
     )
     await run_to_end(flowyard, workflow.id)
-    edited = (await flowyard.get_workflow(workflow.id)).updated_at
+    edited = (await flowyard.workflows.get(workflow.id)).updated_at
     monkeypatch.setattr(clock, "now", lambda: edited + timedelta(minutes=3))
 
     await user.open("/workflows")
@@ -46,7 +46,7 @@ async def test_open_the_page_shows_what_each_workflow_is(
 
 
 async def test_open_the_page_shows_a_never_run_workflow_as_such(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Fresh")
+    workflow = await flowyard.workflows.create(name="Fresh")
 
     await user.open("/workflows")
 
@@ -57,7 +57,7 @@ async def test_open_the_page_shows_a_never_run_workflow_as_such(user: User, flow
 
 
 async def test_names_that_look_like_html_show_as_typed(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="<img src=x onerror=alert(1)> <b>bold</b>")
+    await flowyard.workflows.create(name="<img src=x onerror=alert(1)> <b>bold</b>")
 
     await user.open("/workflows")
 
@@ -66,9 +66,9 @@ async def test_names_that_look_like_html_show_as_typed(user: User, flowyard: Flo
 
 
 async def test_search_keeps_the_matching_workflows(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="Lead scoring")
-    await flowyard.create_workflow(name="Weekly report", description="For the lead engineers")
-    await flowyard.create_workflow(name="Invoices")
+    await flowyard.workflows.create(name="Lead scoring")
+    await flowyard.workflows.create(name="Weekly report", description="For the lead engineers")
+    await flowyard.workflows.create(name="Invoices")
     await user.open("/workflows")
 
     user.find(marker="search").type("lead")
@@ -78,7 +78,7 @@ async def test_search_keeps_the_matching_workflows(user: User, flowyard: Flowyar
 
 
 async def test_search_without_a_match_says_so(user: User, flowyard: Flowyard) -> None:
-    await flowyard.create_workflow(name="Invoices")
+    await flowyard.workflows.create(name="Invoices")
     await user.open("/workflows")
 
     user.find(marker="search").type("zebra")
@@ -89,8 +89,8 @@ async def test_search_without_a_match_says_so(user: User, flowyard: Flowyard) ->
 
 async def test_open_the_page_lists_the_latest_edits_first(user: User, flowyard: Flowyard) -> None:
     for name in ("First", "Second", "Third"):
-        await flowyard.create_workflow(name=name)
-    await flowyard.update_workflow((await _id_of(flowyard, "First")), description="edited last")
+        await flowyard.workflows.create(name=name)
+    await flowyard.workflows.update((await _id_of(flowyard, "First")), description="edited last")
 
     await user.open("/workflows")
 
@@ -99,7 +99,7 @@ async def test_open_the_page_lists_the_latest_edits_first(user: User, flowyard: 
 
 async def test_sort_by_name_then_reverse_it(user: User, flowyard: Flowyard) -> None:
     for name in ("beta", "Gamma", "alpha"):
-        await flowyard.create_workflow(name=name)
+        await flowyard.workflows.create(name=name)
     await user.open("/workflows")
 
     user.find(marker="sort-name").click()
@@ -110,9 +110,9 @@ async def test_sort_by_name_then_reverse_it(user: User, flowyard: Flowyard) -> N
 
 
 async def test_sort_by_last_run_puts_failures_first_and_never_run_last(user: User, flowyard: Flowyard) -> None:
-    fine = await flowyard.create_workflow(name="Fine", definition=steps("{{ input }}"))
-    broken = await flowyard.create_workflow(name="Broken", definition=steps("{{ 1 // 0 }}"))
-    await flowyard.create_workflow(name="Untried")
+    fine = await flowyard.workflows.create(name="Fine", definition=steps("{{ input }}"))
+    broken = await flowyard.workflows.create(name="Broken", definition=steps("{{ 1 // 0 }}"))
+    await flowyard.workflows.create(name="Untried")
     await run_to_end(flowyard, fine.id)
     assert (await run_to_end(flowyard, broken.id)).status == "FAILED"
     await user.open("/workflows")
@@ -125,7 +125,7 @@ async def test_sort_by_last_run_puts_failures_first_and_never_run_last(user: Use
 
 
 async def test_click_a_workflow_opens_it(user: User, flowyard: Flowyard) -> None:
-    workflow = await flowyard.create_workflow(name="Daily digest")
+    workflow = await flowyard.workflows.create(name="Daily digest")
     await user.open("/workflows")
 
     with user.scope(marker=workflow.id):
@@ -135,13 +135,13 @@ async def test_click_a_workflow_opens_it(user: User, flowyard: Flowyard) -> None
 
 
 async def _id_of(flowyard: Flowyard, name: str) -> str:
-    page = await flowyard.list_workflow_summaries(page=0, size=10, search=name)
+    page = await flowyard.workflows.summaries(page=0, size=10, search=name)
     return page.items[0].id
 
 
 async def test_more_than_a_page_of_workflows_pages_through_them(user: User, flowyard: Flowyard) -> None:
     for number in range(53):
-        await flowyard.create_workflow(name=f"Workflow {number:02d}")
+        await flowyard.workflows.create(name=f"Workflow {number:02d}")
     await user.open("/workflows")
     user.find(marker="sort-name").click()
     await user.should_see("Showing 1-50 of 53")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app import clock
+from app.agents.registry import KINDS
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import EdgeSpec, NodeSpec, RunRecord, RunStatus, WorkflowDefinition
@@ -30,7 +31,7 @@ def store() -> InMemoryRunStore:
 @pytest.fixture
 async def executor(store: InMemoryRunStore) -> AsyncIterator[Executor]:
     async with httpx.AsyncClient() as http:
-        executor = Executor(store, http=http, lease_seconds=5, recovery_interval=60)
+        executor = Executor(store, kinds=KINDS, http=http, lease_seconds=5, recovery_interval=60)
         yield executor
         await executor.stop()
 

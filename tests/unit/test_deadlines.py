@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.agents.registry import KINDS
 from app.engine import deadlines
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
@@ -37,7 +38,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def executor(store: InMemoryRunStore, clock: Clock) -> AsyncIterator[Executor]:
     async with httpx.AsyncClient() as http:
-        executor = Executor(store, http=http, lease_seconds=5, recovery_interval=3600, now=clock)
+        executor = Executor(store, kinds=KINDS, http=http, lease_seconds=5, recovery_interval=3600, now=clock)
         yield executor
         await executor.stop()
 

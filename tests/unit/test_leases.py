@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 
 from app import clock
+from app.agents.registry import KINDS
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
@@ -81,7 +82,7 @@ async def test_two_executors_never_drive_the_same_run(store: InMemoryRunStore, s
     store.put_definition("wf-x", 1, chain(("http", f"POST {server.url}/once")))
     await store.create_run(RunRecord("wr-x", "wf-x", 1, RunStatus.QUEUED, {}, created_at=clock.now()))
     async with httpx.AsyncClient() as http:
-        first, second = Executor(store, http=http), Executor(store, http=http)
+        first, second = Executor(store, kinds=KINDS, http=http), Executor(store, kinds=KINDS, http=http)
         first.submit("wr-x")
         second.submit("wr-x")
         await asyncio.gather(first.wait("wr-x", timeout=10), second.wait("wr-x", timeout=10))

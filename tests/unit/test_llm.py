@@ -11,6 +11,7 @@ import pytest
 
 from app import clock
 from app.agents.base import AgentServices, Credential
+from app.agents.registry import KINDS
 from app.engine.events import Event, InProcessEventBus
 from app.engine.exceptions import AgentError
 from app.engine.executor import Executor
@@ -101,7 +102,9 @@ async def runner(store: InMemoryRunStore, chat: ChatServer) -> AsyncIterator[Run
     bus = RecordingBus()
     services = AgentServices(credentials=Keys(openai="sk-test-123"), sessions=Memory())
     async with httpx.AsyncClient() as http:
-        executor = Executor(store, http=http, bus=bus, lease_seconds=5, recovery_interval=60, services=services)
+        executor = Executor(
+            store, kinds=KINDS, http=http, bus=bus, lease_seconds=5, recovery_interval=60, services=services
+        )
         yield Runner(executor, store, bus, chat)
         await executor.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.agents.registry import KINDS
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from app.engine.plan import Plan, validate
 from app.engine.store import AgentRecord
@@ -10,7 +11,7 @@ AGENTS = {k: AgentRecord(k, k) for k in ("transform", "branch", "http", "approva
 
 
 def _messages(definition: WorkflowDefinition) -> list[str]:
-    return [p.message for p in validate(definition, AGENTS)]
+    return [p.message for p in validate(definition, AGENTS, KINDS)]
 
 
 def _node(key: str, agent: str = "transform", **kwargs: object) -> NodeSpec:
@@ -18,7 +19,7 @@ def _node(key: str, agent: str = "transform", **kwargs: object) -> NodeSpec:
 
 
 def test_validate_empty_workflow_says_add_a_step() -> None:
-    assert _messages(WorkflowDefinition()) == ["the workflow has no nodes; add a step first"]
+    assert _messages(WorkflowDefinition()) == ["the workflow has no steps; add one first"]
 
 
 def test_validate_cycle_names_its_nodes() -> None:
@@ -27,7 +28,7 @@ def test_validate_cycle_names_its_nodes() -> None:
         edges=[EdgeSpec(source="a", target="b"), EdgeSpec(source="b", target="c"), EdgeSpec(source="c", target="b")],
     )
 
-    [problem] = validate(definition, AGENTS)
+    [problem] = validate(definition, AGENTS, KINDS)
 
     assert "cycle" in problem.message and "b, c" in problem.message
 
@@ -35,11 +36,11 @@ def test_validate_cycle_names_its_nodes() -> None:
 def test_validate_dangling_edge_names_the_missing_node() -> None:
     definition = WorkflowDefinition(nodes=[_node("a")], edges=[EdgeSpec(source="a", target="ghost")])
 
-    assert any("unknown target node 'ghost'" in m for m in _messages(definition))
+    assert any("unknown target step 'ghost'" in m for m in _messages(definition))
 
 
 def test_validate_unknown_agent_names_the_node() -> None:
-    [problem] = validate(WorkflowDefinition(nodes=[_node("a", "web_agent")]), AGENTS)
+    [problem] = validate(WorkflowDefinition(nodes=[_node("a", "web_agent")]), AGENTS, KINDS)
 
     assert problem.node == "a" and "unknown agent 'web_agent'" in problem.message
 
@@ -49,7 +50,7 @@ def test_validate_unconnected_node_is_a_problem() -> None:
         nodes=[_node("a"), _node("b"), _node("lonely")], edges=[EdgeSpec(source="a", target="b")]
     )
 
-    assert _messages(definition) == ["node 'lonely' is not connected to the rest of the workflow"]
+    assert _messages(definition) == ["step 'lonely' is not connected to the rest of the workflow"]
 
 
 def test_validate_mapping_to_a_later_node_is_a_problem() -> None:
@@ -57,7 +58,7 @@ def test_validate_mapping_to_a_later_node_is_a_problem() -> None:
         nodes=[_node("a", action="{{ nodes.b.output }}"), _node("b")], edges=[EdgeSpec(source="a", target="b")]
     )
 
-    assert _messages(definition) == ["node 'a' action refers to 'b', which does not run before it"]
+    assert _messages(definition) == ["step 'a' action refers to 'b', which does not run before it"]
 
 
 def test_validate_mapping_to_unknown_node_and_name() -> None:
@@ -67,12 +68,12 @@ def test_validate_mapping_to_unknown_node_and_name() -> None:
 
     messages = _messages(definition)
 
-    assert any("unknown node 'nope'" in m for m in messages)
+    assert any("unknown step 'nope'" in m for m in messages)
     assert any("unknown name(s) inptu" in m for m in messages)
 
 
 def test_validate_bad_config_names_the_field() -> None:
-    [problem] = validate(WorkflowDefinition(nodes=[_node("a", "delay", config={"seconds": "soon"})]), AGENTS)
+    [problem] = validate(WorkflowDefinition(nodes=[_node("a", "delay", config={"seconds": "soon"})]), AGENTS, KINDS)
 
     assert problem.node == "a" and "seconds" in problem.message
 
@@ -82,7 +83,7 @@ def test_validate_branch_edges_need_an_outcome_handle() -> None:
         nodes=[_node("check", "branch"), _node("next")], edges=[EdgeSpec(source="check", target="next")]
     )
 
-    [problem] = validate(definition, AGENTS)
+    [problem] = validate(definition, AGENTS, KINDS)
 
     assert "must leave 'check' from one of its outcomes (true, false)" in problem.message
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from app.agents.registry import KINDS
 from app.engine.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from app.engine.store import AgentRecord
 from app.engine.trial import node_input, preview, try_node
@@ -37,20 +38,20 @@ def test_preview_renders_the_mapping_or_names_the_failure() -> None:
 
 async def test_try_node_runs_the_real_agent_on_last_run_data() -> None:
     async with httpx.AsyncClient() as http:
-        trial = await try_node(DEFINITION, "b", AGENTS, http=http, payload=None, outputs={"a": "hi"})
+        trial = await try_node(DEFINITION, "b", AGENTS, kinds=KINDS, http=http, payload=None, outputs={"a": "hi"})
 
     assert (trial.input, trial.output, trial.error) == ({"text": "hi"}, "HI", None)
 
 
 async def test_try_approval_node_says_it_would_wait() -> None:
     async with httpx.AsyncClient() as http:
-        trial = await try_node(DEFINITION, "c", AGENTS, http=http, payload=None, outputs={"b": "HI"})
+        trial = await try_node(DEFINITION, "c", AGENTS, kinds=KINDS, http=http, payload=None, outputs={"b": "HI"})
 
     assert trial.waits_for_approval and trial.output == "ok? HI"
 
 
 async def test_try_node_reports_timeout_as_text() -> None:
     async with httpx.AsyncClient() as http:
-        trial = await try_node(DEFINITION, "slow", AGENTS, http=http, payload=None, outputs={"a": 1})
+        trial = await try_node(DEFINITION, "slow", AGENTS, kinds=KINDS, http=http, payload=None, outputs={"a": 1})
 
     assert trial.error == "timed out after 0.05 s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.engine.exceptions import Problem
 from app.engine.model import EdgeSpec, NodeSpec, Position, WorkflowDefinition
 from app.engine.store import AgentRecord
-from app.workflow_graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
+from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
 
 AGENTS = {
     "transform": AgentRecord("transform", "transform", "Transform"),

@@ -11,6 +11,7 @@ import pytest
 
 from app import clock
 from app.agents.base import AgentServices
+from app.agents.registry import KINDS
 from app.engine.executor import Executor
 from app.engine.memory import InMemoryRunStore
 from app.engine.model import NodeSpec, RunRecord, RunStatus, WorkflowDefinition
@@ -48,6 +49,7 @@ async def one_slot(store: InMemoryRunStore, runner: FakeRunner) -> AsyncIterator
     async with httpx.AsyncClient() as http:
         executor = Executor(
             store,
+            kinds=KINDS,
             http=http,
             lease_seconds=5,
             recovery_interval=60,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.services import Flowyard
+from app.root import Flowyard
 from tests.api.helpers import V1, add_step, create_workflow, finished_run, start_run, workflow_with_steps
 from tests.webhooks.helpers import hook_path, run_count, webhook
 
@@ -261,7 +261,7 @@ async def test_webhook_of_a_workflow_that_cannot_run_is_422_with_its_problems(ap
     response = await api.post(hook_path(hook), json={})
 
     assert response.status_code == 422, response.text
-    assert "no nodes" in response.json()["problems"][0]["message"]
+    assert "no steps" in response.json()["problems"][0]["message"]
 
 
 async def test_too_long_session_id_is_422_naming_it(api: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.main import create_api
-from app.services import Flowyard
+from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, workflow_with_steps
 from tests.webhooks.helpers import hook_path, run_count, webhook

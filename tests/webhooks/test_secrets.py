@@ -8,8 +8,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from app.credentials import Vault
-from app.services import Flowyard
+from app.root import Flowyard
+from app.services.credentials import Vault
 from app.settings import Settings
 from tests.api.helpers import V1, finished_run, workflow_with_steps
 from tests.webhooks.helpers import hook_path, webhook
@@ -48,7 +48,8 @@ async def test_webhook_keeps_working_but_hides_its_url_when_the_secret_key_chang
 ) -> None:
     workflow_id = await workflow_with_steps(api, "{{ input }}")
     hook = await webhook(api, workflow_id)
-    flowyard_of.vault = Vault(Fernet.generate_key().decode())  # as after a new FLOWYARD_SECRET_KEY
+    # as after a new FLOWYARD_SECRET_KEY: every service that seals secrets has the new key
+    flowyard_of.credentials.vault = flowyard_of.webhooks.vault = Vault(Fernet.generate_key().decode())
 
     shown = (await api.get(f"{V1}/workflows/{workflow_id}/webhook")).json()
     called = await api.post(hook_path(hook), json=1)

@@ -7,8 +7,8 @@ import pytest
 
 from app.engine.exceptions import InputInvalid, InvalidInput, NotFound
 from app.engine.model import RunStatus
-from app.services import Flowyard
-from app.webhooks import BodyNotJson, BodyTooLarge, NoWebhook, WebhookCall, parse_body
+from app.root import Flowyard
+from app.services.webhooks import BodyNotJson, BodyTooLarge, NoWebhook, WebhookCall, parse_body
 from tests.api.helpers import add_step, create_workflow, workflow_with_steps
 
 
@@ -74,7 +74,7 @@ async def test_call_refusals_raise_and_start_nothing(api: httpx.AsyncClient, flo
 
     assert too_large.value.limit == 50
     assert "email" in [field for field, _ in invalid.value.problems]
-    assert (await flowyard_of.list_runs(workflow["id"], page=0, size=10)).total == 0
+    assert (await flowyard_of.runs.list(workflow["id"], page=0, size=10)).total == 0
 
 
 @pytest.mark.parametrize(

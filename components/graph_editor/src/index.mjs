@@ -1,5 +1,5 @@
-// The bundle behind `graph_editor.js`: Vue Flow with its add-ons, dagre, the key helpers and every
-// stylesheet (inlined, injected once). `vue` stays external: NiceGUI's import map provides the one runtime.
+// The bundle behind `graph_editor.js`: Vue Flow with its add-ons, the editor's composables and helpers, and
+// every stylesheet (inlined, injected once). `vue` stays external: NiceGUI's import map provides the one runtime.
 import coreCss from "@vue-flow/core/dist/style.css?inline";
 import themeCss from "@vue-flow/core/dist/theme-default.css?inline";
 import controlsCss from "@vue-flow/controls/dist/style.css?inline";
@@ -10,8 +10,20 @@ export { ConnectionMode, Handle, MarkerType, Position, VueFlow, useVueFlow } fro
 export { Background, BackgroundVariant } from "@vue-flow/background";
 export { ControlButton, Controls } from "@vue-flow/controls";
 export { MiniMap } from "@vue-flow/minimap";
+export { FIT_OPTIONS, GRID } from "./constants.mjs";
 export { copyKey, isValidKey, keyBase, uniqueKey } from "./keys.mjs";
-export { tidyLayout } from "./layout.mjs";
+export { AgentNode } from "./node.mjs";
+export { minimapColour } from "./status.mjs";
+export { useOverlays } from "./overlays.mjs";
+export { useGraph } from "./graph.mjs";
+export { useSelection } from "./selection.mjs";
+export { useHistory } from "./history.mjs";
+export { tidyLayout, useLayout } from "./layout.mjs";
+export { useEdits } from "./edits.mjs";
+export { useClipboard } from "./clipboard.mjs";
+export { DRAG_TYPE, useDragDrop } from "./dragdrop.mjs";
+export { SHORTCUTS, useKeyboard } from "./keyboard.mjs";
+export { useReady } from "./ready.mjs";
 
 const STYLE_ID = "flowyard-graph-editor-css";
 if (typeof document !== "undefined" && !document.getElementById(STYLE_ID)) {

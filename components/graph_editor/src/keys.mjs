@@ -11,7 +11,7 @@ export function isValidKey(key) {
 export function keyBase(text) {
   let base = String(text ?? "")
     .normalize("NFKD")
-    .replace(/[^\x00-\x7F]/g, "")
+    .replace(/[^\p{ASCII}]/gu, "") // what NFKD could not spell in ASCII (`ß`, CJK…) is dropped
     .toLowerCase()
     .replace(/[^a-z0-9_]+/g, "_")
     .replace(/_+/g, "_")

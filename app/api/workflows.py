@@ -1,0 +1,87 @@
+"""The ordered-steps API's workflows and steps (`/api/v1/workflows…`).
+
+Compatible with the public ordered-steps workflow API: field names, `content`/`totalElements`/`totalPages`
+pages, clone with the " (Copy)" suffix; a step is a node of the workflow's graph.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import WorkflowsDep
+from app.api.schemas import PageNumber, PageOut, PageSize, page_out
+from app.models.workflows import StepCreate, StepPublic, WorkflowCreate, WorkflowDetail, WorkflowPublic, WorkflowUpdate
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/workflows", response_model=PageOut[WorkflowPublic], tags=["workflows"])
+async def list_workflows(
+    workflows: WorkflowsDep,
+    page: PageNumber = 0,
+    size: PageSize = 20,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """List all workflows, newest first (paginated)."""
+    return page_out(await workflows.list(page=page, size=size, search=search))
+
+
+@router.post("/workflows", response_model=WorkflowPublic, status_code=status.HTTP_201_CREATED, tags=["workflows"])
+async def create_workflow(body: WorkflowCreate, workflows: WorkflowsDep) -> WorkflowPublic:
+    """Create a new workflow."""
+    return await workflows.create(name=body.name, description=body.description)
+
+
+@router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, tags=["workflows"])
+async def get_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowDetail:
+    """Get a workflow by id, with its steps and the edges between them."""
+    return await workflows.detail(workflow_id)
+
+
+@router.patch("/workflows/{workflow_id}", response_model=WorkflowPublic, tags=["workflows"])
+async def update_workflow(workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep) -> WorkflowPublic:
+    """Update a workflow's name or description."""
+    return await workflows.update(workflow_id, name=body.name, description=body.description)
+
+
+@router.delete("/workflows/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["workflows"])
+async def delete_workflow(workflow_id: str, workflows: WorkflowsDep) -> Response:
+    """Delete a workflow, its steps and its run history (refused while runs are active)."""
+    await workflows.delete(workflow_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/workflows/{workflow_id}/clone",
+    response_model=WorkflowPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["workflows"],
+)
+async def clone_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowPublic:
+    """Clone a workflow with all its steps; the copy's name ends in " (Copy)"."""
+    return await workflows.clone(workflow_id)
+
+
+@router.get("/workflows/{workflow_id}/steps", response_model=list[StepPublic], tags=["steps"])
+async def list_steps(workflow_id: str, workflows: WorkflowsDep) -> list[StepPublic]:
+    """List a workflow's steps in step order."""
+    return await workflows.steps(workflow_id)
+
+
+@router.post(
+    "/workflows/{workflow_id}/steps", response_model=StepPublic, status_code=status.HTTP_201_CREATED, tags=["steps"]
+)
+async def add_step(workflow_id: str, body: StepCreate, workflows: WorkflowsDep) -> StepPublic:
+    """Add a step. It runs after the previous step in `stepOrder` (default: appended at the end)."""
+    return await workflows.add_step(workflow_id, body)
+
+
+@router.delete("/workflows/{workflow_id}/steps/{step_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["steps"])
+async def delete_step(workflow_id: str, step_id: str, workflows: WorkflowsDep) -> Response:
+    """Remove a step; its neighbours are joined so the sequence stays connected."""
+    await workflows.delete_step(workflow_id, step_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,1 +1,0 @@
-"""The parts of batch runs (`app.batches`): reading files, mapping rows to inputs, the runner, results as CSV."""

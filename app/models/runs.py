@@ -1,0 +1,285 @@
+"""Runs, their steps' runs and approvals, and the read models of the run history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, model_validator
+from sqlmodel import Field, SQLModel
+
+from app import clock
+from app.engine.model import RunStatus, Trigger
+from app.models.base import CallbackUrl, Input, Public
+
+__all__ = [
+    "ActiveCounts",
+    "Activity",
+    "ApprovalBase",
+    "ApprovalPublic",
+    "NodeRunBase",
+    "NodeRunPublic",
+    "PruneResult",
+    "RejectRequest",
+    "ResumeAccepted",
+    "ResumeRequest",
+    "RunAccepted",
+    "RunBase",
+    "RunDetail",
+    "RunPage",
+    "RunPublic",
+    "RunQuery",
+    "RunRequest",
+    "RunSummary",
+    "TokenUsage",
+    "duration_ms",
+]
+
+
+def duration_ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds() * 1000))
+
+
+class RunBase(SQLModel):
+    workflow_id: str = Field(max_length=40)
+    workflow_version: int
+    session_id: str | None = Field(default=None, max_length=200)
+    trigger: str = Field(default="api", max_length=16)
+    status: str = Field(max_length=16)
+    current_step_order: int | None = None
+    total_tokens: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0"}, description="Tokens the run's llm steps used, summed."
+    )
+
+
+class RunPublic(RunBase, Public):
+    id: str
+    run_id: str
+    duration_ms: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any, **extra: Any) -> Self:
+        """The public shape of a stored run (`storage.models.RunRow`); a run still going lasts until now."""
+        ended = row.status in ("COMPLETED", "FAILED", "CANCELLED", "PAUSED")
+        end = row.finished_at or (row.updated_at if ended else clock.now())
+        return cls.model_validate(
+            {
+                **{name: getattr(row, name) for name in RunBase.model_fields},
+                "id": row.id,
+                "run_id": row.id,
+                "duration_ms": duration_ms(row.created_at, end) or 0,
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+                **extra,
+            }
+        )
+
+
+class NodeRunBase(SQLModel):
+    status: str = Field(max_length=20)
+    attempt: int = 0
+    step_order: int | None = None
+    input: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    output: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    error: str | None = None
+    usage: Any = Field(
+        default=None,
+        sa_type=sa.JSON,
+        nullable=True,
+        description="Token usage of an llm step: prompt_tokens, completion_tokens, total_tokens, estimated.",
+    )
+
+
+class NodeRunPublic(NodeRunBase, Public):
+    """One step of a run: what it got, what it gave, how long it took."""
+
+    key: str
+    agent_id: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+class ApprovalBase(SQLModel):
+    node_key: str = Field(max_length=64)
+    status: str = Field(default="PENDING", max_length=16)
+    proposal: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    output: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    decided_by: str | None = Field(default=None, max_length=200)
+    reason: str | None = None
+
+
+class ApprovalPublic(ApprovalBase, Public):
+    id: str
+    created_at: datetime | None
+    decided_at: datetime | None
+
+
+class RunDetail(RunPublic):
+    input: Any
+    output: Any
+    error: str | None
+    parent_run_id: str | None = Field(None, description="A sub-workflow's run: the run whose workflow step started it.")
+    callback_url: str | None = Field(default=None, exclude=True)
+    """Where the run's result is sent (not shown by the API: the URL may carry a secret of its receiver)."""
+    started_at: datetime | None
+    finished_at: datetime | None
+    nodes: list[NodeRunPublic]
+    approvals: list[ApprovalPublic]
+
+
+class RunRequest(Input):
+    input: Any = Field(description="The initial input passed to the first step (any JSON value).")
+    session_id: str | None = Field(None, max_length=200, description="Session for context continuity; new if omitted.")
+    callback_url: CallbackUrl | None = None
+
+
+class RunAccepted(Public):
+    job_id: str
+    run_id: str
+    workflow_id: str
+    session_id: str | None
+    status: str
+
+
+class ResumeRequest(Input):
+    output: Any = Field(description="The approved content, injected as the output of the paused step.")
+    node_key: str | None = Field(None, description="Which waiting step to resume; default: the earliest.")
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class RejectRequest(Input):
+    reason: str = Field(min_length=1, max_length=5000)
+    node_key: str | None = None
+    decided_by: str | None = Field(None, max_length=200)
+
+
+class ResumeAccepted(Public):
+    job_id: str
+    run_id: str
+    approval_id: str
+    status: str
+
+
+# --- the run history ------------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class RunQuery(BaseModel):
+    """What the runs page filters on. Every field is optional; empty lists mean "any"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    statuses: list[RunStatus] = Field(default_factory=list, max_length=len(RunStatus))
+    workflow_id: str | None = Field(None, max_length=40)
+    triggers: list[Trigger] = Field(default_factory=list, max_length=len(Trigger))
+    created_from: datetime | None = None
+    """Runs created at or after this time."""
+    created_to: datetime | None = None
+    """Runs created before this time."""
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> RunQuery:
+        if self.created_from and self.created_to and _utc(self.created_from) > _utc(self.created_to):
+            raise ValueError("created_from is after created_to")
+        return self
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as the runs page lists it."""
+
+    id: str
+    workflow_id: str
+    workflow_name: str
+    workflow_version: int
+    trigger: Trigger
+    status: RunStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    """From start to finish; None until the run has both."""
+    error: str | None
+    """The first line of the run's error, shortened to 200 characters."""
+
+
+@dataclass(frozen=True)
+class RunPage:
+    items: list[RunSummary]
+    next_cursor: str | None
+    """Pass as `after` for the next page; None on the last page."""
+
+
+@dataclass(frozen=True)
+class ActiveCounts:
+    """What the header badge shows: runs with work ahead of them, and approvals waiting for a person."""
+
+    queued: int
+    running: int
+    paused: int
+    pending_approvals: int
+
+    @property
+    def active_runs(self) -> int:
+        return self.queued + self.running + self.paused
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the shell shows live: runs queued or running, and approvals waiting for a person."""
+
+    active_runs: int
+    pending_approvals: int
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many rows a prune deleted, by table."""
+
+    runs: int = 0
+    node_runs: int = 0
+    approvals: int = 0
+    callback_deliveries: int = 0
+
+    def __add__(self, other: PruneResult) -> PruneResult:
+        return PruneResult(
+            self.runs + other.runs,
+            self.node_runs + other.node_runs,
+            self.approvals + other.approvals,
+            self.callback_deliveries + other.callback_deliveries,
+        )
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens used by llm steps, summed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    estimated: bool = False
+
+    @classmethod
+    def of(cls, usages: list[Any]) -> TokenUsage:
+        """The sum of node runs' usage records (None and non-counts ignored)."""
+        totals = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        estimated = False
+        for usage in usages:
+            if not isinstance(usage, dict):
+                continue
+            for name in totals:
+                value = usage.get(name)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    totals[name] += value
+            estimated = estimated or bool(usage.get("estimated"))
+        return cls(**totals, estimated=estimated)

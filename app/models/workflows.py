@@ -1,0 +1,143 @@
+"""Workflows, their steps, versions and export documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from app.engine.model import WorkflowDefinition
+from app.models.base import Input, Public
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
+    "AgentDocument",
+    "EdgePublic",
+    "StepBase",
+    "StepCreate",
+    "StepPublic",
+    "VersionPublic",
+    "WorkflowBase",
+    "WorkflowCreate",
+    "WorkflowDetail",
+    "WorkflowDocument",
+    "WorkflowPublic",
+    "WorkflowSort",
+    "WorkflowSummary",
+    "WorkflowUpdate",
+]
+
+EXPORT_FORMAT = "flowyard.workflow"
+EXPORT_VERSION = 1
+
+WorkflowSort = Literal["name", "updated", "last_run"]
+
+
+class WorkflowBase(SQLModel):
+    name: str = Field(max_length=200, index=True, description="A human-readable name for the workflow.")
+    description: str = Field(default="", max_length=5000)
+
+
+class WorkflowCreate(WorkflowBase, Input):
+    name: str = Field(min_length=1, max_length=200, description="A human-readable name for the workflow.")
+
+
+class WorkflowUpdate(Input):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+
+
+class WorkflowPublic(WorkflowBase, Public):
+    id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowSummary(WorkflowPublic):
+    """A workflow as the workflows page lists it: with its step count and its last run."""
+
+    steps: int
+    last_run_status: str | None
+    last_run_at: datetime | None
+
+
+class VersionPublic(Public):
+    """One kept version of a workflow: each save, and each version a run was started on."""
+
+    version: int
+    created_at: datetime
+    name: str
+    nodes: int
+
+
+class StepBase(SQLModel):
+    """A step: one node of a workflow's graph, as the ordered-steps API edits it."""
+
+    agent_id: str = Field(min_length=1, max_length=100, description="The ID of the agent to invoke for this step.")
+    action: str = Field(default="", max_length=100_000, description="The prompt, template or instruction.")
+    step_order: int | None = Field(default=None, ge=1, le=100_000, description="Position in the sequence, from 1.")
+    name: str = Field(default="", max_length=200)
+    config: dict[str, Any] = Field(
+        default_factory=dict, sa_type=sa.JSON, description="Overrides of the agent's config for this step."
+    )
+    input_mapping: Any = Field(
+        default=None, sa_type=sa.JSON, nullable=True, description="Template(s) that build this step's input."
+    )
+    needs_approval: bool = Field(default=False, description="Pause the run for a human to approve this output.")
+    retries: int = Field(default=0, ge=0, le=20)
+    retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
+
+
+class StepCreate(StepBase, Input):
+    action: str = Field(max_length=100_000, description="The prompt, template or instruction for this step.")
+    input_mapping: str | dict[str, Any] | None = Field(None, description="Template(s) that build this step's input.")
+    key: str | None = Field(None, description="Name used in templates (nodes.<key>.output); generated when omitted.")
+    after: list[str] | None = Field(None, description="Keys of the steps this one follows; default: the previous step.")
+
+
+class StepPublic(StepBase, Public):
+    id: str
+    workflow_id: str
+    key: str
+    step_order: int | None
+
+
+class EdgePublic(Public):
+    source: str
+    target: str
+    source_handle: str | None = None
+    condition: str | None = None
+
+
+class WorkflowDetail(WorkflowPublic):
+    steps: list[StepPublic]
+    edges: list[EdgePublic]
+
+
+class AgentDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    kind: str
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowDocument(BaseModel):
+    """The versioned JSON document `flowyard export` writes and `flowyard import` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = EXPORT_FORMAT
+    version: int = EXPORT_VERSION
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    definition: WorkflowDefinition
+    agents: list[AgentDocument] = Field(default_factory=list)

@@ -1,0 +1,178 @@
+"""The composition root: one `Flowyard` per process builds storage, the engine and every service, and runs them.
+
+Nothing else builds services or hands them to each other: each service takes only what it needs (the
+database, the run store, the executor, the event bus, another service behind a small protocol), and
+the pages, the API and the CLI reach them as attributes of the `Flowyard` they are given
+(`app.services.container.Services` says which). No feature module imports this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import httpx
+
+from app import clock, keys
+from app.agents import registry
+from app.engine.callbacks import CallbackDispatcher, CallbackPolicy
+from app.engine.events import EventBus, InProcessEventBus
+from app.engine.executor import Executor
+from app.engine.kinds import AgentServices
+from app.services.agents import AgentService
+from app.services.approvals import ApprovalService
+from app.services.batches.batches import BatchService
+from app.services.batches.runner import BatchRunner
+from app.services.credentials import CredentialService, StoredCredentials, Vault
+from app.services.drafts import DraftService
+from app.services.examples import ExampleService
+from app.services.runs import RunService
+from app.services.schedules.schedules import ScheduleService
+from app.services.sessions import SessionService
+from app.services.subworkflows import SubWorkflowService
+from app.services.webhooks import WebhookService
+from app.services.workflows import WorkflowService
+from app.settings import Settings
+from storage.db import Database, migrate
+from storage.run_store import SqlRunStore
+from storage.sessions import SqlSessionMemory
+
+__all__ = ["Flowyard"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Flowyard:
+    """Storage, the executor and every service of one process, wired from `Settings`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        http: httpx.AsyncClient,
+        bus: EventBus | None = None,
+        now: Callable[[], datetime] = clock.now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.http = http
+        self.bus: EventBus = bus or InProcessEventBus()
+        self.store = SqlRunStore(db)
+        kinds = registry.KINDS
+        self.executor = Executor(
+            self.store,
+            kinds=kinds,
+            http=http,
+            bus=self.bus,
+            lease_seconds=settings.lease_seconds,
+            run_concurrency=settings.run_concurrency,
+            global_concurrency=settings.global_concurrency,
+            recovery_interval=settings.recovery_interval_seconds,
+            now=now,
+            sleep=sleep,
+        )
+        self.callbacks = CallbackDispatcher(
+            self.store,
+            http=http,
+            secret=keys.callback_secret(settings),
+            owner=self.executor.owner,
+            policy=CallbackPolicy(
+                max_attempts=settings.callback_max_attempts,
+                base_delay=settings.callback_base_delay_seconds,
+                max_delay=settings.callback_max_delay_seconds,
+                timeout=settings.callback_timeout_seconds,
+                concurrency=settings.callback_concurrency,
+                sweep_interval=settings.callback_sweep_interval_seconds,
+            ),
+            bus=self.bus,
+            now=now,
+        )
+        lend = self._agent_services
+        vault = Vault(keys.secret_key(settings))
+        self.workflows = WorkflowService(db, self.store, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now)
+        self.runs = RunService(db, self.store, self.executor, kinds=kinds, now=now)
+        self.approvals = ApprovalService(db, self.store, self.executor)
+        self.agents = AgentService(db, kinds=kinds, http=http, agent_services=lend, now=now)
+        self.credentials = CredentialService(db, vault, now=now)
+        self.sessions = SessionService(db)
+        self.examples = ExampleService(self.workflows)
+        self.drafts = DraftService(
+            db, kinds=kinds, http=http, agent_services=lend, agents=self.agents, workflows=self.workflows
+        )
+        self.subworkflows = SubWorkflowService(self.runs, self.store, self.bus)
+        self.schedules = ScheduleService(
+            db, self.runs, self.bus, kinds=kinds, poll_seconds=settings.scheduler_poll_seconds, now=now
+        )
+        self.webhooks = WebhookService(
+            db,
+            self.store,
+            self.runs,
+            self.executor,
+            vault,
+            max_body_bytes=settings.max_body_bytes,
+            max_sync_seconds=settings.webhook_max_sync_seconds,
+            now=now,
+        )
+        runner = BatchRunner(
+            db,
+            self.executor,
+            self.bus,
+            now=now,
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.batch_poll_seconds,
+        )
+        self.batches = BatchService(
+            db,
+            runner,
+            self.runs,
+            kinds=kinds,
+            max_rows=settings.batch_max_rows,
+            max_concurrency=settings.batch_max_concurrency,
+            now=now,
+        )
+        # What agents may use while they run: credentials, session memory, other workflows as steps.
+        self.executor.services = AgentServices(
+            credentials=StoredCredentials(db, vault),
+            sessions=SqlSessionMemory(db, window=settings.session_window, now=now),
+            workflows=self.subworkflows,
+        )
+
+    def _agent_services(self) -> AgentServices:
+        return self.executor.services
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        now: Callable[[], datetime] = clock.now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> Flowyard:
+        """Connect, migrate and seed the default agents. Call `start()` to begin executing runs."""
+        db = Database.from_url(settings.resolved_database_url)
+        migrate(db.engine)
+        client = http or httpx.AsyncClient(
+            timeout=settings.http_timeout_seconds, follow_redirects=True, headers={"User-Agent": "Flowyard"}
+        )
+        flowyard = cls(settings, db, http=client, now=now, sleep=sleep)
+        flowyard.agents.seed(list(registry.PLUGIN_KINDS))
+        return flowyard
+
+    async def start(self) -> None:
+        await self.executor.start()
+        await self.batches.start()
+        await self.callbacks.start()
+        await self.schedules.start()
+
+    async def close(self) -> None:
+        await self.schedules.close()
+        await self.batches.stop()
+        await self.callbacks.stop()
+        await self.executor.stop()
+        await self.http.aclose()
+        await self.db.drain()  # work a stopped task left in a thread still holds a connection
+        self.db.dispose()

@@ -1,0 +1,42 @@
+"""What the pages, the API and the CLI are given: every service of the process, by feature.
+
+The composition root (`app.root.Flowyard`) satisfies this protocol; the layers above the services depend on
+the protocol, never on the root, so they can be handed anything that has these services (a test's too).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.engine.events import EventBus
+from app.services.agents import AgentService
+from app.services.approvals import ApprovalService
+from app.services.batches.batches import BatchService
+from app.services.credentials import CredentialService
+from app.services.drafts import DraftService
+from app.services.examples import ExampleService
+from app.services.runs import RunService
+from app.services.schedules.schedules import ScheduleService
+from app.services.sessions import SessionService
+from app.services.webhooks import WebhookService
+from app.services.workflows import WorkflowService
+from app.settings import Settings
+
+__all__ = ["Services"]
+
+
+class Services(Protocol):
+    settings: Settings
+    bus: EventBus
+    """Live events: what pages follow to update as runs go."""
+    workflows: WorkflowService
+    drafts: DraftService
+    runs: RunService
+    approvals: ApprovalService
+    agents: AgentService
+    credentials: CredentialService
+    sessions: SessionService
+    examples: ExampleService
+    schedules: ScheduleService
+    webhooks: WebhookService
+    batches: BatchService

@@ -1,0 +1,178 @@
+"""The editor's helpers: checking a draft as it is edited, previewing a step's input, trying one step.
+
+A draft is a definition that may be invalid and is not saved yet. Checking it is instant (the graph and
+the saved agents, on every edit); what only the database knows (the workflows its `workflow` steps run)
+is checked by `problems`. Previews and trials use the last run's data, or a sample payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import httpx
+from sqlmodel import Session
+
+from app.engine import mapping
+from app.engine.exceptions import Problem
+from app.engine.inputs import form_schema, workflow_input_schemas
+from app.engine.kinds import AgentKind, AgentServices, Kinds, config_errors
+from app.engine.model import WorkflowDefinition
+from app.engine.plan import validate
+from app.engine.store import AgentRecord
+from app.engine.trial import Trial, preview, try_node
+from storage import repositories as repo
+from storage.db import Database
+from storage.models import NodeRunRow, RunRow
+
+__all__ = ["DraftService", "PreviewKind", "RunData"]
+
+PreviewKind = Literal["json", "note", "error"]
+CONTEXT_ROOTS = frozenset({"input", "payload", "run.id", "run.sessionId", "run.workflowId"})
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run's payload and its steps' outputs and statuses, for previews against real data."""
+
+    run_id: str
+    payload: Any
+    outputs: dict[str, Any]
+    statuses: dict[str, str]
+
+
+class AgentDirectory(Protocol):
+    """What drafts need of the agents service: the saved agents, by id."""
+
+    async def by_id(self) -> dict[str, AgentRecord]: ...
+
+
+class WorkflowChecker(Protocol):
+    """What drafts need of the workflows service: every problem of a definition, the database's included."""
+
+    async def problems(self, workflow_id: str, definition: WorkflowDefinition | None = None) -> list[Problem]: ...
+
+
+class DraftService:
+    """What the editor asks while someone edits a workflow; nothing here writes anything."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        kinds: Kinds,
+        http: httpx.AsyncClient,
+        agent_services: Callable[[], AgentServices],
+        agents: AgentDirectory,
+        workflows: WorkflowChecker,
+    ) -> None:
+        self._db = db
+        self._kinds = kinds
+        self._http = http
+        self._agent_services = agent_services
+        self._agents = agents
+        self._workflows = workflows
+
+    # --- checking ----------------------------------------------------------------------------------------
+
+    def check(self, definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> list[Problem]:
+        """Every reason the draft cannot run that the graph and the saved agents tell (instant)."""
+        return validate(definition, agents, self._kinds)
+
+    @staticmethod
+    def runs_workflows(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> bool:
+        """Whether the draft has `workflow` steps, whose targets only `problems` can check."""
+        return any(agents[n.agent_id].kind == "workflow" for n in definition.nodes if n.agent_id in agents)
+
+    async def problems(self, workflow_id: str, definition: WorkflowDefinition) -> list[Problem]:
+        """Every reason the draft cannot run, including what the workflows its steps run allow."""
+        return await self._workflows.problems(workflow_id, definition)
+
+    def kind(self, name: str) -> type[AgentKind] | None:
+        return self._kinds.get(name)
+
+    def config_errors(self, kind: str, config: dict[str, Any]) -> list[str]:
+        return config_errors(self._kinds, kind, config)
+
+    def input_schema(self, definition: WorkflowDefinition | None, agents: Mapping[str, AgentRecord]) -> Any:
+        """The form the run dialog shows for the workflow's input, or None when it takes any JSON."""
+        return form_schema(workflow_input_schemas(definition, agents, self._kinds) if definition else [])
+
+    # --- data to preview with --------------------------------------------------------------------------------
+
+    async def last_run(self, workflow_id: str) -> RunData | None:
+        """The newest run's payload and its steps' outputs: what previews and completions are shown against."""
+
+        def read(session: Session) -> tuple[RunRow, list[NodeRunRow]] | None:
+            rows, _ = repo.list_runs(session, workflow_id=workflow_id, offset=0, limit=1)
+            if not rows:
+                return None
+            return rows[0], repo.list_node_runs(session, run_id=rows[0].id)
+
+        found = await self._db.tx(read)
+        if found is None:
+            return None
+        run, nodes = found
+        outputs = {n.node_key: n.output for n in nodes if n.status == "COMPLETED"}
+        return RunData(run.id, run.input, outputs, {n.node_key: n.status for n in nodes})
+
+    def preview_input(
+        self, definition: WorkflowDefinition, key: str, *, payload: Any, outputs: Mapping[str, Any], workflow_id: str
+    ) -> tuple[str, PreviewKind]:
+        """The step's rendered input as JSON, or why it cannot be shown (yet)."""
+        shown = preview(definition, key, payload=payload, outputs=outputs, workflow_id=workflow_id)
+        node = definition.node(key)
+        if node.input_mapping is None:  # the previous steps' output
+            used = {edge.source for edge in definition.edges if edge.target == key}
+        else:
+            used = mapping.referenced_nodes(node.input_mapping)
+        unseen = sorted((used & {n.key for n in definition.nodes}) - set(outputs))  # unknown names are errors
+        if unseen and (shown.error is not None or node.input_mapping is None):
+            names = ", ".join(f"'{name}'" for name in unseen)  # not wrong: those steps have not run yet
+            return f"No output from {names} yet: run the workflow once to preview with its data.", "note"
+        if shown.error is None:
+            return json.dumps(shown.input, indent=2, default=str), "json"
+        return shown.error, "error"
+
+    @staticmethod
+    def completions(
+        definition: WorkflowDefinition | None, key: str, payload: Any, outputs: Mapping[str, Any]
+    ) -> set[str]:
+        """Names a template of step `key` can use: the context roots, payload fields and upstream outputs' fields."""
+        names = set(CONTEXT_ROOTS)
+        if isinstance(payload, dict):
+            names |= {f"payload.{k}" for k in payload}
+        if definition is None:
+            return names
+        upstream = {e.source for e in definition.edges if e.target == key}
+        frontier = set(upstream)
+        while frontier:
+            current = frontier.pop()
+            for edge in definition.edges:
+                if edge.target == current and edge.source not in upstream:
+                    upstream.add(edge.source)
+                    frontier.add(edge.source)
+        for source in upstream:
+            names.add(f"nodes.{source}.output")
+            value = outputs.get(source)
+            if isinstance(value, dict):
+                names |= {f"nodes.{source}.output.{k}" for k in value if str(k).isidentifier()}
+        return names
+
+    async def try_step(
+        self, workflow_id: str, definition: WorkflowDefinition, key: str, *, payload: Any, outputs: dict[str, Any]
+    ) -> Trial:
+        """Run one step of a (possibly unsaved) definition alone; nothing is stored."""
+        return await try_node(
+            definition,
+            key,
+            await self._agents.by_id(),
+            kinds=self._kinds,
+            http=self._http,
+            payload=payload,
+            outputs=outputs,
+            workflow_id=workflow_id,
+            services=self._agent_services(),
+        )

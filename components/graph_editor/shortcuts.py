@@ -1,0 +1,21 @@
+"""The graph editor's keyboard shortcuts, as the `?` help lists them: `(keys, what they do)`.
+
+The browser handles them from the table `SHORTCUTS` in `src/keyboard.mjs` (one entry per key combination);
+`tests/unit/test_editor_shortcuts.py` checks that both list the same combinations.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SHORTCUTS"]
+
+SHORTCUTS: list[tuple[str, str]] = [
+    ("Delete / Backspace", "delete the selection"),
+    ("Ctrl+C / Ctrl+V", "copy and paste steps"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo and redo"),
+    ("Ctrl+S", "save"),
+    ("Ctrl+Enter", "run"),
+    ("Ctrl+A", "select all"),
+    ("Shift+drag", "box select"),
+    ("Shift+Alt+T", "tidy the layout"),
+    ("?", "this list"),
+]
