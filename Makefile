@@ -49,7 +49,7 @@ test: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	cd $(EDITOR) && npm run --silent lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .

@@ -1,15 +1,24 @@
-"""The one clock Flowyard reads. Tests may replace `now` to freeze or move time."""
+"""The one clock Flowyard reads. Tests may replace `now` to freeze or move time, and `sleep` to skip waits."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-__all__ = ["iso", "now"]
+__all__ = ["Sleep", "iso", "now", "sleep"]
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def now() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+async def sleep(seconds: float) -> None:
+    """Wait `seconds` before trying something again (retry backoffs, a server's Retry-After)."""
+    await asyncio.sleep(seconds)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -67,9 +67,9 @@ def create_api(settings: Settings) -> FastAPI:
     api.include_router(webhooks.hooks)  # no bearer token: the secret in the URL is the credential
 
     @api.get("/api/health", tags=["health"])
-    async def health() -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         """200 with `{"status": "ok"}` once the app is ready (migrated, executor started); 503 before."""
-        if not api.state.ready:
+        if not request.app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 

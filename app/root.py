@@ -8,8 +8,7 @@ the pages, the API and the CLI reach them as attributes of the `Flowyard` they a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import httpx
@@ -40,8 +39,6 @@ from storage.sessions import SqlSessionMemory
 
 __all__ = ["Flowyard"]
 
-Sleep = Callable[[float], Awaitable[None]]
-
 
 class Flowyard:
     """Storage, the executor and every service of one process, wired from `Settings`."""
@@ -54,7 +51,7 @@ class Flowyard:
         http: httpx.AsyncClient,
         bus: EventBus | None = None,
         now: Callable[[], datetime] = clock.now,
-        sleep: Sleep = asyncio.sleep,
+        sleep: clock.Sleep = clock.sleep,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -150,7 +147,7 @@ class Flowyard:
         *,
         http: httpx.AsyncClient | None = None,
         now: Callable[[], datetime] = clock.now,
-        sleep: Sleep = asyncio.sleep,
+        sleep: clock.Sleep = clock.sleep,
     ) -> Flowyard:
         """Connect, migrate and seed the default agents. Call `start()` to begin executing runs."""
         db = Database.from_url(settings.resolved_database_url)

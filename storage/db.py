@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
@@ -60,10 +61,25 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest revision of the migrations (read once per process)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def _at_head(connection: sa.Connection) -> bool:
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return False
+    current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return current == [head_revision()]
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent; a database already there is only looked at)."""
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if _at_head(connection):
+            return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -10,7 +10,6 @@ server's own count when it reports one, else an estimate marked ``estimated``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -210,7 +209,7 @@ class Llm(AgentKind):
                 if number == self.retries:
                     raise AgentError(str(retry), usage=usage_so_far or None, retry_after=retry.after) from None
                 wait = retry.after if retry.after is not None else self.retry_backoff_seconds * 2**number
-                await asyncio.sleep(min(wait, MAX_RETRY_AFTER_SECONDS))
+                await ctx.sleep(min(wait, MAX_RETRY_AFTER_SECONDS))
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def _whole(

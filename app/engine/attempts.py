@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from app import ids
+from app import clock, ids
 from app.engine.events import EventBus
 from app.engine.exceptions import AgentError, NodeError, NodeTimeout
 from app.engine.kinds import AgentContext, AgentKind, AgentResult, AgentServices
@@ -45,7 +45,7 @@ class NodeAttempts:
     services: AgentServices
     bus: EventBus
     _now: Callable[[], datetime]
-    _sleep: Callable[[float], Awaitable[None]]
+    _sleep: clock.Sleep
     _slots: asyncio.Semaphore
     _tokens: dict[str, int]
 
@@ -130,6 +130,7 @@ class NodeAttempts:
             stream=lambda text: self._publish(run, NodeStatus.RUNNING.value, node_key=key, data={"delta": text}),
             run_tokens=self._tokens.get(run.id, 0),
             chain=run.chain,
+            sleep=self._sleep,
         )
         async with self._slots if agent.holds_slot else contextlib.nullcontext():
             try:

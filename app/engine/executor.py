@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,7 +78,7 @@ class Executor(NodeAttempts):
         recovery_interval: float = 5.0,
         now: Callable[[], datetime] = clock.now,
         services: AgentServices | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: clock.Sleep = clock.sleep,
     ) -> None:
         self.store = store
         self.kinds = kinds

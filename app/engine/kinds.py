@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app import clock
 from app.engine.mapping import render_value
 
 __all__ = [
@@ -132,6 +133,8 @@ class AgentContext:
     """Workflow ids of the runs this run is nested in (sub-workflow steps), outermost first."""
     run_tokens: int = 0
     """Tokens the run's other nodes used before this node started (for a per-run token budget)."""
+    sleep: clock.Sleep = clock.sleep
+    """How the agent waits before trying again within one attempt (the executor's: tests replace it)."""
 
     @property
     def idempotency_key(self) -> str:

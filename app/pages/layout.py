@@ -2,8 +2,8 @@
 
 The header carries the product name, a live count of active runs and the light/dark toggle (remembered
 per browser in `app.storage.user`); the navigation lists every section, with the Inbox's pending
-approvals as a badge. Sections whose page has not been written yet get a "coming soon" page from
-`register_coming_soon()`, so no link in the navigation ever leads to a 404.
+approvals as a badge. Every section in the navigation is a page that does its job: a section is listed
+once its page exists.
 """
 
 from __future__ import annotations

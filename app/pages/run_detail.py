@@ -19,8 +19,7 @@ from app.engine.events import Event
 from app.engine.exceptions import FlowyardError, NotFound
 from app.engine.model import ApprovalStatus, CallbackDelivery, RunStatus, Trigger, WorkflowDefinition
 from app.engine.store import AgentRecord
-from app.models.runs import ApprovalPublic, NodeRunPublic
-from app.models.runs import RunDetail as RunInfo
+from app.models.runs import ApprovalPublic, NodeRunPublic, RunDetail
 from app.pages import theme
 from app.pages.context import services
 from app.pages.layout import frame
@@ -46,18 +45,18 @@ def register() -> None:
                 ui.button("All runs", on_click=lambda: ui.navigate.to("/runs")).props("outline no-caps")
             return
         with frame(f"Run {run_id}", full_width=False):
-            page = RunDetail(run_id, await services().agents.by_id())
+            page = RunView(run_id, await services().agents.by_id())
             await page.build(detail, definition)
 
 
-class RunDetail:
+class RunView:
     """The run as last read, the node shown in the side panel, and the elements that follow it."""
 
     def __init__(self, run_id: str, agents: dict[str, AgentRecord]) -> None:
         self.run_id = run_id
         self.agents = agents
         self.selected: str | None = None
-        self.run: RunInfo
+        self.run: RunDetail
         self.nodes: dict[str, NodeRunPublic] = {}
         self.approvals: list[ApprovalPublic] = []
         self.deliveries: list[CallbackDelivery] = []
@@ -76,7 +75,7 @@ class RunDetail:
             return node.name or (agent.name if agent else key)
         return key
 
-    async def build(self, run: RunInfo, definition: WorkflowDefinition | None) -> None:
+    async def build(self, run: RunDetail, definition: WorkflowDefinition | None) -> None:
         self._take(run, definition)
         self.deliveries = await services().runs.callback_deliveries(self.run_id)
         try:
@@ -130,7 +129,7 @@ class RunDetail:
         if not RunStatus(self.run.status).is_terminal:
             ui.timer(1.0, self._tick)  # running durations keep counting between events
 
-    def _take(self, run: RunInfo, definition: WorkflowDefinition | None) -> None:
+    def _take(self, run: RunDetail, definition: WorkflowDefinition | None) -> None:
         self.run, self.approvals, self.definition = run, run.approvals, definition
         self.nodes = {n.key: n for n in run.nodes}
 

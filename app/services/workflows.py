@@ -326,8 +326,9 @@ class WorkflowService:
         doc = documents.parse_document(document, self._kinds)
 
         def create(session: Session) -> WorkflowRow:
-            known = {a.id for a in repo.list_agents(session, offset=0, limit=10_000)[0]} | {a.id for a in doc.agents}
-            unknown = sorted({n.agent_id for n in doc.definition.nodes} - known)
+            used = {n.agent_id for n in doc.definition.nodes}
+            known = {a.id for a in repo.get_agents(session, agent_ids=used)} | {a.id for a in doc.agents}
+            unknown = sorted(used - known)
             if unknown:
                 raise InvalidInput("definition.nodes", f"unknown agent(s) {', '.join(unknown)}, not in the document")
             now = self._now()

@@ -9,13 +9,16 @@ import pytest
 
 from app.settings import Settings
 from tests.api.helpers import V1
+from tests.databases import fresh_data_dir
 
 TOKEN = "x" * 20
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", lease_seconds=5, recovery_interval_seconds=0.5, admin_token=TOKEN)
+    return Settings(
+        data_dir=fresh_data_dir(tmp_path / "data"), lease_seconds=5, recovery_interval_seconds=0.5, admin_token=TOKEN
+    )
 
 
 async def test_api_call_without_token_is_401(api: httpx.AsyncClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from app.settings import Settings
 from tests.api.helpers import V1
+from tests.databases import fresh_data_dir
 
 LIMIT = 1024
 
@@ -17,7 +18,9 @@ LIMIT = 1024
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """The default settings with the smallest body limit Flowyard allows."""
-    return Settings(data_dir=tmp_path / "data", lease_seconds=5, recovery_interval_seconds=0.5, max_body_bytes=LIMIT)
+    return Settings(
+        data_dir=fresh_data_dir(tmp_path / "data"), lease_seconds=5, recovery_interval_seconds=0.5, max_body_bytes=LIMIT
+    )
 
 
 async def _workflow_count(api: httpx.AsyncClient) -> int:

@@ -11,13 +11,16 @@ import pytest
 from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, create_workflow, finished_run, start_run
+from tests.databases import fresh_data_dir
 from tests.llm_server import ChatServer, count_tokens
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """As everywhere, with FLOWYARD_SESSION_WINDOW=2: an llm step sees the session's last exchange only."""
-    return Settings(data_dir=tmp_path / "data", lease_seconds=5, recovery_interval_seconds=0.5, session_window=2)
+    return Settings(
+        data_dir=fresh_data_dir(tmp_path / "data"), lease_seconds=5, recovery_interval_seconds=0.5, session_window=2
+    )
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from tests.api.v2_helpers import (
     run_v2,
     status_of,
 )
+from tests.databases import fresh_data_dir
 from tests.servers import LocalServer
 
 
@@ -259,7 +260,7 @@ async def test_status_of_an_unknown_run_is_404(api: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def api_with_token(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(Settings(data_dir=tmp_path / "locked", admin_token=TOKEN, callback_secret=SECRET))
+    app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "locked"), admin_token=TOKEN, callback_secret=SECRET))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as client:

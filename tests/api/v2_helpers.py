@@ -17,6 +17,7 @@ from app.agents.transform import Transform
 from app.engine.callbacks import verify
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, create_workflow
+from tests.databases import fresh_data_dir
 from tests.servers import Recorded
 
 V2 = "/api/v2"
@@ -27,7 +28,7 @@ TOKEN = "a-token-of-at-least-16-chars"
 def fast_callback_settings(tmp_path: Path) -> Settings:
     """Fast callbacks: retries after 20 ms, 40 ms…, an attempt gives up after 2 s."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=fresh_data_dir(tmp_path / "data"),
         lease_seconds=5,
         recovery_interval_seconds=0.5,
         callback_secret=SECRET,

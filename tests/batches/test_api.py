@@ -17,6 +17,7 @@ from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, assert_refused, create_workflow
 from tests.batches.helpers import csv_bytes
+from tests.databases import fresh_data_dir
 
 
 async def _enrich_workflow(api: httpx.AsyncClient) -> str:
@@ -152,7 +153,7 @@ async def test_unknown_batches_and_bad_queries_answer_4xx(api: httpx.AsyncClient
 async def small_uploads(tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An API whose bodies may be 1 KiB and whose uploads 4 KiB."""
     settings = Settings(
-        data_dir=tmp_path / "small",
+        data_dir=fresh_data_dir(tmp_path / "small"),
         lease_seconds=5,
         recovery_interval_seconds=0.5,
         max_body_bytes=1024,

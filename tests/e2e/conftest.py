@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.databases import fresh_data_dir
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -28,6 +30,7 @@ def flowyard_server(
     data_dir: Path, port: int, *, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start `flowyard serve` and wait for /api/health; on exit, stop it (if a test has not killed it)."""
+    fresh_data_dir(data_dir)
     log = (data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],

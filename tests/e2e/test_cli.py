@@ -13,6 +13,14 @@ from app.cli import main
 EXAMPLE = Path(__file__).parents[2] / "assets" / "examples" / "lead-routing.json"
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The commands' data directory (their generated keys go there, not into the checkout's ./data)."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("FLOWYARD_DATA_DIR", str(path))
+    return path
+
+
 def _workflow_count(path: Path) -> int:
     if not path.exists():
         return 0

@@ -12,6 +12,7 @@ import pytest
 from app.engine.model import NodeSpec, RunStatus, WorkflowDefinition
 from app.root import Flowyard
 from app.settings import Settings
+from tests.databases import fresh_data_dir
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """A Monday, noon UTC: where the moved clock starts."""
@@ -44,7 +45,10 @@ def clock() -> Clock:
 @pytest.fixture
 def scheduling_settings(tmp_path: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", lease_seconds=5, recovery_interval_seconds=0.5, scheduler_poll_seconds=0.5
+        data_dir=fresh_data_dir(tmp_path / "data"),
+        lease_seconds=5,
+        recovery_interval_seconds=0.5,
+        scheduler_poll_seconds=0.5,
     )
 
 

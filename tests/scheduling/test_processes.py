@@ -59,15 +59,17 @@ async def test_an_interval_of_one_second_fires_every_second_on_the_real_clock(sc
 
 
 @pytest.mark.postgres
-async def test_two_processes_on_one_database_fire_each_due_time_once(tmp_path: Path, postgres_url: str) -> None:
-    setup = open_flowyard(Settings(database_url=postgres_url, data_dir=tmp_path / "setup"))
+async def test_two_processes_on_one_database_fire_each_due_time_once(
+    tmp_path: Path, own_migrated_postgres_url: str
+) -> None:
+    setup = open_flowyard(Settings(database_url=own_migrated_postgres_url, data_dir=tmp_path / "setup"))
     workflow_id = await workflow(setup)
     schedule = await setup.schedules.create(workflow_id, ScheduleSpec(interval_seconds=1, overlap_policy="allow"))
     await setup.close()
 
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", SERVE, postgres_url, str(tmp_path / f"process-{n}"), "6"],
+            [sys.executable, "-c", SERVE, own_migrated_postgres_url, str(tmp_path / f"process-{n}"), "6"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
@@ -79,7 +81,7 @@ async def test_two_processes_on_one_database_fire_each_due_time_once(tmp_path: P
         assert process.returncode == 0, output.decode()
         tallies.append(output.decode().strip().splitlines()[-1])
 
-    engine = sa.create_engine(postgres_url)
+    engine = sa.create_engine(own_migrated_postgres_url)
     try:
         with engine.connect() as conn:
             fires = conn.execute(

@@ -13,8 +13,8 @@ from app.settings import Settings
 pytestmark = pytest.mark.postgres
 
 
-async def test_steps_run_pause_resume_and_complete_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=postgres_url))
+async def test_steps_run_pause_resume_and_complete_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
     async with app.router.lifespan_context(app):
         flowyard = app.state.flowyard
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
@@ -38,8 +38,8 @@ async def test_steps_run_pause_resume_and_complete_on_postgres(postgres_url: str
     assert history["totalElements"] == 1 and history["content"][0]["currentStepOrder"] == 3
 
 
-async def test_workflow_step_runs_a_sub_workflow_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=postgres_url))
+async def test_workflow_step_runs_a_sub_workflow_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
     async with app.router.lifespan_context(app):
         flowyard = app.state.flowyard
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:

@@ -19,6 +19,7 @@ from app.root import Flowyard
 from app.services.approvals import ApprovalService
 from app.services.json_diff import MISSING
 from app.settings import Settings
+from tests.databases import fresh_sqlite_url
 
 
 class Clock:
@@ -42,7 +43,7 @@ def clock() -> Clock:
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'flowyard.db'}"
+        return fresh_sqlite_url(tmp_path / "flowyard.db")
     url: str = request.getfixturevalue("migrated_postgres_url")
     return url
 
@@ -56,7 +57,7 @@ async def open_flowyard(url: str, tmp_path: Path, clock: Callable[[], datetime])
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def flowyard(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Flowyard]:
-    url = f"sqlite:///{tmp_path / 'flowyard.db'}" if request.param == "sqlite" else None
+    url = fresh_sqlite_url(tmp_path / "flowyard.db") if request.param == "sqlite" else None
     url = url or request.getfixturevalue("migrated_postgres_url")
     app = await open_flowyard(url, tmp_path, clock)
     yield app

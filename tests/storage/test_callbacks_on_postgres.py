@@ -19,18 +19,20 @@ from tests.servers import LocalServer
 pytestmark = pytest.mark.postgres
 
 
-def fast_settings(postgres_url: str, data_dir: Path) -> Settings:
+def fast_settings(own_migrated_postgres_url: str, data_dir: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
-        database_url=postgres_url,
+        database_url=own_migrated_postgres_url,
         callback_secret="callback-secret-for-tests",
         callback_base_delay_seconds=0.02,
         callback_sweep_interval_seconds=0.1,
     )
 
 
-async def test_v2_run_callback_is_delivered_after_a_retry_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(fast_settings(postgres_url, tmp_path))
+async def test_v2_run_callback_is_delivered_after_a_retry_on_postgres(
+    own_migrated_postgres_url: str, tmp_path: Path
+) -> None:
+    app = create_api(fast_settings(own_migrated_postgres_url, tmp_path))
     with LocalServer() as web:
         hook = web.reply("/hook", (500, {"error": "down"}), (200, {"ok": True}))
         async with app.router.lifespan_context(app):
@@ -52,10 +54,10 @@ async def test_v2_run_callback_is_delivered_after_a_retry_on_postgres(postgres_u
     assert web.calls_to("/hook")[-1].json()["output"] == "Hi Ada"
 
 
-async def test_two_processes_send_each_due_callback_once(postgres_url: str, tmp_path: Path) -> None:
+async def test_two_processes_send_each_due_callback_once(own_migrated_postgres_url: str, tmp_path: Path) -> None:
     with LocalServer() as web:
         hook = web.reply("/hook", (200, {}))
-        settings = fast_settings(postgres_url, tmp_path)
+        settings = fast_settings(own_migrated_postgres_url, tmp_path)
         producer = Flowyard.open(settings)
         await producer.executor.start()  # ends runs but sends no callbacks
         workflow = await producer.workflows.create(name="Many")

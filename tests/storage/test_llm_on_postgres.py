@@ -14,8 +14,8 @@ from tests.llm_server import ChatServer
 pytestmark = pytest.mark.postgres
 
 
-async def test_sessions_and_token_totals_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=postgres_url))
+async def test_sessions_and_token_totals_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
     with ChatServer() as chat:
         chat.script("two words")
         async with app.router.lifespan_context(app):

@@ -20,6 +20,7 @@ from app.settings import Settings
 from storage import history
 from storage.db import create_db_engine, migrate
 from storage.models import ApprovalRow, CallbackDeliveryRow, NodeRunRow, RunRow, WorkflowRow
+from tests.databases import fresh_sqlite_url
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 FINISHED = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED]
@@ -29,7 +30,7 @@ ACTIVE = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED]
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'flowyard.db'}"
+        return fresh_sqlite_url(tmp_path / "flowyard.db")
     url: str = request.getfixturevalue("migrated_postgres_url")
     return url
 

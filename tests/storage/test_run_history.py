@@ -18,6 +18,7 @@ from app.root import Flowyard
 from app.settings import Settings
 from storage.history import encode_cursor
 from storage.models import ApprovalRow, RunRow, WorkflowRow
+from tests.databases import fresh_data_dir
 
 T0 = datetime(2030, 3, 1, 8, 0, tzinfo=UTC)
 STATUSES = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.RUNNING, RunStatus.PAUSED]
@@ -28,7 +29,7 @@ TRIGGERS = [Trigger.API, Trigger.SCHEDULE, Trigger.UI, Trigger.WEBHOOK]
 async def flowyard(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Flowyard]:
     """Flowyard on an empty database, its executor not started: seeded runs stay as they are written."""
     url = None if request.param == "sqlite" else request.getfixturevalue("migrated_postgres_url")
-    app = Flowyard.open(Settings(data_dir=tmp_path, database_url=url))
+    app = Flowyard.open(Settings(data_dir=fresh_data_dir(tmp_path), database_url=url))
     yield app
     await app.close()
 

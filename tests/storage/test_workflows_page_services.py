@@ -13,13 +13,14 @@ import pytest
 from app.engine.exceptions import InvalidInput, NotFound
 from app.root import Flowyard
 from app.settings import Settings
+from tests.databases import fresh_data_dir
 from tests.ui.helpers import document, paused_run, run_to_end, steps
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def flowyard(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Flowyard]:
     url = None if request.param == "sqlite" else request.getfixturevalue("migrated_postgres_url")
-    app = Flowyard.open(Settings(data_dir=tmp_path, database_url=url))
+    app = Flowyard.open(Settings(data_dir=fresh_data_dir(tmp_path), database_url=url))
     await app.start()
     yield app
     await app.close()

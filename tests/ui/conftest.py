@@ -8,12 +8,13 @@ import pytest
 from nicegui.testing import User
 
 from app.root import Flowyard
+from tests.databases import fresh_data_dir
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """FLOWYARD_DATA_DIR for the app that tests/ui/main.py starts (autouse: set before `user` starts it)."""
-    path = tmp_path / "data"
+    path = fresh_data_dir(tmp_path / "data")
     monkeypatch.setenv("FLOWYARD_DATA_DIR", str(path))
     return path
 

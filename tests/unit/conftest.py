@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -28,10 +29,27 @@ def store() -> InMemoryRunStore:
     return store
 
 
+class Slept:
+    """Stands in for `clock.sleep`: returns at once, adding up the seconds it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds += seconds
+        await asyncio.sleep(0)
+
+
 @pytest.fixture
-async def executor(store: InMemoryRunStore) -> AsyncIterator[Executor]:
+def slept() -> Slept:
+    return Slept()
+
+
+@pytest.fixture
+async def executor(store: InMemoryRunStore, slept: Slept) -> AsyncIterator[Executor]:
+    """The executor, its retry waits counted in `slept` rather than waited out."""
     async with httpx.AsyncClient() as http:
-        executor = Executor(store, kinds=KINDS, http=http, lease_seconds=5, recovery_interval=60)
+        executor = Executor(store, kinds=KINDS, http=http, lease_seconds=5, recovery_interval=60, sleep=slept)
         yield executor
         await executor.stop()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from app.engine.memory import InMemoryRunStore
 from app.engine.model import NodeRunRecord, NodeSpec, RunRecord, RunStatus, WorkflowDefinition
 from app.engine.store import AgentRecord
 from tests.llm_server import ChatServer, Reply, count_tokens, pieces
-from tests.unit.conftest import chain
+from tests.unit.conftest import Slept, chain
 
 
 class RecordingBus(InProcessEventBus):
@@ -63,8 +62,10 @@ class Memory:
 
 
 class Runner:
-    def __init__(self, executor: Executor, store: InMemoryRunStore, bus: RecordingBus, chat: ChatServer) -> None:
-        self.executor, self.store, self.bus, self.chat = executor, store, bus, chat
+    def __init__(
+        self, executor: Executor, store: InMemoryRunStore, bus: RecordingBus, chat: ChatServer, slept: Slept
+    ) -> None:
+        self.executor, self.store, self.bus, self.chat, self.slept = executor, store, bus, chat, slept
         self.number = 0
 
     def agent(self, agent_id: str = "model", **config: Any) -> str:
@@ -98,14 +99,21 @@ def chat() -> Iterator[ChatServer]:
 
 
 @pytest.fixture
-async def runner(store: InMemoryRunStore, chat: ChatServer) -> AsyncIterator[Runner]:
+async def runner(store: InMemoryRunStore, chat: ChatServer, slept: Slept) -> AsyncIterator[Runner]:
     bus = RecordingBus()
     services = AgentServices(credentials=Keys(openai="sk-test-123"), sessions=Memory())
     async with httpx.AsyncClient() as http:
         executor = Executor(
-            store, kinds=KINDS, http=http, bus=bus, lease_seconds=5, recovery_interval=60, services=services
+            store,
+            kinds=KINDS,
+            http=http,
+            bus=bus,
+            lease_seconds=5,
+            recovery_interval=60,
+            services=services,
+            sleep=slept,
         )
-        yield Runner(executor, store, bus, chat)
+        yield Runner(executor, store, bus, chat, slept)
         await executor.stop()
 
 
@@ -315,11 +323,10 @@ async def test_429_is_retried_after_the_servers_retry_after(runner: Runner) -> N
     runner.chat.script(Reply(status=429, error="slow down", headers={"Retry-After": "1"}), "fine now")
     agent = runner.agent(stream=True)
 
-    started = time.monotonic()
     run = await runner.run(ask(agent), "go")
 
     assert run.output == "fine now"
-    assert time.monotonic() - started >= 1.0
+    assert runner.slept.seconds >= 1.0
     assert len(runner.chat.requests) == 2
 
 

@@ -10,6 +10,7 @@ import pytest
 from app.main import create_api
 from app.settings import Settings
 from tests.api.helpers import ISO_UTC, V1, assert_refused, create_workflow, workflow_with_steps
+from tests.databases import fresh_data_dir
 from tests.webhooks.helpers import hook_path, webhook
 
 
@@ -131,7 +132,7 @@ async def test_rotating_a_workflow_without_a_webhook_is_404(api: httpx.AsyncClie
 
 
 async def test_default_body_limit_is_never_above_the_servers(tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path / "data", max_body_bytes=100_000))
+    app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "data"), max_body_bytes=100_000))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as api:
@@ -144,7 +145,7 @@ async def test_default_body_limit_is_never_above_the_servers(tmp_path: Path) -> 
 
 async def test_management_needs_the_token_but_the_webhook_url_does_not(tmp_path: Path) -> None:
     token = "a-long-enough-admin-token"
-    app = create_api(Settings(data_dir=tmp_path / "data", admin_token=token))
+    app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "data"), admin_token=token))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as anonymous:
