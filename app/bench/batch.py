@@ -1,4 +1,4 @@
-"""`flowyard bench --batch`: a 10,000-row CSV through a 3-node `transform` workflow, end to end.
+"""`flowyard bench --batch`: a 10,000-row CSV through a 3-step `transform` workflow, end to end.
 
 One process on a temporary SQLite database, the way `flowyard serve` runs: the file is parsed,
 mapped and stored as a batch (one transaction), then the batch runner starts one run per row
@@ -94,7 +94,7 @@ async def run_batch_benchmark(*, rows: int = 10_000, concurrency: int = 32) -> d
     results["text"] = "\n".join(
         [
             "Flowyard batch benchmark (one process, temporary SQLite, WAL)",
-            f"  {rows} CSV rows through a 3-node transform workflow, {concurrency} runs at once",
+            f"  {rows} CSV rows through a 3-step transform workflow, {concurrency} runs at once",
             f"  stored the batch (parse, map, one transaction)   {created:8.3f} s",
             f"  batch {status.lower()}, {completed} rows completed   {seconds:8.2f} s   {rows / seconds:8.1f} rows/s",
             f"  [{'ok ' if met else 'MISS'}] target < {TARGET_SECONDS:.0f} s: {where}",
