@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from app.engine.model import RunRecord
 from app.models.batches import BatchItemPublic, BatchPublic
-from storage.models import BatchItemRow, BatchRow, RunRow, WorkflowRow
+from storage.models import batch_rows as rows
+from storage.models import batches, runs, workflows
 
 __all__ = [
     "ACTIVE",
@@ -39,10 +40,6 @@ __all__ = [
     "start_rows",
 ]
 
-batches = BatchRow.__table__  # type: ignore[attr-defined]
-rows = BatchItemRow.__table__  # type: ignore[attr-defined]
-runs = RunRow.__table__  # type: ignore[attr-defined]
-workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
 
 ACTIVE = ("QUEUED", "RUNNING", "PAUSED")
 RETRYABLE = ("FAILED", "CANCELLED")

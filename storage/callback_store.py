@@ -15,10 +15,10 @@ from app.engine.model import (
     RunRecord,
 )
 from storage.db import Database
+from storage.models import deliveries, runs
+from storage.run_rows import row_to_run
 
 __all__ = ["CallbackRows"]
-
-from storage.run_rows import deliveries, row_to_run, runs
 
 
 class CallbackRows:

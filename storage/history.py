@@ -31,14 +31,7 @@ from app.engine.exceptions import InvalidInput
 from app.engine.model import ApprovalStatus, CallbackState, RunStatus, Trigger
 from app.models.approvals import ApprovalItem, ApprovalPage
 from app.models.runs import ActiveCounts, PruneResult, RunPage, RunQuery, RunSummary
-from storage.models import (
-    ApprovalRow,
-    CallbackDeliveryRow,
-    NodeRunRow,
-    RunRow,
-    WorkflowRow,
-    WorkflowVersionRow,
-)
+from storage.models import approvals, deliveries, node_runs, runs, versions, workflows
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -54,12 +47,6 @@ __all__ = [
     "prune_batches",
 ]
 
-runs = RunRow.__table__  # type: ignore[attr-defined]
-node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
-approvals = ApprovalRow.__table__  # type: ignore[attr-defined]
-deliveries = CallbackDeliveryRow.__table__  # type: ignore[attr-defined]
-workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
-versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 FINISHED_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)

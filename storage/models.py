@@ -329,3 +329,24 @@ class BatchItemRow(BatchItemBase, table=True):
 
     batch_id: str = Field(primary_key=True, foreign_key="batches.id", ondelete="CASCADE", max_length=40)
     row_index: int = Field(primary_key=True)
+
+
+# --- the tables, for SQLAlchemy Core (the hot paths and the history's queries) --------------------------------
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+workflows = _table(WorkflowRow)
+versions = _table(WorkflowVersionRow)
+agents = _table(AgentRow)
+runs = _table(RunRow)
+node_runs = _table(NodeRunRow)
+approvals = _table(ApprovalRow)
+deliveries = _table(CallbackDeliveryRow)
+sessions = _table(SessionRow)
+messages = _table(SessionMessageRow)
+batches = _table(BatchRow)
+batch_rows = _table(BatchItemRow)

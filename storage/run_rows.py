@@ -24,7 +24,12 @@ from app.engine.model import (
     Trigger,
     WorkflowDefinition,
 )
-from storage.models import AgentRow, ApprovalRow, CallbackDeliveryRow, NodeRunRow, RunRow, WorkflowVersionRow
+from storage.models import (
+    agents,
+    approvals,
+    node_runs,
+    runs,
+)
 
 __all__ = [
     "DRIVABLE",
@@ -38,12 +43,6 @@ __all__ = [
     "sum_run_tokens",
 ]
 
-runs = RunRow.__table__  # type: ignore[attr-defined]
-node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
-approvals = ApprovalRow.__table__  # type: ignore[attr-defined]
-versions = WorkflowVersionRow.__table__  # type: ignore[attr-defined]
-agents = AgentRow.__table__  # type: ignore[attr-defined]
-deliveries = CallbackDeliveryRow.__table__  # type: ignore[attr-defined]
 
 DRIVABLE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 _NODE_COLUMNS = (

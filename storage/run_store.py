@@ -26,26 +26,22 @@ from app.engine.model import (
     WorkflowDefinition,
 )
 from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
-from storage.db import Database
-
-__all__ = ["SqlRunStore"]
-
 from storage.callback_store import CallbackRows
+from storage.db import Database
+from storage.models import approvals, node_runs, runs, versions
 from storage.run_rows import (
     DRIVABLE,
     Statements,
-    approvals,
     callback_due_values,
     definition_from_json,
-    node_runs,
     row_to_approval,
     row_to_node_run,
     row_to_run,
-    runs,
     sqlite_save_nodes,
     sum_run_tokens,
-    versions,
 )
+
+__all__ = ["SqlRunStore"]
 
 
 class SqlRunStore(CallbackRows):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app import clock
 from app.models.sessions import SessionMessagePublic, SessionPage, SessionPublic
 from storage.db import Database
-from storage.models import SessionMessageRow, SessionRow
+from storage.models import messages, sessions
 
 __all__ = [
     "SqlSessionMemory",
@@ -25,9 +25,6 @@ __all__ = [
     "session_messages",
     "session_summary",
 ]
-
-sessions = SessionRow.__table__  # type: ignore[attr-defined]
-messages = SessionMessageRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlSessionMemory:
