@@ -243,7 +243,7 @@ class Http(AgentKind):
         description="Name of a credential: api_key and bearer send 'Authorization: Bearer', basic sends basic auth, "
         "header sends its own header.",
     )
-    body: Any = Field(None, description="Body (templates inside); None sends the node's input.")
+    body: Any = Field(None, description="Body (templates inside); empty sends the step's input.")
     body_type: Literal["json", "form", "text"] = Field(
         "json",
         description="json: the body as JSON (a string body is sent as text); form: an object as "
@@ -254,7 +254,7 @@ class Http(AgentKind):
     )
     fail_on_status: list[int | str] = Field(
         default_factory=_default_failing_statuses,
-        description="Statuses that fail the node: codes (404) or ranges ('500-599'). Empty: none does.",
+        description="Statuses that fail the step: codes (404) or ranges ('500-599'). Empty: none does.",
     )
     timeout_seconds: float = Field(30.0, gt=0, le=3600)
 
