@@ -262,8 +262,12 @@ class Inbox:
             await self.load_context()
             self.detail.refresh()
             return
-        label = {"approve": "Approved", "approve_edited": "Approved with edits", "reject": "Rejected"}[decision]
-        ui.notify(f"{label}: the run goes on", type="positive", timeout=2000)
+        said = {
+            "approve": "Approved: the run goes on",
+            "approve_edited": "Approved with edits: the run goes on",
+            "reject": "Rejected: the step and its run fail with your reason",
+        }
+        ui.notify(said[decision], type="positive", timeout=2000)
         self.result = await services().approvals.pending(size=PAGE_SIZE)
         following = next((i.id for i in self.result.items if i.id != approval_id), None)
         if following is not None:

@@ -235,7 +235,7 @@ async def test_reject_needs_a_reason_and_keeps_it(user: User, flowyard: Flowyard
     user.find(marker="reason").type("Off topic this week")
     user.find(marker="reject").click()
 
-    await user.should_see("Rejected: the run goes on")
+    await user.should_see("Rejected: the step and its run fail with your reason")
     [item] = (await flowyard.runs.list_all()).items
     for _ in range(100):
         if (await flowyard.runs.get(item.id)).status == RunStatus.FAILED:
