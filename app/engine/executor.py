@@ -370,7 +370,8 @@ class Executor(NodeAttempts):
         )
         try:
             while failure is None:
-                step = state.advance(render_condition)
+                with mapping.metered():  # the conditions checked in one round share one template budget
+                    step = state.advance(render_condition)
                 now = self._now()
                 for key in step.skipped:
                     writes.add(NodeRunRecord(run.id, key, NodeStatus.SKIPPED, finished_at=now))
@@ -432,7 +433,8 @@ class Executor(NodeAttempts):
     ) -> tuple[NodeRunRecord, dict[str, Any]]:
         """The RUNNING record of a node about to start (or FAILED, when its input mapping fails) and its context."""
         node = plan.nodes[key]
-        node_input = state.input_for(key, run.input, self._condition_renderer(run, state))
+        with mapping.metered():  # the conditions of the edges into the step share one template budget
+            node_input = state.input_for(key, run.input, self._condition_renderer(run, state))
         context = mapping.build_context(
             input=node_input,
             payload=run.input,

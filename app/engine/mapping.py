@@ -9,7 +9,11 @@ The context is the same everywhere a template is rendered (runs, editor previews
 - ``run``     ``run.id``, ``run.sessionId``, ``run.workflowId``
 
 Text without ``{{`` or ``{%`` is taken literally. A template that is a single expression yields
-that expression's value with its type (``{{ input.items }}`` is a list, not its repr).
+that expression's value with its type (``{{ input.items }}`` is a list, not its repr); other output
+that reads as a Python literal of up to 20,000 characters is that value (``[{{ a }}, {{ b }}]``).
+
+Templates render within limits of work, time and size (`app.engine.sandbox`): a template that breaks
+one fails with a MappingError that names it, and one that cannot compile is a problem of its workflow.
 """
 
 from __future__ import annotations
@@ -18,17 +22,18 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
+from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.nativetypes import NativeEnvironment
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from app.engine import sandbox
 from app.engine.exceptions import MappingError
+from app.engine.sandbox import TemplateLimit, metered
 
 __all__ = [
     "CONTEXT_NAMES",
     "build_context",
     "is_template",
+    "metered",
     "referenced_nodes",
     "render",
     "render_value",
@@ -39,29 +44,13 @@ CONTEXT_NAMES = frozenset({"input", "payload", "nodes", "run"})
 MAX_TEMPLATE_CHARS = 100_000
 
 
-class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment, NativeEnvironment):
-    """Jinja2's immutable sandbox (no attribute tricks, no mutation) producing native values.
-
-    On JSON objects a key wins over a method of the same name: ``payload.items`` is the payload's
-    ``items`` field, not ``dict.items`` (the data people map is JSON, not Python).
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, dict) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-
-_env = _SandboxedNativeEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
 def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str) -> Any:
-    return _env.from_string(source)
+def _compile(source: str) -> sandbox.Compiled:
+    return sandbox.compile_template(source)
 
 
 def build_context(
@@ -87,9 +76,9 @@ def render(template: str, context: Mapping[str, Any], *, node: str | None = None
     if not is_template(template):
         return template
     if len(template) > MAX_TEMPLATE_CHARS:
-        raise MappingError(template[:80] + "…", f"longer than {MAX_TEMPLATE_CHARS} characters", node=node)
+        raise MappingError(template[:80] + "…", f"longer than {MAX_TEMPLATE_CHARS:,} characters", node=node)
     try:
-        value = _compile(template).render(context)
+        value = sandbox.render(_compile(template), context)
         if isinstance(value, Undefined):  # a lone expression hands back the Undefined instead of failing
             value._fail_with_undefined_error()
         return value
@@ -97,20 +86,27 @@ def render(template: str, context: Mapping[str, Any], *, node: str | None = None
         raise MappingError(template, f"syntax error on line {exc.lineno}: {exc.message}", node=node) from None
     except UndefinedError as exc:
         raise MappingError(template, exc.message or "undefined value", node=node) from None
+    except TemplateLimit as exc:
+        raise MappingError(template, str(exc), node=node) from None
     except SecurityError as exc:
         raise MappingError(template, f"not allowed: {exc}", node=node) from None
-    except Exception as exc:  # a template may fail in any filter or operator
+    except Exception as exc:  # a template may fail in any filter or operator (and Python's own limits)
         raise MappingError(template, f"{type(exc).__name__}: {exc}", node=node) from None
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, node: str | None = None) -> Any:
-    """Render every string inside a JSON-like value (dicts and lists are walked)."""
+    """Render every string inside a JSON-like value (dicts and lists are walked), all on one budget."""
+    with sandbox.metered():
+        return _render_value(value, context, node)
+
+
+def _render_value(value: Any, context: Mapping[str, Any], node: str | None) -> Any:
     if isinstance(value, str):
         return render(value, context, node=node)
     if isinstance(value, dict):
-        return {key: render_value(item, context, node=node) for key, item in value.items()}
+        return {key: _render_value(item, context, node) for key, item in value.items()}
     if isinstance(value, list):
-        return [render_value(item, context, node=node) for item in value]
+        return [_render_value(item, context, node) for item in value]
     return value
 
 
@@ -126,16 +122,25 @@ def _strings(value: Any) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """(problems, referenced node keys) of one template; cached, since definitions are checked often."""
+    """(problems, referenced node keys) of one template; cached, since definitions are checked often.
+
+    The template is compiled too, so that whatever would stop it from compiling at run time is a
+    problem of the definition now (compiling evaluates nothing the template wrote).
+    """
+    if len(text) > MAX_TEMPLATE_CHARS:
+        return (f"template {text[:80]!r}…: longer than {MAX_TEMPLATE_CHARS:,} characters",), frozenset()
     try:
-        ast = _env.parse(text)
+        ast = sandbox.parse(text)
+        _compile(text)
+        unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
     except TemplateSyntaxError as exc:
-        return (f"template {text!r}: syntax error on line {exc.lineno}: {exc.message}",), frozenset()
+        return (f"template {_shown(text)}: syntax error on line {exc.lineno}: {exc.message}",), frozenset()
+    except TemplateLimit as exc:
+        return (f"template {_shown(text)}: {exc}",), frozenset()
     problems: tuple[str, ...] = ()
-    unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
     if unknown:
         names = ", ".join(unknown)
-        problems = (f"template {text!r} uses unknown name(s) {names}; use input, payload, nodes or run",)
+        problems = (f"template {_shown(text)} uses unknown name(s) {names}; use input, payload, nodes or run",)
     keys: set[str] = set()
     for getattr_node in ast.find_all(nodes.Getattr):
         if isinstance(getattr_node.node, nodes.Name) and getattr_node.node.name == "nodes":
@@ -148,7 +153,14 @@ def _analyse(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
             and isinstance(getitem.arg.value, str)
         ):
             keys.add(getitem.arg.value)
+    broken = sandbox.constant_problem(ast)  # last: it changes the tree
+    if broken is not None:
+        problems = (*problems, f"template {_shown(text)}: {broken}")
     return problems, frozenset(keys)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 200 else repr(text[:200]) + "…"
 
 
 def template_problems(value: Any) -> list[str]:
