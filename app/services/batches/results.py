@@ -4,6 +4,11 @@ Columns: ``row`` (the row's number in the file, from 1), ``status``, ``run_id``,
 columns, one column per output field, then ``error``. An output field is a dotted path into the
 run's output (``summary``, ``result.score``); the field ``output`` is the whole output, which is
 what a workflow whose outputs are not objects gets. Objects and lists are written as JSON text.
+
+A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or TAB or CR before one) as a
+formula, and the cells here hold what uploaded files and runs' outputs said: every such text cell,
+headers included, starts with a single quote instead, as OWASP advises for CSV files. Numbers are
+written as they are (``-3`` is a number, not a formula).
 """
 
 from __future__ import annotations
@@ -42,12 +47,22 @@ def output_value(output: Any, path: str) -> Any:
     return value
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(text: str) -> str:
+    """The text, made safe to open in a spreadsheet: never read as a formula."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+        return _text(value)
+    if isinstance(value, int | float):  # bool too: true, false
+        return json.dumps(value)
+    return _text(json.dumps(value, ensure_ascii=False))
 
 
 def _values(raw: Any, columns: list[str]) -> dict[str, Any]:
@@ -77,7 +92,7 @@ def csv_lines(columns: list[str], fields: list[str], rows: Iterable[Any], *, hea
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
-        writer.writerow(["row", "status", "run_id", *columns, *fields, "error"])
+        writer.writerow(["row", "status", "run_id", *map(_text, columns), *map(_text, fields), "error"])
     for row in rows:
         raw = _values(row.raw, columns)
         writer.writerow(
@@ -87,7 +102,7 @@ def csv_lines(columns: list[str], fields: list[str], rows: Iterable[Any], *, hea
                 row.run_id or "",
                 *(_cell(raw.get(c)) for c in columns),
                 *(_cell(output_value(row.output, f)) if row.status == "COMPLETED" else "" for f in fields),
-                row.error or "",
+                _text(row.error or ""),
             ]
         )
     return buffer.getvalue()
