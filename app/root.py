@@ -13,7 +13,7 @@ from datetime import datetime
 
 import httpx
 
-from app import clock, keys
+from app import clock, keys, outbound
 from app.agents import registry
 from app.engine.callbacks import CallbackDispatcher, CallbackPolicy
 from app.engine.events import EventBus, InProcessEventBus
@@ -152,9 +152,8 @@ class Flowyard:
         """Connect, migrate and seed the default agents. Call `start()` to begin executing runs."""
         db = Database.from_url(settings.resolved_database_url)
         migrate(db.engine)
-        client = http or httpx.AsyncClient(
-            timeout=settings.http_timeout_seconds, follow_redirects=True, headers={"User-Agent": "Flowyard"}
-        )
+        policy = outbound.DestinationPolicy.allowing(settings.allow_private_networks)
+        client = http or outbound.client(policy, timeout=settings.http_timeout_seconds)
         flowyard = cls(settings, db, http=client, now=now, sleep=sleep)
         flowyard.agents.seed(list(registry.PLUGIN_KINDS))
         return flowyard

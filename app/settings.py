@@ -9,6 +9,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app import outbound
+
 __all__ = ["Settings", "get_settings"]
 
 
@@ -36,6 +38,13 @@ class Settings(BaseSettings):
     global_concurrency: int = Field(64, ge=1, description="Nodes that may execute at once in this process.")
     recovery_interval_seconds: float = Field(5.0, gt=0, description="How often orphaned runs are looked for.")
     http_timeout_seconds: float = Field(30.0, gt=0, description="Default timeout of outgoing HTTP calls.")
+    allow_private_networks: str = Field(
+        "",
+        description=(
+            "Comma-separated CIDRs of non-public networks outbound calls may reach (e.g. 127.0.0.1/32 for a local"
+            " model server); default: none. Link-local and cloud metadata addresses are refused even so."
+        ),
+    )
     session_window: int = Field(
         20, ge=0, le=1000, description="Earlier session messages an llm step sees by default (its history window)."
     )
@@ -71,6 +80,15 @@ class Settings(BaseSettings):
     def _refuse_weak_token(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("FLOWYARD_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _refuse_malformed_networks(cls, value: str) -> str:
+        try:
+            outbound.parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"FLOWYARD_ALLOW_PRIVATE_NETWORKS: {exc}") from None
         return value
 
     @field_validator("callback_secret")

@@ -6,8 +6,13 @@ unreachable server fails them instead of skipping them.
 
 from __future__ import annotations
 
-import gc
 import os
+
+# Outbound calls refuse loopback unless allowed (app/outbound.py); the suite's stand-in servers listen on it.
+# Set before anything builds Settings, so every test and every server process a test starts inherits it.
+os.environ.setdefault("FLOWYARD_ALLOW_PRIVATE_NETWORKS", "127.0.0.1/32,::1/128")
+
+import gc
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path

@@ -50,20 +50,21 @@ class Recorded:
 
 
 class LocalServer:
-    """An HTTP server on 127.0.0.1 in a thread. Use it as a context manager, or `start()` and `stop()`."""
+    """An HTTP server on 127.0.0.1 (or another loopback `host`) in a thread. Use it as a context manager, or
+    `start()` and `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[Recorded] = []
         self.script: list[Reply] = []
         self._replies: dict[str, list[Reply]] = {}
         self._changed = threading.Condition()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-http-server", daemon=True
         )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{host}:{self._server.server_address[1]}"
 
     # --- scripting ----------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ Auth comes from a credential named in the config; the body is sent as JSON, a fo
 response is parsed as JSON or text; the statuses in `fail_on_status` fail the node. Every failure
 is an `AgentError` whose message says what to do, never a traceback:
 
+- a destination the outbound policy refuses (`app.outbound`) is final, and the message names the rule;
 - a refused connection, a timeout, a dropped or truncated response, 408, 425, 429 and 5xx are
   retryable: the engine retries the node (its `retries`, with backoff). On 429 and 503 the server's
   `Retry-After` (seconds or an HTTP date) travels as `AgentError.retry_after`, and the executor waits
@@ -11,7 +12,7 @@ is an `AgentError` whose message says what to do, never a traceback:
 - 401 and 403 name the credential to check; other failing statuses and malformed bodies are final.
 
 Secrets never leave: the credential's values are removed from outputs and error messages, in case
-the far end echoes them.
+the far end echoes them, and a redirect to another origin is followed without the credential.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, field_validator
 
-from app import clock
+from app import clock, outbound
 from app.agents.base import AgentContext, AgentKind, Credential, Group
 from app.engine.exceptions import AgentError
 
@@ -89,17 +90,20 @@ async def resolve_credential(ctx: AgentContext, name: str | None) -> Credential 
     return await ctx.services.credentials.get(name)
 
 
-def authorize(headers: dict[str, str], credential: Credential | None) -> httpx.Auth | None:
-    """Apply `credential` to `headers` (bearer tokens, custom headers) or return the auth to send (basic)."""
+def authorize(headers: dict[str, str], credential: Credential | None) -> tuple[str, ...]:
+    """Apply `credential` to `headers`; returns the names of the headers that carry it."""
     if credential is None:
-        return None
-    if credential.type in ("api_key", "bearer"):
-        headers["Authorization"] = f"Bearer {credential.values['token']}"
-    elif credential.type == "header":
-        headers[credential.values["name"]] = credential.values["value"]
-    elif credential.type == "basic":
-        return httpx.BasicAuth(credential.values["username"], credential.values["password"])
-    return None
+        return ()
+    values = credential.values
+    if credential.type == "header":
+        headers[values["name"]] = values["value"]
+        return (values["name"],)
+    if credential.type == "basic":
+        pair = f"{values['username']}:{values['password']}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    else:  # api_key, bearer
+        headers["Authorization"] = f"Bearer {values['token']}"
+    return ("Authorization",)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -128,21 +132,21 @@ async def send(
     timeout: float,
     fail_on: Iterable[tuple[int, int]] = ((400, 599),),
 ) -> httpx.Response:
-    """Send `request`; a network failure or a status within `fail_on` raises an AgentError a user can act on."""
-    auth = authorize(headers, request.credential)
+    """Send `request`; a network failure or a status within `fail_on` raises an AgentError a user can act on.
+
+    Redirects are followed, without the credential from the first one that leads to another origin on.
+    """
+    carrying = authorize(headers, request.credential)
     where = request.shown
     try:
-        response = await ctx.http.request(
-            request.method,
-            request.url,
-            headers=headers,
-            content=content,
-            data=data,
-            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-            timeout=timeout,
+        built = ctx.http.build_request(
+            request.method, request.url, headers=headers, content=content, data=data, timeout=timeout
         )
+        response = await outbound.send(ctx.http, built, credential_headers=carrying)
     except httpx.TimeoutException:
         raise request.error(f"{request.method} {where} did not answer within {timeout:g} s") from None
+    except outbound.DestinationRefused as exc:
+        raise request.error(str(exc), retryable=False) from None
     except httpx.ConnectError as exc:
         if "refused" in str(exc).lower() or "all connection attempts failed" in str(exc).lower():
             raise request.error(f"{where} refused the connection: is the server running at that address?") from None

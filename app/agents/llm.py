@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
+from app import outbound
 from app.agents.base import AgentContext, AgentKind, AgentResult, Group
 from app.engine import inputs  # module import: inputs imports the registry, which imports this kind
 from app.engine.exceptions import AgentError
@@ -217,7 +218,8 @@ class Llm(AgentKind):
     ) -> tuple[str, Usage]:
         url = self._endpoint
         with self._transport_errors():
-            response = await ctx.http.post(url, json=body, headers=headers, timeout=self.timeout_seconds)
+            request = ctx.http.build_request("POST", url, json=body, headers=headers, timeout=self.timeout_seconds)
+            response = await outbound.send(ctx.http, request, credential_headers=_credential_headers(headers))
         self._check_status(response)
         try:
             data = response.json()
@@ -240,9 +242,11 @@ class Llm(AgentKind):
         reported: Any = None
         finished = False
         with self._transport_errors():
-            async with ctx.http.stream(
-                "POST", url, json=body, headers=headers, timeout=self.timeout_seconds
-            ) as response:
+            request = ctx.http.build_request("POST", url, json=body, headers=headers, timeout=self.timeout_seconds)
+            response = await outbound.send(
+                ctx.http, request, credential_headers=_credential_headers(headers), stream=True
+            )
+            async with contextlib.aclosing(response):
                 if response.status_code >= 400:
                     await response.aread()
                     self._check_status(response)
@@ -334,6 +338,8 @@ def _transport_errors(url: str, timeout: float) -> Iterator[None]:
         yield
     except httpx.TimeoutException:
         raise AgentError(f"model endpoint {url} did not answer within {timeout:g} s") from None
+    except outbound.DestinationRefused as exc:
+        raise AgentError(str(exc), retryable=False) from None
     except httpx.ConnectError:
         raise AgentError(f"model endpoint {url} refused the connection (is the server running?)") from None
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -363,6 +369,11 @@ async def _events(response: httpx.Response) -> AsyncIterator[str]:
             lines.append(line[5:].lstrip())
     if lines:
         yield "\n".join(lines)
+
+
+def _credential_headers(headers: dict[str, str]) -> list[str]:
+    """The headers `Llm._headers` set from the credential (all but Content-Type): not sent to another origin."""
+    return [name for name in headers if name.lower() != "content-type"]
 
 
 def _text(value: Any) -> str:

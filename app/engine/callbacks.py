@@ -7,7 +7,7 @@ processes never send the same attempt), and records every attempt together with 
 
     PENDING ──2xx──▶ DELIVERED
        │  └─connection error, timeout, non-2xx─▶ PENDING, due again after a backoff
-       └─the last allowed attempt fails─▶ FAILED
+       └─the last allowed attempt fails, or the outbound policy refuses the destination─▶ FAILED
 
 A process that dies holding a claim only delays that callback until the claim expires; one that
 starts sends whatever is due. Delivery is at least once: receivers should treat a repeated
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app import clock, periodic
+from app import clock, outbound, periodic
 from app.engine.events import EventBus, run_ended
 from app.engine.model import CallbackDelivery, CallbackState, RunRecord
 from app.engine.store import RunStore
@@ -261,8 +261,8 @@ class CallbackDispatcher:
             if run.callback_url is None or not run.status.is_terminal:
                 await _to_the_end(self.store.release_callback(run.id, self.owner))
                 return
-            delivery = await self._post(run, run.callback_url, attempt=run.callback_attempts + 1)
-            state, next_due = self._next(delivery)
+            delivery, final = await self._post(run, run.callback_url, attempt=run.callback_attempts + 1)
+            state, next_due = self._next(delivery, final=final)
             recorded = self.store.record_callback_attempt(self.owner, delivery, state=state, next_due_at=next_due)
             if not await _to_the_end(recorded):
                 log.warning("run %s: callback claim lost during attempt %d", run.id, delivery.attempt)
@@ -277,7 +277,8 @@ class CallbackDispatcher:
         async with self._sent:
             self._sent.notify_all()
 
-    async def _post(self, run: RunRecord, url: str, *, attempt: int) -> CallbackDelivery:
+    async def _post(self, run: RunRecord, url: str, *, attempt: int) -> tuple[CallbackDelivery, bool]:
+        """One attempt, and whether it is final whatever its outcome (a destination the outbound policy refuses)."""
         body = callback_body(run)
         sent_at = self._now()
         timestamp = int(sent_at.timestamp())
@@ -289,6 +290,7 @@ class CallbackDispatcher:
         }
         status_code: int | None = None
         error: str | None = None
+        final = False
         started = time.monotonic()
         try:
             # The outer timeout also bounds a target that answers byte by byte, which httpx's per-read timeout does not.
@@ -301,15 +303,17 @@ class CallbackDispatcher:
                 error = f"answered {status_code}"
         except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {self.policy.timeout:g} s"
+        except outbound.DestinationRefused as exc:
+            error, final = str(exc), True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = round((time.monotonic() - started) * 1000, 3)
-        return CallbackDelivery(run.id, url, attempt, status_code, error, duration_ms, sent_at)
+        return CallbackDelivery(run.id, url, attempt, status_code, error, duration_ms, sent_at), final
 
-    def _next(self, delivery: CallbackDelivery) -> tuple[CallbackState, datetime | None]:
+    def _next(self, delivery: CallbackDelivery, *, final: bool) -> tuple[CallbackState, datetime | None]:
         if delivery.error is None:
             return CallbackState.DELIVERED, None
-        if delivery.attempt >= self.policy.max_attempts:
+        if final or delivery.attempt >= self.policy.max_attempts:
             return CallbackState.FAILED, None
         delay = backoff_delay(delivery.attempt, base=self.policy.base_delay, cap=self.policy.max_delay)
         return CallbackState.PENDING, self._now() + timedelta(seconds=delay)
