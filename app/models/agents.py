@@ -10,7 +10,7 @@ from pydantic import Field as PydanticField
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from app.models.base import Input, Public
+from app.models.base import Input, Name, Public
 
 __all__ = [
     "CREDENTIAL_TYPES",
@@ -44,7 +44,7 @@ class AgentCreate(AgentBase, Input):
     id: str | None = PydanticField(
         None, pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Stable id; generated when omitted."
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=64)
 
     @field_validator("id")
@@ -56,7 +56,7 @@ class AgentCreate(AgentBase, Input):
 
 
 class AgentUpdate(Input):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     config: dict[str, Any] | None = None
 
@@ -102,7 +102,7 @@ class CredentialBase(SQLModel):
 
 
 class CredentialCreate(CredentialBase, Input):
-    name: str = Field(min_length=1, max_length=100, description="How agent configs refer to it ('credential').")
+    name: Name = Field(min_length=1, max_length=100, description="How agent configs refer to it ('credential').")
     values: dict[str, str] = Field(
         description="api_key, bearer: {token}; basic: {username, password}; header: {name, value}. Write-only."
     )

@@ -10,7 +10,7 @@ from pydantic import field_serializer
 from sqlmodel import AutoString, Field, SQLModel
 
 from app import clock
-from app.models.base import Input, Public
+from app.models.base import Input, Label, Public
 
 __all__ = [
     "CatchupPolicy",
@@ -52,11 +52,13 @@ class ScheduleBase(SQLModel):
 class ScheduleCreate(ScheduleBase, Input):
     """A schedule's settings, whole (creating one, or replacing every setting of one)."""
 
+    name: Label = Field(default="", max_length=200)
+
 
 class ScheduleUpdate(Input):
     """Fields to change; the others keep their values. Send `intervalSeconds: null` to switch to a cron."""
 
-    name: str | None = Field(None, max_length=200)
+    name: Label | None = Field(None, max_length=200)
     cron: str | None = Field(None, max_length=200)
     interval_seconds: float | None = None
     timezone: str | None = Field(None, max_length=64)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.engine.model import WorkflowDefinition
-from app.models.base import Input, Public
+from app.models.base import Input, Label, Name, Public
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -43,11 +43,11 @@ class WorkflowBase(SQLModel):
 
 
 class WorkflowCreate(WorkflowBase, Input):
-    name: str = Field(min_length=1, max_length=200, description="A human-readable name for the workflow.")
+    name: Name = Field(min_length=1, max_length=200, description="A human-readable name for the workflow.")
 
 
 class WorkflowUpdate(Input):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
 
 
@@ -97,6 +97,7 @@ class StepBase(SQLModel):
 class StepCreate(StepBase, Input):
     action: str = Field(max_length=100_000, description="The prompt, template or instruction for this step.")
     input_mapping: str | dict[str, Any] | None = Field(None, description="Template(s) that build this step's input.")
+    name: Label = Field(default="", max_length=200, description="The step's label; its key when empty.")
     key: str | None = Field(None, description="Name used in templates (nodes.<key>.output); generated when omitted.")
     after: list[str] | None = Field(None, description="Keys of the steps this one follows; default: the previous step.")
 
@@ -124,7 +125,7 @@ class AgentDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    name: str
+    name: Name
     kind: str
     description: str = ""
     config: dict[str, Any] = Field(default_factory=dict)
@@ -137,7 +138,7 @@ class WorkflowDocument(BaseModel):
 
     format: str = EXPORT_FORMAT
     version: int = EXPORT_VERSION
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     definition: WorkflowDefinition
     agents: list[AgentDocument] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from app.engine.model import NodeSpec, WorkflowDefinition
 from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
 from app.models.agents import AgentPublic, AgentSummary, KindPublic
-from app.models.base import Page
+from app.models.base import Page, check_name
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AgentRow
@@ -122,6 +122,7 @@ class AgentService:
         self, *, id: str | None, name: str, kind: str, description: str = "", config: dict[str, Any] | None = None
     ) -> AgentPublic:
         config = config or {}
+        check_name("name", name)
         if kind not in self._kinds:
             raise InvalidInput("kind", f"unknown kind '{kind}'; one of {', '.join(sorted(self._kinds))}")
         errors = config_errors(self._kinds, kind, config)
@@ -155,6 +156,9 @@ class AgentService:
         description: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> AgentPublic:
+        if name is not None:
+            check_name("name", name)
+
         def update(session: Session) -> AgentRow:
             agent = _find(session, agent_id)
             if config is not None:

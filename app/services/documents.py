@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from app.engine.exceptions import InvalidInput
 from app.engine.kinds import Kinds, config_errors
 from app.engine.plan import structure_problems
+from app.models.base import check_name
 from app.models.workflows import EXPORT_FORMAT, EXPORT_VERSION, WorkflowDocument
 
 __all__ = ["parse_document", "parse_file"]
@@ -43,6 +44,8 @@ def parse_document(document: Any, kinds: Kinds) -> WorkflowDocument:
         errors = config_errors(kinds, agent.kind, agent.config)
         if errors:
             raise InvalidInput(f"agents.{agent.id}", "; ".join(errors))
+    for node in doc.definition.nodes:
+        check_name(f"definition.nodes.{node.key}.name", node.name, required=False)
     keys = [n.key for n in doc.definition.nodes]
     if len(keys) != len(set(keys)):
         raise InvalidInput("definition.nodes", "two steps share a key")

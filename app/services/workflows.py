@@ -18,7 +18,7 @@ from app.engine.kinds import Kinds, config_errors
 from app.engine.model import WorkflowDefinition
 from app.engine.plan import validate
 from app.engine.store import RunStore
-from app.models.base import Page
+from app.models.base import Page, check_name
 from app.models.workflows import (
     AgentDocument,
     EdgePublic,
@@ -50,6 +50,12 @@ def find_workflow(session: Session, workflow_id: str) -> WorkflowRow:
 
 def _public(row: WorkflowRow) -> WorkflowPublic:
     return WorkflowPublic.model_validate(row)
+
+
+def _check_step_names(definition: WorkflowDefinition | None) -> None:
+    """Refuse a step label with control characters or text-direction marks, or only spaces (InvalidInput)."""
+    for node in definition.nodes if definition else []:
+        check_name(f"nodes.{node.key}.name", node.name, required=False)
 
 
 def _new_node_id() -> str:
@@ -126,6 +132,9 @@ class WorkflowService:
     async def create(
         self, *, name: str, description: str = "", definition: WorkflowDefinition | None = None
     ) -> WorkflowPublic:
+        check_name("name", name)
+        _check_step_names(definition)
+
         def create(session: Session) -> WorkflowRow:
             now = self._now()
             workflow = WorkflowRow(
@@ -147,6 +156,9 @@ class WorkflowService:
     async def update(
         self, workflow_id: str, *, name: str | None = None, description: str | None = None
     ) -> WorkflowPublic:
+        if name is not None:
+            check_name("name", name)
+
         def update(session: Session) -> WorkflowRow:
             workflow = find_workflow(session, workflow_id)
             if name is not None:
@@ -193,8 +205,9 @@ class WorkflowService:
     ) -> WorkflowPublic:
         """Replace the workflow's graph and keep it as a new numbered version (a draft may be invalid;
         running it is what refuses)."""
-        if name is not None and not name.strip():
-            raise InvalidInput("name", "a workflow needs a name")
+        if name is not None:
+            check_name("name", name)
+        _check_step_names(definition)
 
         def save(session: Session) -> WorkflowRow:
             workflow = find_workflow(session, workflow_id)

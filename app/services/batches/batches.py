@@ -25,6 +25,7 @@ from app.engine.kinds import Kinds
 from app.engine.model import RunRecord, WorkflowDefinition
 from app.engine.plan import validate
 from app.engine.store import AgentRecord
+from app.models.base import check_name
 from app.models.batches import (
     ROW_STATUSES,
     BatchItemPublic,
@@ -222,6 +223,7 @@ class BatchService:
         """
         concurrency = self._check_concurrency(concurrency)
         fields = self._check_fields(output_fields)
+        check_name("file", filename or "", required=False)  # the file's name names the batch
         await self._db.tx(lambda s: find_workflow(s, workflow_id))
         parsed = await self._parse(filename, content)
         batch_id = ids.new_id("bt")
