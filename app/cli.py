@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -32,11 +33,51 @@ def _serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    problem = _storage_problem(settings)
+    if problem is not None:
+        print(f"flowyard serve: {problem}", file=sys.stderr)
+        return 1
     app = create_app(settings)
     print(f"Flowyard on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
     return 0
+
+
+def _storage_problem(settings: Settings) -> str | None:
+    """Why Flowyard cannot keep its data where it was told to, in one line; None when it can.
+
+    The data directory (created 0700) must take files, and the database must take a write: a read-only
+    file system or database, a full disk, an unreachable server are said at once instead of as a traceback.
+    """
+    import sqlalchemy as sa
+
+    from app.engine.exceptions import StorageUnavailable
+    from storage.db import check_writable, create_db_engine, migrate, unavailable
+
+    directory = settings.data_dir.resolve()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = directory / f".flowyard-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write to the data directory {directory}: {exc.strerror or exc}"
+    url = settings.resolved_database_url
+    try:
+        engine = create_db_engine(url)
+    except OSError as exc:
+        return f"cannot create the database at {url}: {exc.strerror or exc}"
+    where = engine.url.database if engine.dialect.name == "sqlite" else engine.url.render_as_string()
+    try:
+        migrate(engine)
+        check_writable(engine)
+    except StorageUnavailable as exc:
+        return f"cannot use the database {where}: {exc}"
+    except sa.exc.OperationalError as exc:
+        return f"cannot use the database {where}: {unavailable(exc)}"
+    finally:
+        engine.dispose()
+    return None
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ def secret_key(settings: Settings) -> str:
 
 
 def _generated_key(path: Path, make: Callable[[], str] = lambda: secrets.token_hex(32)) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data directory: its owner's only
     try:
         # O_EXCL: of two processes starting together, one writes the key and the other reads it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

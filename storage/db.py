@@ -4,6 +4,11 @@ SQLite (the default) runs in WAL mode with ``synchronous=NORMAL``: a commit cost
 of a millisecond, less than handing the work to a thread, so `Database.run` calls SQLite inline
 on the event loop and sends PostgreSQL work to a thread, where a network round trip would
 otherwise block the loop.
+
+The SQLite file is created readable by its owner only (0600, in a folder created 0700): it holds
+every workflow, run and encrypted credential. A database that cannot save (read-only, disk full)
+or cannot be reached raises `StorageUnavailable` with a one-line reason instead of SQLAlchemy's
+OperationalError, so that the API can answer 503 and `flowyard serve` can say why it cannot start.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +30,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
-__all__ = ["Database", "create_db_engine", "migrate"]
+from app.engine.exceptions import StorageUnavailable
+
+__all__ = ["Database", "check_writable", "create_db_engine", "migrate", "unavailable"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -47,17 +55,61 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database).expanduser())
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def _create_private(path: Path) -> None:
+    """The SQLite file's folder (0700 when created here) and the file itself (0600), if they do not exist.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+_REASONS = (
+    ("readonly", "the database is read-only: nothing can be saved"),
+    ("disk is full", "the disk is full: nothing can be saved until space is freed"),
+    ("disk i/o error", "the disk failed while reading or writing the database"),
+    ("unable to open database file", "the database file cannot be opened"),
+    ("database is locked", "the database is busy with another process's work; try again"),
+)
+
+
+def unavailable(exc: sa.exc.OperationalError) -> StorageUnavailable:
+    """The one-line reason a database refused to work, as the error the API answers 503 to."""
+    text = str(exc.orig or exc).lower()
+    for marker, reason in _REASONS:
+        if marker in text:
+            return StorageUnavailable(reason)
+    return StorageUnavailable(f"the database cannot be reached: {str(exc.orig or exc).splitlines()[0][:200]}")
+
+
+def check_writable(engine: Engine) -> None:
+    """Raise StorageUnavailable unless the database takes a write (a read-only file, a full disk refuse it)."""
+    try:
+        with engine.begin() as connection:
+            if sa.inspect(connection).has_table("alembic_version"):
+                connection.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
+            else:
+                connection.execute(sa.text("CREATE TABLE flowyard_probe (x INTEGER)"))
+                connection.execute(sa.text("DROP TABLE flowyard_probe"))
+    except sa.exc.OperationalError as exc:
+        raise unavailable(exc) from exc
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # an ini value: % would start interpolation
     return config
 
 
@@ -97,6 +149,13 @@ class Database:
         return cls(create_db_engine(url))
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` with the database; StorageUnavailable when the database refuses to work."""
+        try:
+            return await self._run(fn, *args, **kwargs)
+        except sa.exc.OperationalError as exc:
+            raise unavailable(exc) from exc
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self.is_sqlite:
             return fn(*args, **kwargs)
         context = contextvars.copy_context()

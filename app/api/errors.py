@@ -1,12 +1,14 @@
 """How errors leave the API: every failure is a 4xx with a message that names the problem.
 
 Engine and service errors map to status codes here, in one place; request bodies over the
-configured size are refused with 413 before they are read in full.
+configured size are refused with 413 before they are read in full. A database that cannot save
+(read-only, disk full) or cannot be reached is a 503 with the reason, not a 500.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -16,9 +18,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.engine.exceptions import Conflict, InputInvalid, InvalidInput, NotFound, WorkflowInvalid
+from app.engine.exceptions import (
+    Conflict,
+    InputInvalid,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+    WorkflowInvalid,
+)
 
 __all__ = ["BodySizeLimit", "install_error_handlers", "is_upload"]
+
+log = logging.getLogger("flowyard.api")
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -60,6 +71,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
+        log.error("answered 503: %s", exc, exc_info=exc.__cause__)
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
 
 
 class BodySizeLimit:

@@ -7,6 +7,7 @@ FlowyardError
 ├── NotFound               an id that names nothing (`.kind`, `.id`)
 ├── Conflict               the request does not fit the current state (e.g. resume a run that is not paused)
 ├── LeaseLost              this process no longer owns the run it was driving
+├── StorageUnavailable     the database cannot save (read-only, disk full) or cannot be reached right now
 └── NodeError              a node could not produce an output (`.run_id`, `.node`)
     ├── MappingError       a template failed to render (`.template`, `.reason`)
     ├── AgentError         the agent reported a failure
@@ -30,6 +31,7 @@ __all__ = [
     "NodeTimeout",
     "NotFound",
     "Problem",
+    "StorageUnavailable",
     "WorkflowInvalid",
 ]
 
@@ -93,6 +95,11 @@ class LeaseLost(FlowyardError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"this process no longer owns run '{run_id}'")
+
+
+class StorageUnavailable(FlowyardError):
+    """The database refused to work: it is read-only, its disk is full, or it cannot be reached. Nothing of the
+    request was saved; the message says which, in one line."""
 
 
 class NodeError(FlowyardError):
