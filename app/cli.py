@@ -1,4 +1,4 @@
-"""The `flowyard` command: serve, bench, export, import, prune."""
+"""The `flowyard` command: serve, bench, export, import, prune, users."""
 
 from __future__ import annotations
 
@@ -213,6 +213,72 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        print("flowyard users create: no terminal to ask for the password: use --password-stdin", file=sys.stderr)
+        return None
+    first = getpass.getpass("Password (10 characters or more): ")
+    if getpass.getpass("Password again: ") != first:
+        print("flowyard users create: the two passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.engine.exceptions import FlowyardError
+    from app.models.people import Principal, Role, UserCreate
+
+    password = _read_password(args)
+    if password is None:
+        return 1
+    try:
+        request = UserCreate(
+            email=args.email, name=args.name or args.email.split("@")[0], role=Role(args.role), password=password
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        print(f"flowyard users create: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+        return 1
+
+    async def go() -> str:
+        flowyard = _open(args)
+        try:
+            by = Principal(kind="cli", permissions=Principal.system().permissions)
+            user = await flowyard.users.create(request, by=by)
+            return f"{user.id}\t{user.email}\t{user.role}"
+        finally:
+            await flowyard.http.aclose()
+            flowyard.db.dispose()
+
+    try:
+        print(asyncio.run(go()))
+    except FlowyardError as exc:
+        print(f"flowyard users create: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    async def go() -> list[Any]:
+        flowyard = _open(args)
+        try:
+            return list(await flowyard.users.list())
+        finally:
+            await flowyard.http.aclose()
+            flowyard.db.dispose()
+
+    for user in asyncio.run(go()):
+        state = "" if user.active else "\tdeactivated"
+        print(f"{user.email}\t{user.role}\t{user.name}{state}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowyard", description="Durable, visual agent workflows.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--db", help="database URL")
     imp.set_defaults(handler=_import)
+
+    users = commands.add_parser("users", help="the people who may log in").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="add a person (the first one may be the admin who invites the rest)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "editor", "approver", "viewer"])
+    create.add_argument("--name", help="how they are shown (default: the email's name part)")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument("--db", help="database URL")
+    create.set_defaults(handler=_users_create)
+    listing = users.add_parser("list", help="everyone who may log in, with their role")
+    listing.add_argument("--db", help="database URL")
+    listing.set_defaults(handler=_users_list)
     return parser
 
 

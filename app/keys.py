@@ -12,10 +12,11 @@ from cryptography.fernet import Fernet
 
 from app.settings import Settings
 
-__all__ = ["callback_secret", "secret_key"]
+__all__ = ["callback_secret", "secret_key", "storage_secret"]
 
 CALLBACK_SECRET_FILE = "callback_secret"
 SECRET_KEY_FILE = "secret.key"
+STORAGE_SECRET_FILE = "storage_secret"
 
 
 def callback_secret(settings: Settings) -> str:
@@ -23,6 +24,13 @@ def callback_secret(settings: Settings) -> str:
     if settings.callback_secret:
         return settings.callback_secret
     return _generated_key(settings.data_dir / CALLBACK_SECRET_FILE)
+
+
+def storage_secret(settings: Settings) -> str:
+    """`FLOWYARD_STORAGE_SECRET`, else a key generated once into the data directory (never a public default)."""
+    if settings.storage_secret:
+        return settings.storage_secret
+    return _generated_key(settings.data_dir / STORAGE_SECRET_FILE)
 
 
 def secret_key(settings: Settings) -> str:

@@ -13,10 +13,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from app import __version__
-from app.api import agents, batches, credentials, runs, schedules, sessions, v2, webhooks, workflows
-from app.api.deps import require_token
+from app import __version__, keys
+from app.api import agents, batches, credentials, people, runs, schedules, sessions, v2, webhooks, workflows
+from app.api.access import authorize, check_rules
 from app.api.errors import BodySizeLimit, install_error_handlers
+from app.api.guard import RequestGuard
 from app.pages import context as pages
 from app.root import Flowyard
 from app.settings import Settings
@@ -35,6 +36,12 @@ def create_api(settings: Settings) -> FastAPI:
         api.state.flowyard = flowyard
         pages.use(flowyard)
         await flowyard.start()
+        if await flowyard.users.needs_setup():
+            log.warning(
+                "No users yet: open /setup in a browser on this machine to create the first admin, or from elsewhere "
+                "with the set-up code %s (or run `flowyard users create --email you@example.com --role admin`)",
+                flowyard.users.setup_code,
+            )
         api.state.ready = True
         try:
             yield
@@ -61,9 +68,14 @@ def create_api(settings: Settings) -> FastAPI:
     api.state.settings = settings
     api.state.ready = False
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+    api.add_middleware(RequestGuard, hosts=settings.hosts)
     install_error_handlers(api)
-    for feature in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks):
-        api.include_router(feature.router, dependencies=[Depends(require_token)])
+    authorized = [
+        f.router for f in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks, people)
+    ]
+    check_rules(authorized)
+    for router in authorized:
+        api.include_router(router, dependencies=[Depends(authorize)])
     api.include_router(webhooks.hooks)  # no bearer token: the secret in the URL is the credential
 
     @api.get("/api/health", tags=["health"])
@@ -88,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         api,
         title="Flowyard",
         favicon="🌿",
-        storage_secret=settings.storage_secret,
+        storage_secret=keys.storage_secret(settings),
         show_welcome_message=False,
         reconnect_timeout=10.0,
     )

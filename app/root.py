@@ -9,7 +9,7 @@ the pages, the API and the CLI reach them as attributes of the `Flowyard` they a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -21,15 +21,20 @@ from app.engine.executor import Executor
 from app.engine.kinds import AgentServices
 from app.services.agents import AgentService
 from app.services.approvals import ApprovalService
+from app.services.approvers import ApproverRules
+from app.services.audit import AuditService
 from app.services.batches.batches import BatchService
 from app.services.batches.runner import BatchRunner
 from app.services.credentials import CredentialService, StoredCredentials, Vault
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.logins import LoginService
+from app.services.people import UserService
 from app.services.runs import RunService
 from app.services.schedules.schedules import ScheduleService
 from app.services.sessions import SessionService
 from app.services.subworkflows import SubWorkflowService
+from app.services.tokens import TokenService
 from app.services.webhooks import WebhookService
 from app.services.workflows import WorkflowService
 from app.settings import Settings
@@ -88,10 +93,22 @@ class Flowyard:
             now=now,
         )
         lend = self._agent_services
+        self.audit = AuditService(db, now=now, retention_days=settings.audit_retention_days)
+        self.users = UserService(db, self.audit, now=now)
+        self.logins = LoginService(
+            db,
+            self.users,
+            self.audit,
+            now=now,
+            idle=timedelta(minutes=settings.login_idle_minutes),
+            lifetime=timedelta(hours=settings.login_max_hours),
+        )
+        self.tokens = TokenService(db, self.audit, now=now, admin_token=settings.admin_token)
+        self.approvers = ApproverRules(db, self.audit)
+        self.approvals = ApprovalService(db, self.store, self.executor, self.approvers)
         vault = Vault(keys.secret_key(settings))
         self.workflows = WorkflowService(db, self.store, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now)
         self.runs = RunService(db, self.store, self.executor, kinds=kinds, now=now)
-        self.approvals = ApprovalService(db, self.store, self.executor)
         self.agents = AgentService(db, kinds=kinds, http=http, agent_services=lend, now=now)
         self.credentials = CredentialService(db, vault, now=now)
         self.sessions = SessionService(db)

@@ -48,9 +48,29 @@ class Settings(BaseSettings):
     session_window: int = Field(
         20, ge=0, le=1000, description="Earlier session messages an llm step sees by default (its history window)."
     )
-    storage_secret: str = Field(
-        "flowyard-local", description="Signs the browser session cookie of the UI (set it on shared hosts)."
+    storage_secret: str | None = Field(
+        None,
+        description="Signs the UI's browser-storage cookie; default: a key generated once into the data directory.",
     )
+    login_idle_minutes: float = Field(
+        720, gt=0, le=525_600, description="A browser login ends after this long without a request."
+    )
+    login_max_hours: float = Field(168, gt=0, le=8760, description="A browser login ends this long after it began.")
+    allowed_hosts: str | None = Field(
+        None,
+        description=(
+            "Comma-separated host names the server answers to (the Host header); default: the bound host,"
+            " localhost, 127.0.0.1 and ::1. '*' allows any (only behind a proxy that checks the host itself)."
+        ),
+    )
+    trusted_user_header: str | None = Field(
+        None,
+        description=(
+            "A request header set by an authenticating reverse proxy that names the logged-in user's email"
+            " (e.g. X-Forwarded-Email); off by default. Only set it when every request passes that proxy."
+        ),
+    )
+    audit_retention_days: int = Field(365, ge=1, le=36500, description="Audit log entries older than this are deleted.")
     callback_secret: str | None = Field(
         None, description="Signs run callbacks; default: a key generated once into the data directory."
     )
@@ -110,6 +130,13 @@ class Settings(BaseSettings):
                     '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
                 ) from None
         return value
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """The Host names the server answers to (lower-case, without port); contains '*' to allow any."""
+        if self.allowed_hosts:
+            return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+        return frozenset({self.host.lower(), "localhost", "127.0.0.1", "::1", "[::1]"})
 
     @property
     def resolved_database_url(self) -> str:

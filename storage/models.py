@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.agents import AgentBase, CredentialBase
 from app.models.batches import BatchBase, BatchItemBase
+from app.models.people import AuditEventBase, UserBase
 from app.models.runs import ApprovalBase, NodeRunBase, RunBase
 from app.models.schedules import ScheduleBase
 from app.models.sessions import SessionMessageBase
@@ -26,12 +27,15 @@ from app.models.workflows import StepBase, WorkflowBase
 
 __all__ = [
     "AgentRow",
+    "ApiTokenRow",
     "ApprovalRow",
+    "AuditEventRow",
     "BatchItemRow",
     "BatchRow",
     "CallbackDeliveryRow",
     "CredentialRow",
     "EdgeRow",
+    "LoginRow",
     "NodeRow",
     "NodeRunRow",
     "RunRow",
@@ -41,6 +45,7 @@ __all__ = [
     "SessionMessageRow",
     "SessionRow",
     "UTCDateTime",
+    "UserRow",
     "WebhookRow",
     "WorkflowRow",
     "WorkflowVersionRow",
@@ -84,6 +89,10 @@ class WorkflowRow(WorkflowBase, table=True):
     version: int = Field(default=1)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False, index=True)
+    # Who may decide its steps (user ids; none listed: whoever may approve), and whether the person who
+    # started a run may approve its steps.
+    approvers: list[str] | None = _json()
+    allow_self_approval: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class NodeRow(StepBase, table=True):
@@ -329,6 +338,62 @@ class BatchItemRow(BatchItemBase, table=True):
 
     batch_id: str = Field(primary_key=True, foreign_key="batches.id", ondelete="CASCADE", max_length=40)
     row_index: int = Field(primary_key=True)
+
+
+class UserRow(UserBase, table=True):
+    """A person who logs in. The password is kept as an argon2 hash only."""
+
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+    last_login_at: datetime | None = _time()
+
+
+class LoginRow(SQLModel, table=True):
+    """A browser's login: found by the SHA-256 of its cookie; ends when idle too long, at its expiry, or on logout."""
+
+    __tablename__ = "logins"
+
+    id: str = Field(primary_key=True, max_length=40)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    created_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    ended_at: datetime | None = _time()
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A personal API token: found by the SHA-256 of the token; its first characters kept to recognise it by."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    scopes: list[str] = _json(default=list)
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime | None = _time()
+    last_used_at: datetime | None = _time()
+    revoked_at: datetime | None = _time()
+
+
+class AuditEventRow(AuditEventBase, table=True):
+    """Who did what, when, from where: logins, people and tokens, credentials, workflow changes, approvals."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    action: str = Field(max_length=64, index=True)
 
 
 # --- the tables, for SQLAlchemy Core (the hot paths and the history's queries) --------------------------------

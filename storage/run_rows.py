@@ -68,6 +68,7 @@ def row_to_run(row: Any) -> RunRecord:
         input=row.input,
         session_id=row.session_id,
         trigger=Trigger(row.trigger),
+        started_by=row.started_by,
         output=row.output,
         error=row.error,
         current_step_order=row.current_step_order,

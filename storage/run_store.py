@@ -135,6 +135,7 @@ class SqlRunStore(CallbackRows):
                 workflow_version=run.workflow_version,
                 session_id=run.session_id,
                 trigger=run.trigger.value,
+                started_by=run.started_by,
                 status=run.status.value,
                 input=run.input,
                 output=run.output,

@@ -16,6 +16,7 @@ import gc
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -63,20 +64,47 @@ def _forget_what_each_test_built() -> Iterator[None]:
         mapper.__dict__.get("_compiled_cache", {}).clear()  # (memoized on first use: do not create it here)
 
 
+ADMIN_TOKEN = "test-admin-token-0123456789"
+"""The bootstrap admin token (`FLOWYARD_ADMIN_TOKEN`) of the tests' Flowyard: the `api` client sends it."""
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def admin_client(app: Any) -> httpx.AsyncClient:
+    """A client of `app` (an ASGI app whose settings have `ADMIN_TOKEN`) that sends the admin token."""
+    return admin_client(app)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=fresh_data_dir(tmp_path / "data"), lease_seconds=5, recovery_interval_seconds=0.5)
+    return Settings(
+        data_dir=fresh_data_dir(tmp_path / "data"),
+        lease_seconds=5,
+        recovery_interval_seconds=0.5,
+        admin_token=ADMIN_TOKEN,
+    )
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to a fresh Flowyard API (lifespan started, executor running)."""
+    """An HTTP client talking to a fresh Flowyard API (lifespan started, executor running), as the admin token
+    (`ADMIN_TOKEN`, unless the test's settings name another)."""
+    if settings.admin_token is None:
+        settings = settings.model_copy(update={"admin_token": ADMIN_TOKEN})
     app = create_api(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as client:
+        headers = {"Authorization": f"Bearer {settings.admin_token}"} if settings.admin_token else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@pytest.fixture
+async def anonymous(api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the same API that sends no credentials."""
+    transport = httpx.ASGITransport(app=api.app)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        yield client
 
 
 @pytest.fixture

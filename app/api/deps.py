@@ -1,4 +1,4 @@
-"""The API's dependencies: the services a route needs, as `Annotated` aliases, and the bearer token check.
+"""The API's dependencies: the services a route needs, as `Annotated` aliases (who may call: `app.api.access`).
 
 A route asks for what it uses (`workflows: WorkflowsDep`); the services come from the application's state,
 where `app.main` puts the process's `Flowyard` (anything with `app.services.container.Services`' attributes).
@@ -6,12 +6,12 @@ where `app.main` puts the process's `Flowyard` (anything with `app.services.cont
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 
 from app.services.agents import AgentService
+from app.services.approvals import ApprovalService
 from app.services.batches.batches import BatchService
 from app.services.container import Services
 from app.services.credentials import CredentialService
@@ -24,6 +24,7 @@ from app.settings import Settings
 
 __all__ = [
     "AgentsDep",
+    "ApprovalsDep",
     "BatchesDep",
     "CredentialsDep",
     "RunsDep",
@@ -33,7 +34,6 @@ __all__ = [
     "SettingsDep",
     "WebhooksDep",
     "WorkflowsDep",
-    "require_token",
 ]
 
 
@@ -47,23 +47,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def require_token(request: Request) -> None:
-    """With `FLOWYARD_ADMIN_TOKEN` set, every call of a router that depends on this needs it as a bearer token."""
-    expected: str | None = request.app.state.settings.admin_token
-    if not expected:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong bearer token (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 def _workflows(request: Request) -> WorkflowService:
     return get_services(request).workflows
+
+
+def _approvals(request: Request) -> ApprovalService:
+    return get_services(request).approvals
 
 
 def _runs(request: Request) -> RunService:
@@ -98,6 +87,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WorkflowsDep = Annotated[WorkflowService, Depends(_workflows)]
 RunsDep = Annotated[RunService, Depends(_runs)]
+ApprovalsDep = Annotated[ApprovalService, Depends(_approvals)]
 AgentsDep = Annotated[AgentService, Depends(_agents)]
 CredentialsDep = Annotated[CredentialService, Depends(_credentials)]
 SessionsDep = Annotated[SessionService, Depends(_sessions)]

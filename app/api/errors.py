@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.engine.exceptions import (
     Conflict,
+    Forbidden,
     InputInvalid,
     InvalidInput,
     NotFound,
@@ -76,6 +77,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
         log.error("answered 503: %s", exc, exc_info=exc.__cause__)
         return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
 
 
 class BodySizeLimit:

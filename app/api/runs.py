@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from app.api.deps import RunsDep
+from app.api.access import PrincipalDep
+from app.api.deps import ApprovalsDep, RunsDep
 from app.api.schemas import PageNumber, PageOut, PageSize, page_out
 from app.engine.model import Trigger
 from app.models.runs import (
@@ -30,10 +31,15 @@ router = APIRouter(prefix="/api/v1", tags=["runs"])
 
 
 @router.post("/workflows/{workflow_id}/run", response_model=RunAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def run_workflow(workflow_id: str, body: RunRequest, runs: RunsDep) -> RunAccepted:
+async def run_workflow(workflow_id: str, body: RunRequest, runs: RunsDep, principal: PrincipalDep) -> RunAccepted:
     """Start a run; it executes in the background. Poll the run, or give a `callbackUrl` to be sent its result."""
     run = await runs.start(
-        workflow_id, input=body.input, session_id=body.session_id, trigger=Trigger.API, callback_url=body.callback_url
+        workflow_id,
+        input=body.input,
+        session_id=body.session_id,
+        trigger=Trigger.API,
+        callback_url=body.callback_url,
+        started_by=principal.label,
     )
     return RunAccepted(
         job_id=run.id, run_id=run.id, workflow_id=run.workflow_id, session_id=run.session_id, status=run.status.value
@@ -54,16 +60,24 @@ async def get_run(run_id: str, runs: RunsDep) -> RunDetail:
 
 
 @router.post("/workflows/runs/{run_id}/resume", response_model=ResumeAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def resume_run(run_id: str, body: ResumeRequest, runs: RunsDep) -> ResumeAccepted:
+async def resume_run(
+    run_id: str, body: ResumeRequest, approvals: ApprovalsDep, principal: PrincipalDep
+) -> ResumeAccepted:
     """Resume a PAUSED run: `output` becomes the paused step's output and the run continues from there."""
-    approval = await runs.resume(run_id, output=body.output, node_key=body.node_key, decided_by=body.decided_by)
+    approval = await approvals.resume(
+        run_id, by=principal, output=body.output, node_key=body.node_key, decided_by=body.decided_by
+    )
     return ResumeAccepted(job_id=run_id, run_id=run_id, approval_id=approval.id, status="QUEUED")
 
 
 @router.post("/workflows/runs/{run_id}/reject", response_model=ResumeAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def reject_run(run_id: str, body: RejectRequest, runs: RunsDep) -> ResumeAccepted:
+async def reject_run(
+    run_id: str, body: RejectRequest, approvals: ApprovalsDep, principal: PrincipalDep
+) -> ResumeAccepted:
     """Reject the paused step of a PAUSED run: the step and the run fail with the reason."""
-    approval = await runs.reject(run_id, reason=body.reason, node_key=body.node_key, decided_by=body.decided_by)
+    approval = await approvals.reject(
+        run_id, by=principal, reason=body.reason, node_key=body.node_key, decided_by=body.decided_by
+    )
     return ResumeAccepted(job_id=run_id, run_id=run_id, approval_id=approval.id, status="QUEUED")
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.access import PrincipalDep
 from app.api.deps import RunsDep
 from app.engine.exceptions import WorkflowInvalid
 from app.engine.model import NodeStatus, Trigger, WorkflowDefinition
@@ -108,13 +109,18 @@ class WorkflowRunStatus(Public):
     tags=["v2 runs"],
     responses={404: {"description": "No workflow with that id"}, 422: {"description": "Bad field or workflow"}},
 )
-async def run_workflow(body: WorkflowRunRequest, runs: RunsDep) -> WorkflowRunAccepted:
+async def run_workflow(body: WorkflowRunRequest, runs: RunsDep, principal: PrincipalDep) -> WorkflowRunAccepted:
     """Start a run of `workflowOId` with the other fields as its input; its result is POSTed to `callbackUrl`.
 
     The input is checked against the workflow's input schema (its first step's): each bad field is named.
     """
     run = await runs.start(
-        body.workflow_o_id, input=body.input, trigger=Trigger.API, callback_url=body.callback_url, input_field=""
+        body.workflow_o_id,
+        input=body.input,
+        trigger=Trigger.API,
+        callback_url=body.callback_url,
+        input_field="",
+        started_by=principal.label,
     )
     return WorkflowRunAccepted(workflow_run_o_id=run.id, workflow_o_id=run.workflow_id, status=run.status.value)
 

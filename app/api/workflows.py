@@ -10,9 +10,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import WorkflowsDep
+from app.api.access import PrincipalDep
+from app.api.deps import ServicesDep, WorkflowsDep
 from app.api.schemas import PageNumber, PageOut, PageSize, page_out
-from app.models.workflows import StepCreate, StepPublic, WorkflowCreate, WorkflowDetail, WorkflowPublic, WorkflowUpdate
+from app.models.workflows import (
+    StepCreate,
+    StepPublic,
+    WorkflowAccess,
+    WorkflowCreate,
+    WorkflowDetail,
+    WorkflowPublic,
+    WorkflowUpdate,
+)
 
 __all__ = ["router"]
 
@@ -53,6 +62,21 @@ async def delete_workflow(workflow_id: str, workflows: WorkflowsDep) -> Response
     """Delete a workflow, its steps and its run history (refused while runs are active)."""
     await workflows.delete(workflow_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"])
+async def get_access(workflow_id: str, services: ServicesDep) -> WorkflowAccess:
+    """Who decides the workflow's steps: its approvers (emails; none: whoever may approve) and whether the
+    person who started a run may approve it."""
+    return await services.approvers.get(workflow_id)
+
+
+@router.put("/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"])
+async def set_access(
+    workflow_id: str, body: WorkflowAccess, services: ServicesDep, principal: PrincipalDep
+) -> WorkflowAccess:
+    """Name the workflow's approvers (emails of users) and whether starters may approve their own runs."""
+    return await services.approvers.set(workflow_id, body, by=principal)
 
 
 @router.post(

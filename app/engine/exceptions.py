@@ -23,6 +23,7 @@ __all__ = [
     "AgentError",
     "Conflict",
     "FlowyardError",
+    "Forbidden",
     "InputInvalid",
     "InvalidInput",
     "LeaseLost",
@@ -89,6 +90,10 @@ class NotFound(FlowyardError):
 
 class Conflict(FlowyardError):
     """The request is well formed but does not fit the current state."""
+
+
+class Forbidden(FlowyardError):
+    """Whoever asks may not do this (their role, a workflow's approvers, or approving their own run)."""
 
 
 class LeaseLost(FlowyardError):

@@ -179,6 +179,8 @@ class RunRecord:
     input: Any
     session_id: str | None = None
     trigger: Trigger = Trigger.API
+    started_by: str | None = None
+    """Who started the run (a user's email, 'admin token'); None for what Flowyard started itself."""
     output: Any = None
     error: str | None = None
     current_step_order: int | None = None

@@ -49,6 +49,9 @@ class RunBase(SQLModel):
     workflow_version: int
     session_id: str | None = Field(default=None, max_length=200)
     trigger: str = Field(default="api", max_length=16)
+    started_by: str | None = Field(
+        default=None, max_length=254, description="Who started the run: a user's email, 'admin token', or none."
+    )
     status: str = Field(max_length=16)
     current_step_order: int | None = None
     total_tokens: int = Field(

@@ -21,6 +21,7 @@ __all__ = [
     "StepCreate",
     "StepPublic",
     "VersionPublic",
+    "WorkflowAccess",
     "WorkflowBase",
     "WorkflowCreate",
     "WorkflowDetail",
@@ -142,3 +143,14 @@ class WorkflowDocument(BaseModel):
     description: str = Field("", max_length=5000)
     definition: WorkflowDefinition
     agents: list[AgentDocument] = Field(default_factory=list)
+
+
+class WorkflowAccess(Input):
+    """Who decides a workflow's steps."""
+
+    approvers: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Emails of the users who may decide its steps (with admins); empty: whoever may approve.",
+    )
+    allow_self_approval: bool = Field(True, description="Whether the person who started a run may approve its steps.")

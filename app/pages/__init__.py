@@ -14,9 +14,11 @@ def register_pages() -> None:
         editor,
         home,
         inbox,
+        login,
         run_detail,
         runs,
         schedules,
+        settings,
         theme,
         webhooks,
         workflows,
@@ -34,3 +36,5 @@ def register_pages() -> None:
     schedules.register()
     webhooks.register()
     batches.register()
+    login.register()
+    settings.register()

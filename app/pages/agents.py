@@ -13,6 +13,8 @@ from nicegui import ui
 
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
 from app.models.agents import AgentSummary
+from app.models.people import Permission
+from app.pages import guard
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -27,13 +29,13 @@ AGENT_ID = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 
 
 def register() -> None:
-    @ui.page("/agents")
+    @guard.page("/agents", Permission.VIEW_WORKFLOWS)
     async def agents_page() -> None:
         with frame("Agents"):
             page = AgentsPage()
             await page.build()
 
-    @ui.page("/agents/{agent_id}")
+    @guard.page("/agents/{agent_id}", Permission.VIEW_WORKFLOWS)
     async def agent_page(agent_id: str) -> None:
         try:
             agent = await services().agents.get(agent_id)

@@ -17,7 +17,8 @@ from nicegui.events import UploadEventArguments
 
 from app.engine.exceptions import FlowyardError, InvalidInput, NotFound
 from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
-from app.pages import theme
+from app.models.people import Permission
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.dialogs import dialog, error_label, show
 from app.pages.layout import frame
@@ -43,7 +44,7 @@ NOT_MAPPED = ""
 
 
 def register() -> None:
-    @ui.page("/workflows/{workflow_id}/batches")
+    @guard.page("/workflows/{workflow_id}/batches", Permission.VIEW_WORKFLOWS)
     async def workflow_batches_page(workflow_id: str) -> None:
         workflow = await find_workflow(workflow_id)
         if workflow is None:
@@ -58,7 +59,7 @@ def register() -> None:
                 )
             await page.build()
 
-    @ui.page("/batches/{batch_id}")
+    @guard.page("/batches/{batch_id}", Permission.VIEW_RUNS)
     async def batch_page(batch_id: str) -> None:
         try:
             batch = await services().batches.get(batch_id)

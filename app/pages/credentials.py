@@ -8,7 +8,8 @@ from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InvalidInput
 from app.models.agents import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialPublic
-from app.pages import theme
+from app.models.people import Permission
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -27,7 +28,7 @@ SECRET_FIELDS = {"token", "password", "value"}
 
 
 def register() -> None:
-    @ui.page("/credentials")
+    @guard.page("/credentials", Permission.MANAGE)
     async def credentials_page() -> None:
         with frame("Credentials"):
             page = CredentialsPage()

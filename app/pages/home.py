@@ -1,14 +1,17 @@
-"""`/`: the workflows are the front door."""
+"""`/`: the workflows are the front door; an approver's is the inbox."""
 
 from __future__ import annotations
 
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+
+from app.models.people import Permission
+from app.pages import access, guard
 
 __all__ = ["register"]
 
 
 def register() -> None:
-    @ui.page("/")
+    @guard.page("/")
     def home() -> RedirectResponse:
-        return RedirectResponse("/workflows")
+        start = "/workflows" if access.principal().can(Permission.VIEW_WORKFLOWS) else "/inbox"
+        return RedirectResponse(start)

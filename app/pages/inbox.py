@@ -15,24 +15,24 @@ from app.engine.events import Event
 from app.engine.exceptions import FlowyardError, NotFound
 from app.engine.model import ApprovalStatus, NodeStatus
 from app.models.approvals import ApprovalContext, ApprovalPage
-from app.pages import theme
+from app.models.people import Permission
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
 from components.json_view import JsonView
 from components.timeline import duration_text
 
-__all__ = ["DECIDED_BY", "register"]
+__all__ = ["register"]
 
 PAGE_SIZE = 100
-DECIDED_BY = "ui"
 """Who the inbox records as the decider until people sign in (then: the signed-in user)."""
 
 ON_DEADLINE = {"approve": "approved", "reject": "rejected"}
 
 
 def register() -> None:
-    @ui.page("/inbox")
+    @guard.page("/inbox", Permission.VIEW_RUNS)
     async def inbox_page(approval: str | None = None) -> None:
         with frame("Inbox"):
             await Inbox(approval).build()
@@ -253,9 +253,9 @@ class Inbox:
             await services().approvals.decide(
                 approval_id,
                 decision,  # type: ignore[arg-type]
+                by=access.principal(),
                 output=output,
                 reason=reason,
-                decided_by=DECIDED_BY,
             )
         except FlowyardError as exc:
             ui.notify(str(exc), type="warning")

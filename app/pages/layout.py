@@ -19,8 +19,9 @@ from nicegui import ui
 
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError
+from app.models.people import Permission, Principal
 from app.models.runs import Activity
-from app.pages import live, theme
+from app.pages import access, live, theme
 from app.pages.context import services
 
 __all__ = ["NAVIGATION", "Section", "frame"]
@@ -28,6 +29,7 @@ __all__ = ["NAVIGATION", "Section", "frame"]
 log = logging.getLogger("flowyard")
 
 THEME_KEY = "dark_mode"
+LOGIN_CHECK_SECONDS = 60.0
 ACTIVITY_REFRESH_SECONDS = 10.0
 
 
@@ -39,16 +41,25 @@ class Section:
     path: str
     icon: str
     purpose: str
+    permission: Permission | None = None
+    """Listed only for people who may open it (the page checks again on the server)."""
 
 
+P = Permission
 NAVIGATION = (
-    Section("Workflows", "/workflows", "account_tree", "Build, run and share multi-step agent workflows."),
-    Section("Runs", "/runs", "play_circle", "Every run of every workflow, live: status, trigger, duration, progress."),
-    Section("Inbox", "/inbox", "inbox", "Steps waiting for your approval, with their context: approve, edit, reject."),
-    Section("Schedules", "/schedules", "event_repeat", "Workflows that run on a cron or an interval, and when next."),
-    Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test."),
-    Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only."),
-)
+    Section("Workflows", "/workflows", "account_tree", "Build, run and share multi-step agent workflows.",
+            P.VIEW_WORKFLOWS),
+    Section("Runs", "/runs", "play_circle", "Every run of every workflow, live: status, trigger, duration, progress.",
+            P.VIEW_RUNS),
+    Section("Inbox", "/inbox", "inbox", "Steps waiting for your approval, with their context: approve, edit, reject.",
+            P.VIEW_RUNS),
+    Section("Schedules", "/schedules", "event_repeat", "Workflows that run on a cron or an interval, and when next.",
+            P.VIEW_WORKFLOWS),
+    Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test.",
+            P.VIEW_WORKFLOWS),
+    Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only.", P.MANAGE),
+    Section("Settings", "/settings", "settings", "Your account and API tokens; for admins, people and the audit log."),
+)  # fmt: skip
 
 
 @contextmanager
@@ -70,8 +81,11 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
     rail = " mini mini-width=60" if full_width else ""
     with ui.left_drawer(bordered=True).props(f"width=228{rail}").classes("fy-drawer") as drawer:
         current = client.request.url.path
+        who = access.principal()
         with ui.column().classes("fy-nav"):
             for section in NAVIGATION:
+                if section.permission is not None and not who.can(section.permission):
+                    continue
                 active = current == section.path or current.startswith(section.path + "/")
                 with (
                     ui.link(target=section.path)
@@ -93,6 +107,7 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
         ui.space()
         activity = _ActivityIndicator(inbox_badge)
         _theme_toggle(dark)
+        _account_menu(who)
 
     with ui.element("main").classes("fy-content" + (" fy-content--full" if full_width else "")) as content:
         yield content
@@ -103,6 +118,7 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
     with ui.context.client.layout:
         ui.timer(0.05, activity.refresh, once=True)
         ui.timer(ACTIVITY_REFRESH_SECONDS, activity.refresh)
+        ui.timer(LOGIN_CHECK_SECONDS, _check_login)
         throttle = live.Throttle(activity.refresh, interval=0.3)
         live.follow(lambda _: throttle.poke(), accept=lambda e: e.node_key is None or e.status == "WAITING_APPROVAL")
         live.follow(_announce_approval, accept=lambda e: e.node_key is not None and e.status == "WAITING_APPROVAL")
@@ -167,6 +183,33 @@ def _theme_toggle(dark: ui.dark_mode) -> None:
         .mark("theme-toggle") as button
     ):
         tooltip = ui.tooltip(tip())
+
+
+def _account_menu(who: Principal) -> None:
+    """The person's initials in the header, opening their name and role, Settings and Log out."""
+    name = who.name or who.label
+    initials = "".join(part[0] for part in name.split()[:2]).upper() or "?"
+    with ui.button(color=None).props("flat round").classes("fy-account").mark("account-menu"):
+        ui.label(initials).classes("fy-account__initials")
+        with ui.menu().classes("fy-account__menu"):
+            with ui.column().classes("fy-account__who gap-0"):
+                ui.label(name).classes("fy-account__name")
+                ui.label(f"{who.email or ''} · {who.role.value if who.role else who.kind}").classes("fy-muted")
+            ui.separator()
+            ui.menu_item("Settings", on_click=lambda: ui.navigate.to("/settings")).mark("menu-settings")
+            ui.menu_item("Log out", on_click=_log_out).mark("log-out")
+
+
+def _log_out() -> None:
+    # A POST from the page itself (same origin): the server ends the login and clears the HttpOnly cookie.
+    ui.run_javascript("fetch('/auth/logout', {method: 'POST'}).finally(() => { window.location.href = '/login'; })")
+
+
+async def _check_login() -> None:
+    """A page left open after its login ended (logged out elsewhere, expired, deactivated) goes to the login."""
+    request = ui.context.client.request
+    if request is not None and await access.request_principal(request) is None:
+        ui.navigate.to("/login")
 
 
 def _report_failure(exception: Exception) -> None:

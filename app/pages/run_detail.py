@@ -19,8 +19,9 @@ from app.engine.events import Event
 from app.engine.exceptions import FlowyardError, NotFound
 from app.engine.model import ApprovalStatus, CallbackDelivery, RunStatus, Trigger, WorkflowDefinition
 from app.engine.store import AgentRecord
+from app.models.people import Permission
 from app.models.runs import ApprovalPublic, NodeRunPublic, RunDetail
-from app.pages import theme
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
@@ -34,7 +35,7 @@ __all__ = ["register"]
 
 
 def register() -> None:
-    @ui.page("/runs/{run_id}")
+    @guard.page("/runs/{run_id}", Permission.VIEW_RUNS)
     async def run_page(run_id: str) -> None:
         try:
             detail, definition = await services().runs.detail(run_id)

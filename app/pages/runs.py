@@ -16,8 +16,9 @@ from app import clock
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError
 from app.engine.model import RunStatus, Trigger
+from app.models.people import Permission
 from app.models.runs import RunPage, RunQuery, RunSummary
-from app.pages import theme
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
@@ -38,7 +39,7 @@ TRIGGER_OPTIONS = {t.value: t.value.upper() if t.value in ("ui", "api") else t.v
 
 
 def register() -> None:
-    @ui.page("/runs")
+    @guard.page("/runs", Permission.VIEW_RUNS)
     async def runs_page(
         status: str | None = None, workflow: str | None = None, trigger: str | None = None, range: str = "all"
     ) -> None:

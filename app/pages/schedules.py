@@ -17,8 +17,9 @@ from typing import Any
 from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InputInvalid, InvalidInput
+from app.models.people import Permission
 from app.models.schedules import ScheduleCreate, SchedulePublic
-from app.pages import theme
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -42,7 +43,7 @@ REFRESH_SECONDS = 5.0
 
 
 def register() -> None:
-    @ui.page("/schedules")
+    @guard.page("/schedules", Permission.VIEW_WORKFLOWS)
     async def schedules_page() -> None:
         with frame("Schedules"):
             with ui.row().classes("fy-page-header"):
@@ -58,7 +59,7 @@ def register() -> None:
                 )
             await page.build()
 
-    @ui.page("/workflows/{workflow_id}/schedules")
+    @guard.page("/workflows/{workflow_id}/schedules", Permission.VIEW_WORKFLOWS)
     async def workflow_schedules_page(workflow_id: str) -> None:
         workflow = await find_workflow(workflow_id)
         if workflow is None:

@@ -13,8 +13,9 @@ from fastapi import Request
 from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InvalidInput
+from app.models.people import Permission
 from app.models.webhooks import WebhookPublic
-from app.pages import theme
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.workflow_tabs import find_workflow, workflow_page
@@ -28,7 +29,7 @@ MODES = {
 
 
 def register() -> None:
-    @ui.page("/workflows/{workflow_id}/webhook")
+    @guard.page("/workflows/{workflow_id}/webhook", Permission.EDIT)
     async def webhook_page(workflow_id: str, request: Request) -> None:
         workflow = await find_workflow(workflow_id)
         if workflow is None:

@@ -11,8 +11,9 @@ from nicegui import events, ui
 
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
 from app.models.base import Page
+from app.models.people import Permission
 from app.models.workflows import WorkflowSort, WorkflowSummary
-from app.pages import theme
+from app.pages import guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions as _actions
 from app.pages.dialogs import dialog as _dialog
@@ -30,7 +31,7 @@ EXAMPLE_ICONS = ("alt_route", "mark_email_unread", "bolt", "hub", "auto_awesome"
 
 
 def register() -> None:
-    @ui.page("/workflows")
+    @guard.page("/workflows", Permission.VIEW_WORKFLOWS)
     async def workflows_page() -> None:
         with frame("Workflows"):
             page = WorkflowsPage(await services().examples.list())

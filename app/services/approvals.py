@@ -14,6 +14,8 @@ from app.engine.model import Approval, ApprovalStatus, WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import RunStore
 from app.models.approvals import ApprovalContext, ApprovalPage, Decision
+from app.models.people import Principal
+from app.services.approvers import ApproverRules
 from app.services.json_diff import JsonChange, json_changes, text_diff
 from storage import history
 from storage.db import Database
@@ -24,10 +26,11 @@ TITLE_CACHE_SIZE = 1024
 
 
 class ApprovalService:
-    def __init__(self, db: Database, store: RunStore, executor: Executor) -> None:
+    def __init__(self, db: Database, store: RunStore, executor: Executor, approvers: ApproverRules) -> None:
         self._db = db
         self._store = store
         self._executor = executor
+        self._approvers = approvers
         self._titles: dict[tuple[str, int], dict[str, str]] = {}  # step names of frozen versions, for the inbox
 
     async def pending(self, *, after: str | None = None, size: int = 50) -> ApprovalPage:
@@ -83,16 +86,17 @@ class ApprovalService:
         approval_id: str,
         decision: Decision,
         *,
+        by: Principal,
         output: Any = None,
         reason: str | None = None,
-        decided_by: str | None = None,
     ) -> Approval:
-        """Decide one approval and carry its run on, through the executor's own decide path.
+        """Decide one approval as `by` and carry its run on, through the executor's own decide path.
 
         "approve" takes the proposal as it stands (`output` must be None), "approve_edited" takes `output`
         instead, "reject" fails the step with `reason`. Who, when, the reason and the approved output are
-        kept on the approval. Raises NotFound for an unknown id, Conflict when it was decided already (or its
-        run is busy this instant, carrying on from another decision: try again), InvalidInput for a bad one.
+        kept on the approval. Raises NotFound for an unknown id, Forbidden when `by` may not decide this
+        workflow's steps, Conflict when it was decided already (or its run is busy this instant, carrying on
+        from another decision: try again), InvalidInput for a bad one.
         """
         if decision not in ("approve", "approve_edited", "reject"):
             raise InvalidInput("decision", "one of approve, approve_edited, reject")
@@ -102,23 +106,42 @@ class ApprovalService:
             raise InvalidInput("output", "approve_edited needs the edited output")
         if reason is not None and len(reason) > 5000:
             raise InvalidInput("reason", "at most 5000 characters")
-        if decided_by is not None and len(decided_by) > 200:
-            raise InvalidInput("decided_by", "at most 200 characters")
         record = await self._db.read(lambda c: history.find_approval(c, approval_id))
         if record is None:
             raise NotFound("approval", approval_id)
+        await self._approvers.check(by, record.run_id)
         if record.status != ApprovalStatus.PENDING:
-            by = f" by {record.decided_by}" if record.decided_by else ""
-            raise Conflict(f"approval '{approval_id}' is {record.status.lower()} already{by}")
+            who = f" by {record.decided_by}" if record.decided_by else ""
+            raise Conflict(f"approval '{approval_id}' is {record.status.lower()} already{who}")
         approved = decision != "reject"
         return await self._executor.decide(
             record.run_id,
             record.node_key,
             approved=approved,
             output=(record.proposal if decision == "approve" else output) if approved else None,
-            decided_by=decided_by,
+            decided_by=by.label,
             reason=reason,
         )
+
+    async def resume(
+        self, run_id: str, *, by: Principal, output: Any, node_key: str | None = None, decided_by: str | None = None
+    ) -> Approval:
+        """The ordered-steps API's resume: approve the paused step of a run with `output` as its output.
+
+        `decided_by` (a caller's own name for who decided) is kept only for the bootstrap admin token, which
+        is nobody in particular; a person's token or login is recorded as that person.
+        """
+        await self._approvers.check(by, run_id)
+        who = _who(by, decided_by)
+        return await self._executor.decide(run_id, node_key, approved=True, output=output, decided_by=who)
+
+    async def reject(
+        self, run_id: str, *, by: Principal, reason: str, node_key: str | None = None, decided_by: str | None = None
+    ) -> Approval:
+        """The ordered-steps API's reject: the paused step and its run fail with `reason`."""
+        await self._approvers.check(by, run_id)
+        who = _who(by, decided_by)
+        return await self._executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=who)
 
     @staticmethod
     def changes(proposal: Any, output: Any) -> list[JsonChange]:
@@ -129,6 +152,12 @@ class ApprovalService:
     def text_diff(proposal: Any, output: Any) -> str:
         """The same as a unified diff of the pretty-printed JSON ("" when nothing changed)."""
         return text_diff(proposal, output)
+
+
+def _who(by: Principal, claimed: str | None) -> str:
+    if claimed is not None and len(claimed) > 200:
+        raise InvalidInput("decided_by", "at most 200 characters")
+    return claimed if claimed and by.kind == "admin-token" else by.label
 
 
 def _ancestors(definition: WorkflowDefinition, key: str) -> set[str]:

@@ -11,13 +11,18 @@ from typing import Protocol
 from app.engine.events import EventBus
 from app.services.agents import AgentService
 from app.services.approvals import ApprovalService
+from app.services.approvers import ApproverRules
+from app.services.audit import AuditService
 from app.services.batches.batches import BatchService
 from app.services.credentials import CredentialService
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.logins import LoginService
+from app.services.people import UserService
 from app.services.runs import RunService
 from app.services.schedules.schedules import ScheduleService
 from app.services.sessions import SessionService
+from app.services.tokens import TokenService
 from app.services.webhooks import WebhookService
 from app.services.workflows import WorkflowService
 from app.settings import Settings
@@ -40,3 +45,8 @@ class Services(Protocol):
     schedules: ScheduleService
     webhooks: WebhookService
     batches: BatchService
+    users: UserService
+    logins: LoginService
+    tokens: TokenService
+    audit: AuditService
+    approvers: ApproverRules

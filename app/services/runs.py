@@ -78,8 +78,11 @@ class RunService:
         parent_run_id: str | None = None,
         parent_node_key: str | None = None,
         chain: tuple[str, ...] = (),
+        started_by: str | None = None,
     ) -> RunRecord:
         """Validate the workflow and the input, freeze the version, store a QUEUED run and start executing it.
+
+        `started_by` names who started it (a principal's label), for the record and the self-approval rule.
 
         The input must fit the workflow's input schema (its entry steps'); `input_field` is where the caller
         sent it, to name bad fields the caller's way ("" when the input's fields are the body's own).
@@ -98,6 +101,7 @@ class RunService:
             input=input,
             session_id=session_id or ids.new_session_id(),
             trigger=trigger,
+            started_by=started_by,
             callback_url=callback_url,
             created_at=now,
             updated_at=now,
@@ -208,16 +212,6 @@ class RunService:
 
     async def approvals(self, run_id: str) -> builtins.list[Approval]:
         return await self._store.get_approvals(run_id)
-
-    async def resume(
-        self, run_id: str, *, output: Any, node_key: str | None = None, decided_by: str | None = None
-    ) -> Approval:
-        return await self._executor.decide(run_id, node_key, approved=True, output=output, decided_by=decided_by)
-
-    async def reject(
-        self, run_id: str, *, reason: str, node_key: str | None = None, decided_by: str | None = None
-    ) -> Approval:
-        return await self._executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=decided_by)
 
     async def cancel(self, run_id: str) -> RunRecord:
         return await self._executor.cancel(run_id)

@@ -1,4 +1,4 @@
-"""With FLOWYARD_ADMIN_TOKEN set, the API wants it as a bearer token; health and docs stay open."""
+"""The API wants a bearer token (FLOWYARD_ADMIN_TOKEN, or a personal token); health and docs stay open."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-async def test_api_call_without_token_is_401(api: httpx.AsyncClient) -> None:
+async def test_api_call_without_token_is_401(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.get(f"{V1}/workflows")
 
     assert response.status_code == 401
@@ -29,26 +30,30 @@ async def test_api_call_without_token_is_401(api: httpx.AsyncClient) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_api_call_with_wrong_token_is_401(api: httpx.AsyncClient) -> None:
+async def test_api_call_with_wrong_token_is_401(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.get(f"{V1}/workflows", headers={"Authorization": f"Bearer {'y' * 20}"})
 
     assert response.status_code == 401
 
 
-async def test_api_call_with_token_in_another_scheme_is_401(api: httpx.AsyncClient) -> None:
+async def test_api_call_with_token_in_another_scheme_is_401(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.get(f"{V1}/workflows", headers={"Authorization": f"Basic {TOKEN}"})
 
     assert response.status_code == 401
 
 
-async def test_api_call_with_token_is_answered(api: httpx.AsyncClient) -> None:
+async def test_api_call_with_token_is_answered(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.get(f"{V1}/workflows", headers={"Authorization": f"Bearer {TOKEN}"})
 
     assert response.status_code == 200
     assert response.json()["content"] == []
 
 
-async def test_write_without_token_is_401_and_changes_nothing(api: httpx.AsyncClient) -> None:
+async def test_write_without_token_is_401_and_changes_nothing(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.post(f"{V1}/workflows", json={"name": "sneaky"})
 
     assert response.status_code == 401
@@ -56,20 +61,23 @@ async def test_write_without_token_is_401_and_changes_nothing(api: httpx.AsyncCl
     assert listed.json()["totalElements"] == 0
 
 
-async def test_write_with_token_is_accepted(api: httpx.AsyncClient) -> None:
+async def test_write_with_token_is_accepted(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.post(f"{V1}/workflows", json={"name": "ok"}, headers={"Authorization": f"Bearer {TOKEN}"})
 
     assert response.status_code == 201
 
 
-async def test_health_is_open_without_token(api: httpx.AsyncClient) -> None:
+async def test_health_is_open_without_token(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     response = await api.get("/api/health")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_api_docs_are_open_without_token(api: httpx.AsyncClient) -> None:
+async def test_api_docs_are_open_without_token(anonymous: httpx.AsyncClient) -> None:
+    api = anonymous
     assert (await api.get("/docs")).status_code == 200
     assert (await api.get("/openapi.json")).status_code == 200
 

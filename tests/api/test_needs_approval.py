@@ -9,6 +9,7 @@ import pytest
 
 from app.root import Flowyard
 from tests.api.helpers import V1, add_step, create_workflow, finished_run, run_to_end
+from tests.people import ANA
 from tests.servers import LocalServer
 
 
@@ -58,7 +59,7 @@ async def test_approving_the_proposal_carries_it_on(
     paused = await _paused(api, flowyard_of, agent_id, action, input)
     approval = paused["approvals"][0]
 
-    await flowyard_of.approvals.decide(approval["id"], "approve", decided_by="ana")
+    await flowyard_of.approvals.decide(approval["id"], "approve", by=ANA)
     run = await finished_run(api, flowyard_of, paused["id"])
 
     assert run["status"] == "COMPLETED", run
@@ -85,7 +86,7 @@ async def test_rejecting_the_proposal_fails_the_run(
     agent_id, action, input, _ = step
     paused = await _paused(api, flowyard_of, agent_id, action, input)
 
-    await flowyard_of.approvals.decide(paused["approvals"][0]["id"], "reject", reason="too expensive")
+    await flowyard_of.approvals.decide(paused["approvals"][0]["id"], "reject", by=ANA, reason="too expensive")
     run = await finished_run(api, flowyard_of, paused["id"])
 
     assert run["status"] == "FAILED"

@@ -263,7 +263,7 @@ async def api_with_token(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "locked"), admin_token=TOKEN, callback_secret=SECRET))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield client
 
 

@@ -17,6 +17,7 @@ from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, add_step, assert_refused, create_workflow
 from tests.batches.helpers import csv_bytes
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.databases import fresh_data_dir
 
 
@@ -158,10 +159,13 @@ async def small_uploads(tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
         recovery_interval_seconds=0.5,
         max_body_bytes=1024,
         max_upload_bytes=4096,
+        admin_token=ADMIN_TOKEN,
     )
     app = create_api(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://flowyard.test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+        ) as client:
             yield client
 
 

@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.databases import fresh_data_dir
+
+ADMIN_EMAIL = "ada@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+
+http = httpx.Client(headers=AUTH, timeout=10)
+"""Calls to the servers' API as their bootstrap admin token (every server here has `ADMIN_TOKEN`)."""
 
 
 def free_port() -> int:
@@ -34,7 +41,7 @@ def flowyard_server(
     log = (data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "FLOWYARD_DATA_DIR": str(data_dir), **(env or {})},
+        env={**os.environ, "FLOWYARD_DATA_DIR": str(data_dir), "FLOWYARD_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -51,6 +58,7 @@ def flowyard_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"flowyard serve did not become healthy; see {log.name}")
             time.sleep(0.1)
+        _add_admin(f"http://127.0.0.1:{port}")
         yield process
     finally:
         if process.poll() is None:
@@ -63,8 +71,21 @@ def flowyard_server(
         log.close()
 
 
+def _add_admin(url: str) -> None:
+    """The admin people log in as (`ADMIN_EMAIL`, `ADMIN_PASSWORD`): there already after a restart."""
+    body = {"email": ADMIN_EMAIL, "name": "Ada Lovelace", "role": "admin", "password": ADMIN_PASSWORD}
+    response = http.post(f"{url}/api/v1/users", json=body)
+    assert response.status_code in (201, 409), response.text
+
+
+def log_in(page: Any, url: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+    """Log the page's browser context in (its cookie jar gets the login), as the login form would."""
+    response = page.request.post(f"{url}/auth/login", form={"email": email, "password": password, "next": "/"})
+    assert response.ok and "/login" not in response.url, f"login failed: {response.url}"
+
+
 def api_post(url: str, path: str, body: dict[str, Any]) -> Any:
     """POST to the server's /api/v1; the JSON answer of a 200, 201 or 202 (anything else fails the test)."""
-    response = httpx.post(f"{url}/api/v1{path}", json=body, timeout=5)
+    response = http.post(f"{url}/api/v1{path}", json=body, timeout=5)
     assert response.status_code in (200, 201, 202), response.text
     return response.json()

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Shots, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port
+from tests.e2e.conftest import api_post, flowyard_server, free_port, log_in
 from tests.llm_server import ChatServer, Reply
 from tests.servers import LocalServer
 
@@ -28,10 +28,12 @@ ANSWER = "Ada is the CTO of Acme, a 500-person company: a strong fit for the ent
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
     port = free_port()
     with flowyard_server(tmp_path / "data", port):
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        log_in(page, url)
+        yield url
 
 
 @pytest.fixture

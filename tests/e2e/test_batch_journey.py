@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Shots, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port
+from tests.e2e.conftest import api_post, flowyard_server, free_port, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,12 @@ ROWS = 100
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
     port = free_port()
     with flowyard_server(tmp_path / "data", port):
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        log_in(page, url)
+        yield url
 
 
 def _contacts(path: Path) -> Path:

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import flowyard_server, free_port
+from tests.e2e.conftest import flowyard_server, free_port, http
 from tests.servers import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -31,18 +30,18 @@ def test_run_killed_mid_way_completes_after_restart_without_repeating_steps(tmp_
     base = f"http://127.0.0.1:{port}/api/v1"
     with LocalServer() as hook:
         with flowyard_server(data_dir, port) as first:
-            workflow = httpx.post(f"{base}/workflows", json={"name": "Crash test"}).json()
+            workflow = http.post(f"{base}/workflows", json={"name": "Crash test"}).json()
             steps = [
                 {"agentId": "http", "action": f"POST {hook.url}/first"},
                 {"agentId": "delay", "action": "", "config": {"seconds": 2}},
                 {"agentId": "http", "action": f"POST {hook.url}/last"},
             ]
             for step in steps:
-                assert httpx.post(f"{base}/workflows/{workflow['id']}/steps", json=step).status_code == 201
-            run_id = httpx.post(f"{base}/workflows/{workflow['id']}/run", json={"input": {"lead": 1}}).json()["runId"]
+                assert http.post(f"{base}/workflows/{workflow['id']}/steps", json=step).status_code == 201
+            run_id = http.post(f"{base}/workflows/{workflow['id']}/run", json={"input": {"lead": 1}}).json()["runId"]
 
             def delay_is_running() -> bool:
-                nodes = httpx.get(f"{base}/workflows/runs/{run_id}").json()["nodes"]
+                nodes = http.get(f"{base}/workflows/runs/{run_id}").json()["nodes"]
                 return any(n["key"] == "step_2" and n["status"] == "RUNNING" for n in nodes)
 
             _wait_for(delay_is_running, timeout=10, what="the delay step to start")
@@ -55,7 +54,7 @@ def test_run_killed_mid_way_completes_after_restart_without_repeating_steps(tmp_
         with flowyard_server(data_dir, port):
 
             def finished() -> dict[str, Any] | None:
-                run: dict[str, Any] = httpx.get(f"{base}/workflows/runs/{run_id}").json()
+                run: dict[str, Any] = http.get(f"{base}/workflows/runs/{run_id}").json()
                 return run if run["status"] in ("COMPLETED", "FAILED", "CANCELLED") else None
 
             run = _wait_for(finished, timeout=30, what="the run to finish after the restart")

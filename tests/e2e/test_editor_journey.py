@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import flowyard_server, free_port
+from tests.e2e.conftest import flowyard_server, free_port, http, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +30,12 @@ KEYS = ("transform", "transform_2", "delay")  # the three nodes the journey drop
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
     port = free_port()
     with flowyard_server(tmp_path / "data", port):
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        log_in(page, url)
+        yield url
 
 
 class Journey:
@@ -150,7 +151,7 @@ def _layout(journey: Journey, boxes: dict[str, Any] | None) -> list[float]:
 
 
 def _api(url: str, path: str) -> Any:
-    response = httpx.get(f"{url}/api/v1{path}", timeout=5)
+    response = http.get(f"{url}/api/v1{path}", timeout=5)
     response.raise_for_status()
     return response.json()
 

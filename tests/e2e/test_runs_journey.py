@@ -16,13 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from app.engine.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.e2e.browser import Shots, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port
+from tests.e2e.conftest import api_post, flowyard_server, free_port, http, log_in
 from tests.servers import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -32,10 +31,12 @@ EDITED = "Hi Ada, thanks for your interest. Here is the deck you asked for."
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
     port = free_port()
     with flowyard_server(tmp_path / "data", port, env={"FLOWYARD_CALLBACK_SECRET": SECRET}):
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        log_in(page, url)
+        yield url
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_watch_approve_with_edits_and_receive_the_signed_callback(
     proposal.fill(EDITED)
     page.get_by_role("button", name="Approve with edits").click()
     expect(page.get_by_text("Approved with edits: the run goes on")).to_be_visible()
-    expect(page.get_by_text("Approved by ui")).to_be_visible()
+    expect(page.get_by_text("Approved by ada@example.com")).to_be_visible()
     shot("approved")
 
     # --- (4) back on the run: finished with the edited value; the decision and the edit are kept ---
@@ -120,7 +121,7 @@ def test_watch_approve_with_edits_and_receive_the_signed_callback(
     page.get_by_role("tab", name="Input and output").click()
     expect(page.get_by_text(EDITED).first).to_be_visible()
     page.get_by_role("tab", name="Approvals").click()
-    expect(page.get_by_text(re.compile("approved by ui"))).to_be_visible()
+    expect(page.get_by_text(re.compile("approved by ada@example.com"))).to_be_visible()
     expect(page.get_by_text("Edited before approval:")).to_be_visible()
     shot("completed")
 
@@ -157,7 +158,7 @@ def test_cancel_stops_a_run_within_a_second(server: str, page: Page) -> None:  #
     expect(page.locator(".fy-page-header .fy-status--cancelled")).to_be_visible(timeout=3000)
     expect(node).to_have_class(re.compile(r"\bfy-status--cancelled\b"), timeout=3000)
     shot("cancelled")
-    run = httpx.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()
+    run = http.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()
     assert run["status"] == "CANCELLED"
     [step] = run["nodes"]
     assert step["status"] == "CANCELLED"
@@ -183,7 +184,7 @@ def test_a_page_that_lost_its_connection_catches_up(server: str, page: Page) -> 
     page.context.set_offline(True)  # the connection drops while the run goes on and ends
     page.wait_for_timeout(2500)
     three = page.locator('.vue-flow__node[data-id="three"] .fy-node')
-    status = httpx.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()["status"]
+    status = http.get(f"{server}/api/v1/workflows/runs/{run_id}", timeout=5).json()["status"]
     assert status == "COMPLETED"  # on the server
     expect(three).not_to_have_class(re.compile(r"\bfy-status--completed\b"))  # but not on the page yet
     page.context.set_offline(False)

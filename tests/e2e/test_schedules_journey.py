@@ -12,12 +12,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import VIEWPORT, Shots, browser  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port
+from tests.e2e.conftest import api_post, flowyard_server, free_port, http, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +24,12 @@ ZONE = "America/New_York"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, new_yorker: Page) -> Iterator[str]:
     port = free_port()
     with flowyard_server(tmp_path / "data", port):
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        log_in(new_yorker, url)
+        yield url
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_schedule_every_minute_see_fire_times_and_watch_the_run_appear(server: s
     expect(page).to_have_url(re.compile(r"/runs/wr-"))
     expect(page.get_by_text("Triggered by Schedule")).to_be_visible()
     shot("run")
-    runs = httpx.get(f"{server}/api/v1/workflows/{workflow['id']}/runs", timeout=5).json()
+    runs = http.get(f"{server}/api/v1/workflows/{workflow['id']}/runs", timeout=5).json()
     assert runs["content"], runs
     assert {r["trigger"] for r in runs["content"]} == {"schedule"}, runs
 

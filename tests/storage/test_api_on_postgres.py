@@ -9,15 +9,18 @@ import pytest
 
 from app.main import create_api
 from app.settings import Settings
+from tests.conftest import ADMIN_TOKEN, AUTH
 
 pytestmark = pytest.mark.postgres
 
 
 async def test_steps_run_pause_resume_and_complete_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url, admin_token=ADMIN_TOKEN))
     async with app.router.lifespan_context(app):
         flowyard = app.state.flowyard
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+        ) as api:
             workflow = (await api.post("/api/v1/workflows", json={"name": "On PostgreSQL"})).json()
             for agent, action in (("transform", "{{ input }}!"), ("approval", ""), ("transform", "done: {{ input }}")):
                 added = await api.post(
@@ -39,10 +42,12 @@ async def test_steps_run_pause_resume_and_complete_on_postgres(own_migrated_post
 
 
 async def test_workflow_step_runs_a_sub_workflow_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url, admin_token=ADMIN_TOKEN))
     async with app.router.lifespan_context(app):
         flowyard = app.state.flowyard
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+        ) as api:
             child = (await api.post("/api/v1/workflows", json={"name": "Child"})).json()["id"]
             parent = (await api.post("/api/v1/workflows", json={"name": "Parent"})).json()["id"]
             steps = [

@@ -20,6 +20,7 @@ from app.services.approvals import ApprovalService
 from app.services.json_diff import MISSING
 from app.settings import Settings
 from tests.databases import fresh_sqlite_url
+from tests.people import ANA, BO
 
 
 class Clock:
@@ -163,7 +164,7 @@ async def test_approve_takes_the_proposal_and_records_who_and_when(flowyard: Flo
     (item,) = (await flowyard.approvals.pending()).items
     clock.advance(30)
 
-    decided = await flowyard.approvals.decide(item.id, "approve", decided_by="ana", reason="fine")
+    decided = await flowyard.approvals.decide(item.id, "approve", by=ANA, reason="fine")
 
     assert (decided.status, decided.decided_by, decided.decided_at, decided.reason) == (
         "APPROVED",
@@ -183,7 +184,7 @@ async def test_approve_edited_continues_with_the_edited_output(flowyard: Flowyar
     (item,) = (await flowyard.approvals.pending()).items
     edited = {"title": "Robots, weekly", "body": "hi"}
 
-    await flowyard.approvals.decide(item.id, "approve_edited", output=edited, decided_by="ana")
+    await flowyard.approvals.decide(item.id, "approve_edited", output=edited, by=ANA)
 
     assert (await ended(flowyard, run_id)).output == "sent: Robots, weekly"
     context = await flowyard.approvals.context(item.id)
@@ -198,7 +199,7 @@ async def test_reject_fails_the_run_with_the_reason(flowyard: Flowyard) -> None:
     run_id = await paused(flowyard, workflow.id)
     (item,) = (await flowyard.approvals.pending()).items
 
-    decided = await flowyard.approvals.decide(item.id, "reject", reason="tone is off", decided_by="bo")
+    decided = await flowyard.approvals.decide(item.id, "reject", reason="tone is off", by=BO)
 
     assert (decided.status, decided.reason, decided.decided_by) == ("REJECTED", "tone is off", "bo")
     run = await ended(flowyard, run_id)
@@ -210,16 +211,16 @@ async def test_deciding_twice_is_a_conflict(flowyard: Flowyard) -> None:
     workflow = await flowyard.workflows.create(name="Newsletter", definition=review_flow())
     run_id = await paused(flowyard, workflow.id)
     (item,) = (await flowyard.approvals.pending()).items
-    await flowyard.approvals.decide(item.id, "approve", decided_by="ana")
+    await flowyard.approvals.decide(item.id, "approve", by=ANA)
     await ended(flowyard, run_id)
 
     with pytest.raises(Conflict, match="approved already by ana"):
-        await flowyard.approvals.decide(item.id, "reject", reason="too late")
+        await flowyard.approvals.decide(item.id, "reject", reason="too late", by=ANA)
 
 
 async def test_deciding_an_unknown_approval_is_not_found(flowyard: Flowyard) -> None:
     with pytest.raises(NotFound):
-        await flowyard.approvals.decide("ap-missing", "approve")
+        await flowyard.approvals.decide("ap-missing", "approve", by=ANA)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +235,7 @@ async def test_a_malformed_decision_is_invalid_input(
     (item,) = (await flowyard.approvals.pending()).items
 
     with pytest.raises(InvalidInput) as caught:
-        await flowyard.approvals.decide(item.id, decision, output=output)  # type: ignore[arg-type]
+        await flowyard.approvals.decide(item.id, decision, output=output, by=ANA)  # type: ignore[arg-type]
 
     assert caught.value.field == field
     assert (await flowyard.approvals.context(item.id)).status == "PENDING"

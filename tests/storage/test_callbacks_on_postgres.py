@@ -14,6 +14,7 @@ from app.main import create_api
 from app.models.workflows import StepCreate
 from app.root import Flowyard
 from app.settings import Settings
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.servers import LocalServer
 
 pytestmark = pytest.mark.postgres
@@ -26,6 +27,7 @@ def fast_settings(own_migrated_postgres_url: str, data_dir: Path) -> Settings:
         callback_secret="callback-secret-for-tests",
         callback_base_delay_seconds=0.02,
         callback_sweep_interval_seconds=0.1,
+        admin_token=ADMIN_TOKEN,
     )
 
 
@@ -37,7 +39,9 @@ async def test_v2_run_callback_is_delivered_after_a_retry_on_postgres(
         hook = web.reply("/hook", (500, {"error": "down"}), (200, {"ok": True}))
         async with app.router.lifespan_context(app):
             flowyard: Flowyard = app.state.flowyard
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+            ) as api:
                 workflow = await flowyard.workflows.create(name="On PostgreSQL")
                 await flowyard.workflows.add_step(
                     workflow.id, StepCreate(agent_id="transform", action="Hi {{ input.name }}")

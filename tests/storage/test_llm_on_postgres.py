@@ -9,18 +9,21 @@ import pytest
 
 from app.main import create_api
 from app.settings import Settings
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.llm_server import ChatServer
 
 pytestmark = pytest.mark.postgres
 
 
 async def test_sessions_and_token_totals_on_postgres(own_migrated_postgres_url: str, tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url))
+    app = create_api(Settings(data_dir=tmp_path, database_url=own_migrated_postgres_url, admin_token=ADMIN_TOKEN))
     with ChatServer() as chat:
         chat.script("two words")
         async with app.router.lifespan_context(app):
             flowyard = app.state.flowyard
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as api:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+            ) as api:
                 config = {"base_url": chat.url, "model": "tiny"}
                 agent = {"id": "assistant", "name": "Assistant", "kind": "llm", "config": config}
                 assert (await api.post("/api/v1/agents", json=agent)).status_code == 201

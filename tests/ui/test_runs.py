@@ -14,6 +14,7 @@ from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine.model import RunStatus, Trigger
 from app.root import Flowyard
 from components.graph_editor import GraphEditor
+from tests.people import person
 from tests.ui.helpers import marked_rows, paused_run, run_to_end, steps
 
 # --- the runs page ------------------------------------------------------------------------------------------------
@@ -219,8 +220,12 @@ async def test_approve_with_edits_finishes_the_run_with_the_edited_value(user: U
         await asyncio.sleep(0.05)
     assert run.output["text"] == "A shorter section."  # type: ignore[index]
     [approval] = await flowyard.runs.approvals(item.id)
-    assert (approval.status, approval.output, approval.decided_by) == ("APPROVED", "A shorter section.", "ui")
-    await user.should_see("Approved by ui")  # the decision stays in view, with who made it
+    assert (approval.status, approval.output, approval.decided_by) == (
+        "APPROVED",
+        "A shorter section.",
+        "ada@example.com",
+    )
+    await user.should_see("Approved by ada@example.com")  # the decision stays in view, with who made it
 
 
 async def test_reject_needs_a_reason_and_keeps_it(user: User, flowyard: Flowyard) -> None:
@@ -259,7 +264,7 @@ async def test_the_run_page_keeps_the_decision_and_the_edit(user: User, flowyard
     await paused_run(flowyard)
     [item] = (await flowyard.runs.list_all()).items
     [approval] = (await flowyard.approvals.pending()).items
-    await flowyard.approvals.decide(approval.id, "approve_edited", output={"text": "edited"}, decided_by="ada")
+    await flowyard.approvals.decide(approval.id, "approve_edited", output={"text": "edited"}, by=person("ada"))
     for _ in range(100):
         if (await flowyard.runs.get(item.id)).status == RunStatus.COMPLETED:
             break

@@ -23,6 +23,7 @@ BUILT = {
     "/agents": "Saved, configured agents",
     "/credentials": "Secrets your agents use",
     "/schedules": "Workflows that run on a cron or an interval, in their own time zone.",
+    "/settings": "API tokens",
 }
 
 

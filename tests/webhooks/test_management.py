@@ -10,6 +10,7 @@ import pytest
 from app.main import create_api
 from app.settings import Settings
 from tests.api.helpers import ISO_UTC, V1, assert_refused, create_workflow, workflow_with_steps
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.databases import fresh_data_dir
 from tests.webhooks.helpers import hook_path, webhook
 
@@ -30,9 +31,9 @@ async def test_put_creates_a_webhook_with_a_secret_url_and_defaults(api: httpx.A
 
     assert response.status_code == 201, response.text
     hook = response.json()
-    assert hook["url"].startswith("http://flowyard.test/api/hooks/")
+    assert hook["url"].startswith("http://localhost/api/hooks/")
     assert len(hook["url"].rsplit("/", 1)[1]) >= 43  # 32 random bytes
-    assert hook["path"] == hook["url"].removeprefix("http://flowyard.test")
+    assert hook["path"] == hook["url"].removeprefix("http://localhost")
     expected = {"workflowId": workflow["id"], "enabled": True, "mode": "async", "syncTimeoutSeconds": 30.0}
     assert expected.items() <= hook.items()
     assert hook["maxBodyBytes"] == 256 * 1024
@@ -132,10 +133,12 @@ async def test_rotating_a_workflow_without_a_webhook_is_404(api: httpx.AsyncClie
 
 
 async def test_default_body_limit_is_never_above_the_servers(tmp_path: Path) -> None:
-    app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "data"), max_body_bytes=100_000))
+    app = create_api(
+        Settings(data_dir=fresh_data_dir(tmp_path / "data"), max_body_bytes=100_000, admin_token=ADMIN_TOKEN)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as api:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=AUTH) as api:
             workflow = await create_workflow(api)
 
             hook = await webhook(api, workflow["id"])
@@ -148,7 +151,7 @@ async def test_management_needs_the_token_but_the_webhook_url_does_not(tmp_path:
     app = create_api(Settings(data_dir=fresh_data_dir(tmp_path / "data"), admin_token=token))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowyard.test") as anonymous:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=AUTH) as anonymous:
             admin = {"authorization": f"Bearer {token}"}
             workflow = (await anonymous.post(f"{V1}/workflows", json={"name": "Hook"}, headers=admin)).json()
             await anonymous.post(f"{V1}/workflows/{workflow['id']}/steps", json={"agentId": "transform", "action": "x"},

@@ -14,6 +14,7 @@ from app.main import create_api
 from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import V1, workflow_with_steps
+from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.webhooks.helpers import hook_path, run_count, webhook
 
 pytestmark = pytest.mark.postgres
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def pg_api(migrated_postgres_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(Settings(data_dir=tmp_path, database_url=migrated_postgres_url))
+    app = create_api(Settings(data_dir=tmp_path, database_url=migrated_postgres_url, admin_token=ADMIN_TOKEN))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pg.test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=AUTH
+        ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
 

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from app.engine.exceptions import FlowyardError, NotFound
 from app.engine.model import RunStatus, WorkflowDefinition
 from app.engine.store import AgentRecord
+from app.models.people import Permission
+from app.pages import guard
 from app.pages.context import services
 from app.pages.editor.history import show_history
 from app.pages.editor.inspector import Inspector
@@ -33,7 +35,7 @@ __all__ = ["Editor", "register"]
 
 
 def register() -> None:
-    @ui.page("/workflows/{workflow_id}")
+    @guard.page("/workflows/{workflow_id}", Permission.VIEW_WORKFLOWS)
     async def editor_page(workflow_id: str) -> None:
         try:
             workflow = await services().workflows.get(workflow_id)

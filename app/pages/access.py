@@ -1,0 +1,53 @@
+"""Who is looking at a page, and what they may do there.
+
+A page declared with `app.pages.guard.page` keeps its principal with its client, so handlers ask
+`allowed(permission)` before they act (on the server: a hidden button is only presentation).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from nicegui import app as nicegui_app
+from nicegui import ui
+
+from app.models.people import Permission, Principal
+from app.pages.context import services
+
+__all__ = ["LOGIN_COOKIE", "PRINCIPAL_KEY", "allowed", "forbidden_text", "principal", "request_principal"]
+
+LOGIN_COOKIE = "flowyard_login"
+PRINCIPAL_KEY = "principal"
+
+
+async def request_principal(request: Request) -> Principal | None:
+    """Who sent this request: their open login (cookie), or the trusted proxy's user header when configured."""
+    flowyard = services()
+    ip = request.client.host if request.client else None
+    found = await flowyard.logins.principal(request.cookies.get(LOGIN_COOKIE), ip=ip)
+    header = flowyard.settings.trusted_user_header
+    if found is None and header and (email := request.headers.get(header)):
+        user = await flowyard.users.by_email(email)
+        found = await flowyard.users.principal(user.id, ip=ip) if user else None
+    return found
+
+
+def principal() -> Principal:
+    """Whoever the current page was opened by (a page declared with `page` always has one)."""
+    found = nicegui_app.storage.client.get(PRINCIPAL_KEY)
+    if not isinstance(found, Principal):
+        raise RuntimeError("this page was not opened through app.pages.access.page")
+    return found
+
+
+def allowed(permission: Permission, *, quiet: bool = False) -> bool:
+    """Whether the page's person may do what needs `permission`; if not, say so (unless `quiet`)."""
+    if principal().can(permission):
+        return True
+    if not quiet:
+        ui.notify(forbidden_text(principal(), permission), type="warning")
+    return False
+
+
+def forbidden_text(who: Principal, permission: Permission) -> str:
+    role = who.role.value if who.role else who.kind
+    return f"Your role ({role}) may not do this: it needs the '{permission.value}' permission. Ask an admin."

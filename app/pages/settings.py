@@ -1,0 +1,430 @@
+"""Settings: your account and API tokens (`/settings`); for admins, people (`/settings/people`) and the audit
+log (`/settings/audit`).
+
+A new token is shown once, in a dialog with a copy button, and never again: Flowyard keeps only its hash and
+its first characters. People are added by an admin with a role and a first password to pass on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nicegui import ui
+from pydantic import ValidationError
+
+from app import clock
+from app.engine.exceptions import FlowyardError, InvalidInput
+from app.models.people import (
+    MIN_PASSWORD_LENGTH,
+    ROLE_DESCRIPTIONS,
+    SCOPE_PERMISSIONS,
+    AuditEntry,
+    Permission,
+    Role,
+    Scope,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from app.pages import access, guard, theme
+from app.pages.context import services
+from app.pages.dialogs import actions, dialog, error_label, show
+from app.pages.layout import frame
+from app.services.audit import AuditQuery
+
+__all__ = ["register"]
+
+SCOPE_LABELS = {
+    Scope.READ: "read — see workflows and runs",
+    Scope.RUN: "run — start, cancel and re-run runs and batches",
+    Scope.WRITE: "write — change workflows, agents, schedules, webhooks",
+    Scope.APPROVE: "approve — decide paused steps",
+    Scope.ADMIN: "admin — everything your role allows",
+}
+EXPIRY = {"30": "30 days", "90": "90 days", "365": "1 year", "": "Never"}
+
+
+def _tabs(current: str) -> None:
+    tabs = [("Account", "/settings")]
+    if access.principal().can(Permission.MANAGE):
+        tabs += [("People", "/settings/people"), ("Audit log", "/settings/audit")]
+    with ui.row().classes("fy-tabs"):
+        for label, path in tabs:
+            active = " fy-tabs__tab--active" if path == current else ""
+            ui.link(label, path).classes("fy-tabs__tab" + active).mark(f"tab-{label.split()[0].lower()}")
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problem = exc.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else str(problem["msg"])
+
+
+def register() -> None:
+    @guard.page("/settings")
+    async def account_page() -> None:
+        with frame("Settings"):
+            _header("Settings", "Your account and the API tokens that act for you.")
+            _tabs("/settings")
+            await AccountSection().build()
+            await TokensSection().build()
+
+    @guard.page("/settings/people", Permission.MANAGE)
+    async def people_page() -> None:
+        with frame("People"):
+            _header("Settings", "Who may use this Flowyard, and with which role.")
+            _tabs("/settings/people")
+            await PeopleSection().build()
+
+    @guard.page("/settings/audit", Permission.MANAGE)
+    async def audit_page() -> None:
+        with frame("Audit log"):
+            _header("Settings", "Who did what, when, and from where.")
+            _tabs("/settings/audit")
+            await AuditSection().build()
+
+
+def _header(title: str, subtitle: str) -> None:
+    with ui.row().classes("fy-page-header"), ui.column().classes("gap-1"):
+        ui.label(title).classes("fy-title")
+        ui.label(subtitle).classes("fy-subtitle")
+
+
+class AccountSection:
+    async def build(self) -> None:
+        who = access.principal()
+        with ui.column().classes("fy-card fy-settings__card"):
+            ui.label("Account").classes("fy-section-title")
+            with ui.element("div").classes("fy-facts"):
+                for label, value in (
+                    ("Name", who.name or ""),
+                    ("Email", who.email or ""),
+                    ("Role", f"{who.role.value} — {ROLE_DESCRIPTIONS[who.role]}" if who.role else who.kind),
+                ):
+                    ui.label(label).classes("fy-facts__label")
+                    ui.label(value).mark(f"account-{label.lower()}")
+            ui.button("Change password", icon="password", on_click=self.open_password).props("outline no-caps").mark(
+                "change-password"
+            )
+        self.host = ui.element("div")
+
+    def open_password(self) -> None:
+        with self.host, dialog("Change password") as box:
+            current = ui.input("Current password", password=True).props("outlined autofocus").classes("w-full")
+            new = ui.input(f"New password ({MIN_PASSWORD_LENGTH} characters or more)", password=True)
+            new.props("outlined").classes("w-full")
+            again = ui.input("New password again", password=True).props("outlined").classes("w-full")
+            current.mark("current-password")
+            new.mark("new-password")
+            again.mark("new-password-again")
+            error = error_label()
+
+            async def change() -> None:
+                if (new.value or "") != (again.value or ""):
+                    show(error, "The two new passwords differ.")
+                    return
+                try:
+                    await services().users.change_own_password(access.principal(), current.value or "", new.value or "")
+                except InvalidInput as exc:
+                    show(error, exc.message[0].upper() + exc.message[1:] + ".")
+                    return
+                ui.notify("Password changed. Your other logins have ended.", type="positive")
+                box.close()
+
+            actions(box, "Change password", change)
+
+
+class TokensSection:
+    def __init__(self) -> None:
+        self.items: list[TokenPublic] = []
+
+    async def build(self) -> None:
+        with ui.column().classes("fy-card fy-settings__card"):
+            with ui.row().classes("items-center w-full"):
+                with ui.column().classes("gap-0"):
+                    ui.label("API tokens").classes("fy-section-title")
+                    ui.label(
+                        "Send one as 'Authorization: Bearer <token>'. It may do what its scopes and your role allow."
+                    ).classes("fy-muted")
+                ui.space()
+                ui.button("New token", icon="add", on_click=self.open_create).props("unelevated no-caps").mark(
+                    "new-token"
+                )
+            self.items = await services().tokens.list(access.principal())
+            self.listing()
+        self.host = ui.element("div")
+
+    async def reload(self) -> None:
+        self.items = await services().tokens.list(access.principal())
+        self.listing.refresh()
+
+    @ui.refreshable_method
+    def listing(self) -> None:
+        if not self.items:
+            ui.label("No tokens yet.").classes("fy-muted").mark("no-tokens")
+            return
+        with ui.column().classes("fy-list gap-0 w-full"):
+            with ui.element("div").classes("fy-list__head"):
+                with ui.element("div").classes("fy-list__cells fy-tokens__cells"):
+                    for label in ("Name", "Token", "Scopes", "Expires", "Last used"):
+                        ui.label(label)
+                ui.element("div").classes("fy-list__actions")
+            for item in self.items:
+                revoked = item.revoked_at is not None
+                expired = item.expires_at is not None and item.expires_at <= clock.now()
+                with ui.element("div").classes("fy-list__row").mark("token-row", item.name):
+                    with ui.element("div").classes("fy-list__cells fy-tokens__cells"):
+                        ui.label(item.name).classes("fy-workflow__name")
+                        ui.label(f"{item.prefix}…").classes("font-mono fy-cell-text")
+                        ui.label(", ".join(item.scopes)).classes("fy-cell-text")
+                        if revoked:
+                            ui.label("Revoked").classes("fy-muted")
+                        elif expired:
+                            ui.label("Expired").classes("fy-muted")
+                        elif item.expires_at:
+                            theme.time_label(item.expires_at)
+                        else:
+                            ui.label("Never").classes("fy-muted")
+                        if item.last_used_at:
+                            theme.time_label(item.last_used_at)
+                        else:
+                            ui.label("Never").classes("fy-muted")
+                    with ui.element("div").classes("fy-list__actions"):
+                        if not revoked:
+                            ui.button("Revoke", on_click=lambda i=item: self.revoke(i)).props(
+                                "flat no-caps color=negative"
+                            ).mark(f"revoke-{item.name}")
+
+    def open_create(self) -> None:
+        who = access.principal()
+        usable = [s for s in Scope if SCOPE_PERMISSIONS[s] & who.permissions and (s is not Scope.ADMIN or who.is_admin)]
+        with self.host, dialog("New API token") as box:
+            name = ui.input("Name (what it is for)").props("outlined autofocus").classes("w-full").mark("token-name")
+            ui.label("Scopes").classes("fy-section-label")
+            boxes = {scope: ui.checkbox(SCOPE_LABELS[scope], value=scope is Scope.READ).mark(f"scope-{scope.value}")
+                     for scope in usable}  # fmt: skip
+            expiry = ui.select(EXPIRY, label="Expires", value="90").props("outlined").classes("w-full").mark("expiry")
+            error = error_label()
+
+            async def create() -> None:
+                scopes = [scope for scope, check in boxes.items() if check.value]
+                try:
+                    request = TokenCreate(
+                        name=(name.value or "").strip(),
+                        scopes=scopes,
+                        expires_in_days=int(expiry.value) if expiry.value else None,
+                    )
+                    created = await services().tokens.create(access.principal(), request)
+                except ValidationError as exc:
+                    show(error, _validation_message(exc))
+                    return
+                except FlowyardError as exc:
+                    show(error, str(exc))
+                    return
+                await self.reload()
+                box.close()
+                self.show_once(created.token)
+
+            actions(box, "Create token", create)
+
+    def show_once(self, token: str) -> None:
+        with self.host, dialog("Your new token", wide=True) as box:
+            ui.label("Copy it now: it is shown only this once.").classes("fy-muted")
+            with ui.row().classes("items-center w-full no-wrap"):
+                ui.input(value=token).props("outlined readonly").classes("w-full font-mono").mark("new-token-value")
+                ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(token)).props("flat round").tooltip(
+                    "Copy"
+                ).mark("copy-token")
+            with ui.row().classes("fy-dialog__actions"):
+                ui.button("Done", on_click=box.close).props("unelevated no-caps").mark("done")
+
+    async def revoke(self, item: TokenPublic) -> None:
+        try:
+            await services().tokens.revoke(access.principal(), item.id)
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        ui.notify(f"Revoked “{item.name}”", type="positive")
+        await self.reload()
+
+
+class PeopleSection:
+    def __init__(self) -> None:
+        self.items: list[UserPublic] = []
+
+    async def build(self) -> None:
+        with ui.column().classes("fy-card fy-settings__card"):
+            with ui.row().classes("items-center w-full"):
+                ui.label("People").classes("fy-section-title")
+                ui.space()
+                ui.button("Add person", icon="person_add", on_click=self.open_add).props("unelevated no-caps").mark(
+                    "add-person"
+                )
+            self.items = await services().users.list()
+            self.listing()
+        self.host = ui.element("div")
+
+    async def reload(self) -> None:
+        self.items = await services().users.list()
+        self.listing.refresh()
+
+    @ui.refreshable_method
+    def listing(self) -> None:
+        me = access.principal().user_id
+        with ui.column().classes("fy-list gap-0 w-full"):
+            with ui.element("div").classes("fy-list__head"):
+                with ui.element("div").classes("fy-list__cells fy-people__cells"):
+                    for label in ("Name", "Email", "Role", "Last login"):
+                        ui.label(label)
+                ui.element("div").classes("fy-list__actions")
+            for user in self.items:
+                with ui.element("div").classes("fy-list__row").mark("person-row", user.email):
+                    with ui.element("div").classes("fy-list__cells fy-people__cells"):
+                        suffix = " (you)" if user.id == me else "" if user.active else " (deactivated)"
+                        ui.label(user.name + suffix).classes("fy-workflow__name")
+                        ui.label(user.email).classes("fy-cell-text")
+                        role = ui.select([r.value for r in Role], value=user.role).props("dense outlined")
+                        role.mark(f"role-{user.email}").on_value_change(
+                            lambda e, u=user: self.change(u, UserUpdate(role=Role(e.value)))
+                        )
+                        if user.last_login_at:
+                            theme.time_label(user.last_login_at)
+                        else:
+                            ui.label("Never").classes("fy-muted")
+                    with (
+                        ui.element("div").classes("fy-list__actions"),
+                        ui.button(icon="more_vert", color=None).props("flat round dense").mark(f"more-{user.email}"),
+                        ui.menu().props("anchor='bottom right' self='top right'"),
+                    ):
+                        ui.menu_item("Set a new password", lambda u=user: self.open_password(u)).mark(
+                            f"password-{user.email}"
+                        )
+                        label = "Deactivate" if user.active else "Activate"
+                        ui.menu_item(label, lambda u=user: self.change(u, UserUpdate(active=not u.active))).mark(
+                            f"{label.lower()}-{user.email}"
+                        )
+
+    async def change(self, user: UserPublic, change: UserUpdate) -> None:
+        if not access.allowed(Permission.MANAGE):
+            return
+        try:
+            await services().users.update(user.id, change, by=access.principal())
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="negative")
+        else:
+            ui.notify(f"Updated {user.name}", type="positive")
+        await self.reload()
+
+    def open_add(self) -> None:
+        with self.host, dialog("Add a person") as box:
+            name = ui.input("Name").props("outlined autofocus").classes("w-full").mark("person-name")
+            email = ui.input("Email").props("outlined").classes("w-full").mark("person-email")
+            options = {r.value: f"{r.value} — {ROLE_DESCRIPTIONS[r]}" for r in Role}
+            role = ui.select(options, label="Role", value=Role.VIEWER.value).props("outlined").classes("w-full")
+            role.mark("person-role")
+            password = ui.input(f"First password ({MIN_PASSWORD_LENGTH}+ characters; pass it on)", password=True)
+            password.props("outlined password-toggle-button").classes("w-full").mark("person-password")
+            error = error_label()
+
+            async def add() -> None:
+                if not access.allowed(Permission.MANAGE):
+                    return
+                try:
+                    user = UserCreate(
+                        email=email.value or "",
+                        name=name.value or "",
+                        role=Role(role.value),
+                        password=password.value or "",
+                    )
+                    await services().users.create(user, by=access.principal())
+                except ValidationError as exc:
+                    show(error, _validation_message(exc))
+                    return
+                except FlowyardError as exc:
+                    show(error, str(exc))
+                    return
+                ui.notify(f"Added {user.name} as {user.role.value}", type="positive")
+                await self.reload()
+                box.close()
+
+            actions(box, "Add person", add)
+
+    def open_password(self, user: UserPublic) -> None:
+        with self.host, dialog(f"New password for {user.name}") as box:
+            password = ui.input(f"Password ({MIN_PASSWORD_LENGTH}+ characters)", password=True)
+            password.props("outlined autofocus password-toggle-button").classes("w-full").mark("set-password")
+            error = error_label()
+
+            async def set_password() -> None:
+                if not access.allowed(Permission.MANAGE):
+                    return
+                try:
+                    await services().users.set_password(user.id, password.value or "", by=access.principal())
+                except InvalidInput as exc:
+                    show(error, f"Password: {exc.message}")
+                    return
+                ui.notify(f"Set a new password for {user.name}; their logins ended", type="positive")
+                box.close()
+
+            actions(box, "Set password", set_password)
+
+
+class AuditSection:
+    def __init__(self) -> None:
+        self.items: list[AuditEntry] = []
+
+    async def build(self) -> None:
+        actions_seen = await services().audit.actions()
+        with ui.row().classes("fy-run-filters items-center"):
+            self.actor = ui.input("Who", on_change=self.reload).props("outlined dense clearable").mark("audit-actor")
+            self.action = ui.select(["", *actions_seen], label="What", value="", on_change=self.reload)
+            self.action.props("outlined dense").classes("w-48").mark("audit-action")
+            self.since = ui.select(
+                {"": "Any time", "1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days"},
+                label="When",
+                value="",
+                on_change=self.reload,
+            ).props("outlined dense").classes("w-40").mark("audit-since")  # fmt: skip
+        with ui.column().classes("fy-card fy-settings__card"):
+            await self.load()
+            self.listing()
+
+    async def load(self) -> None:
+        days = self.since.value
+        query = AuditQuery(
+            actor=self.actor.value or None,
+            action=self.action.value or None,
+            since=clock.now() - timedelta(days=int(days)) if days else None,
+            limit=200,
+        )
+        self.items = await services().audit.list(query)
+
+    async def reload(self) -> None:
+        await self.load()
+        self.listing.refresh()
+
+    @ui.refreshable_method
+    def listing(self) -> None:
+        if not self.items:
+            ui.label("Nothing recorded matches.").classes("fy-muted").mark("audit-empty")
+            return
+        with ui.column().classes("fy-list gap-0 w-full"):
+            with (
+                ui.element("div").classes("fy-list__head"),
+                ui.element("div").classes("fy-list__cells fy-audit__cells"),
+            ):
+                for label in ("When", "Who", "What", "On", "Detail", "From"):
+                    ui.label(label)
+            for entry in self.items:
+                with (
+                    ui.element("div").classes("fy-list__row").mark("audit-row", entry.action),
+                    ui.element("div").classes("fy-list__cells fy-audit__cells"),
+                ):
+                    theme.time_label(entry.at)
+                    ui.label(entry.actor).classes("fy-cell-text")
+                    ui.label(entry.action).classes("font-mono fy-cell-text")
+                    ui.label(entry.target or "").classes("fy-cell-text")
+                    ui.label(entry.detail or "").classes("fy-cell-text fy-muted")
+                    ui.label(entry.ip or "").classes("fy-cell-text fy-muted")
