@@ -8,12 +8,14 @@ the pages, the API and the CLI reach them as attributes of the `Flowyard` they a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
 
-from app import clock, keys, outbound
+from app import clock, keys, outbound, periodic
 from app.agents import registry
 from app.engine.callbacks import CallbackDispatcher, CallbackPolicy
 from app.engine.events import EventBus, InProcessEventBus
@@ -44,6 +46,8 @@ from storage.sessions import SqlSessionMemory
 
 __all__ = ["Flowyard"]
 
+AUDIT_PRUNE_SECONDS = 86_400.0
+
 
 class Flowyard:
     """Storage, the executor and every service of one process, wired from `Settings`."""
@@ -60,6 +64,7 @@ class Flowyard:
     ) -> None:
         self.settings = settings
         self.db = db
+        self._pruning: asyncio.Task[None] | None = None
         self.http = http
         self.bus: EventBus = bus or InProcessEventBus()
         self.store = SqlRunStore(db)
@@ -105,12 +110,14 @@ class Flowyard:
         )
         self.tokens = TokenService(db, self.audit, now=now, admin_token=settings.admin_token)
         self.approvers = ApproverRules(db, self.audit)
-        self.approvals = ApprovalService(db, self.store, self.executor, self.approvers)
+        self.approvals = ApprovalService(db, self.store, self.executor, self.approvers, self.audit)
         vault = Vault(keys.secret_key(settings))
-        self.workflows = WorkflowService(db, self.store, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now)
+        self.workflows = WorkflowService(
+            db, self.store, self.audit, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now
+        )
         self.runs = RunService(db, self.store, self.executor, kinds=kinds, now=now)
         self.agents = AgentService(db, kinds=kinds, http=http, agent_services=lend, now=now)
-        self.credentials = CredentialService(db, vault, now=now)
+        self.credentials = CredentialService(db, vault, self.audit, now=now)
         self.sessions = SessionService(db)
         self.examples = ExampleService(self.workflows)
         self.drafts = DraftService(
@@ -176,12 +183,20 @@ class Flowyard:
         return flowyard
 
     async def start(self) -> None:
+        # The audit log is kept for FLOWYARD_AUDIT_RETENTION_DAYS: older entries go, at start and then daily.
+        self._pruning = asyncio.create_task(
+            periodic.every(AUDIT_PRUNE_SECONDS, self.audit.prune, first=True, what="pruning the audit log")
+        )
         await self.executor.start()
         await self.batches.start()
         await self.callbacks.start()
         await self.schedules.start()
 
     async def close(self) -> None:
+        if self._pruning is not None:
+            self._pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruning
         await self.schedules.close()
         await self.batches.stop()
         await self.callbacks.stop()

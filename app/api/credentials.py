@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from app.api.access import PrincipalDep
 from app.api.deps import CredentialsDep
 from app.models.agents import CredentialCreate, CredentialPublic, CredentialUpdate
 
@@ -19,19 +20,23 @@ async def list_credentials(credentials: CredentialsDep) -> list[CredentialPublic
 
 
 @router.post("/credentials", response_model=CredentialPublic, status_code=status.HTTP_201_CREATED)
-async def create_credential(body: CredentialCreate, credentials: CredentialsDep) -> CredentialPublic:
+async def create_credential(
+    body: CredentialCreate, credentials: CredentialsDep, principal: PrincipalDep
+) -> CredentialPublic:
     """Store a named secret, encrypted; agents refer to it by name (config `credential`)."""
-    return await credentials.create(body.name, body.type, body.values)
+    return await credentials.create(body.name, body.type, body.values, by=principal)
 
 
 @router.put("/credentials/{name}", response_model=CredentialPublic)
-async def update_credential(name: str, body: CredentialUpdate, credentials: CredentialsDep) -> CredentialPublic:
+async def update_credential(
+    name: str, body: CredentialUpdate, credentials: CredentialsDep, principal: PrincipalDep
+) -> CredentialPublic:
     """Replace a credential's values (write-only: they cannot be read back)."""
-    return await credentials.update(name, body.values)
+    return await credentials.update(name, body.values, by=principal)
 
 
 @router.delete("/credentials/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_credential(name: str, credentials: CredentialsDep) -> Response:
+async def delete_credential(name: str, credentials: CredentialsDep, principal: PrincipalDep) -> Response:
     """Delete a credential (refused while a saved agent or a workflow step refers to it)."""
-    await credentials.delete(name)
+    await credentials.delete(name, by=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

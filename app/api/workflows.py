@@ -40,9 +40,9 @@ async def list_workflows(
 
 
 @router.post("/workflows", response_model=WorkflowPublic, status_code=status.HTTP_201_CREATED, tags=["workflows"])
-async def create_workflow(body: WorkflowCreate, workflows: WorkflowsDep) -> WorkflowPublic:
+async def create_workflow(body: WorkflowCreate, workflows: WorkflowsDep, principal: PrincipalDep) -> WorkflowPublic:
     """Create a new workflow."""
-    return await workflows.create(name=body.name, description=body.description)
+    return await workflows.create(name=body.name, description=body.description, by=principal)
 
 
 @router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, tags=["workflows"])
@@ -52,15 +52,17 @@ async def get_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowDet
 
 
 @router.patch("/workflows/{workflow_id}", response_model=WorkflowPublic, tags=["workflows"])
-async def update_workflow(workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep) -> WorkflowPublic:
+async def update_workflow(
+    workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep, principal: PrincipalDep
+) -> WorkflowPublic:
     """Update a workflow's name or description."""
-    return await workflows.update(workflow_id, name=body.name, description=body.description)
+    return await workflows.update(workflow_id, name=body.name, description=body.description, by=principal)
 
 
 @router.delete("/workflows/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["workflows"])
-async def delete_workflow(workflow_id: str, workflows: WorkflowsDep) -> Response:
+async def delete_workflow(workflow_id: str, workflows: WorkflowsDep, principal: PrincipalDep) -> Response:
     """Delete a workflow, its steps and its run history (refused while runs are active)."""
-    await workflows.delete(workflow_id)
+    await workflows.delete(workflow_id, by=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -85,9 +87,9 @@ async def set_access(
     status_code=status.HTTP_201_CREATED,
     tags=["workflows"],
 )
-async def clone_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowPublic:
+async def clone_workflow(workflow_id: str, workflows: WorkflowsDep, principal: PrincipalDep) -> WorkflowPublic:
     """Clone a workflow with all its steps; the copy's name ends in " (Copy)"."""
-    return await workflows.clone(workflow_id)
+    return await workflows.clone(workflow_id, by=principal)
 
 
 @router.get("/workflows/{workflow_id}/steps", response_model=list[StepPublic], tags=["steps"])

@@ -21,6 +21,7 @@ from app.models.base import Input, Public
 __all__ = [
     "ROLE_PERMISSIONS",
     "SCOPE_PERMISSIONS",
+    "SYSTEM",
     "AuditEntry",
     "AuditEventBase",
     "Permission",
@@ -225,3 +226,7 @@ class Principal:
     @classmethod
     def admin_token(cls, ip: str | None = None) -> Principal:
         return cls(kind="admin-token", permissions=frozenset(Permission), ip=ip)
+
+
+SYSTEM = Principal.system()
+"""Flowyard itself: what acts when no person does (schedules, recovery, the command line's defaults)."""

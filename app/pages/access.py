@@ -50,4 +50,5 @@ def allowed(permission: Permission, *, quiet: bool = False) -> bool:
 
 def forbidden_text(who: Principal, permission: Permission) -> str:
     role = who.role.value if who.role else who.kind
-    return f"Your role ({role}) may not do this: it needs the '{permission.value}' permission. Ask an admin."
+    needed = permission.value
+    return f"Your role ({role}) may not do this: it needs the '{needed}' permission. Ask an admin if you should."

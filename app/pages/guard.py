@@ -42,8 +42,13 @@ def page(path: str, permission: Permission | None = None) -> Callable[[Callable[
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             nicegui_app.storage.client[PRINCIPAL_KEY] = who
             if permission is not None and not who.can(permission):
-                with frame("Not allowed"):
-                    ui.label(forbidden_text(who, permission)).classes("fy-muted").mark("forbidden")
+                with frame("Not allowed"), ui.column().classes("fy-empty").mark("forbidden"):
+                    with ui.element("div").classes("fy-empty__icon"):
+                        ui.icon("lock")
+                    ui.label("This page is not for your role").classes("fy-empty__title")
+                    ui.label(forbidden_text(who, permission)).classes("fy-empty__text")
+                    start = "/workflows" if who.can(Permission.VIEW_WORKFLOWS) else "/inbox"
+                    ui.link("Go to your start page", start).classes("fy-empty__link")
                 return None
             arguments = {name: value for name, value in kwargs.items() if name in wanted}
             if "request" in wanted:

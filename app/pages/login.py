@@ -55,7 +55,7 @@ def _back(path: str, **params: str) -> RedirectResponse:
 def _shell(title: str) -> ui.column:
     ui.page_title(f"{title} · Flowyard")
     ui.colors(primary=theme.ACCENT)
-    ui.dark_mode(nicegui_app.storage.user.get("dark_mode", False))
+    ui.dark_mode(nicegui_app.storage.user.get("dark_mode"))  # none chosen yet: the system's
     ui.query("body").classes("fy-auth-body")
     with ui.column().classes("fy-auth"):
         with ui.row().classes("fy-auth__brand items-center"):

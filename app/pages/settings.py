@@ -154,7 +154,7 @@ class TokensSection:
                 )
             self.items = await services().tokens.list(access.principal())
             self.listing()
-        self.host = ui.element("div")
+            self.host = ui.element("div")
 
     async def reload(self) -> None:
         self.items = await services().tokens.list(access.principal())
@@ -184,7 +184,9 @@ class TokensSection:
                         elif expired:
                             ui.label("Expired").classes("fy-muted")
                         elif item.expires_at:
-                            theme.time_label(item.expires_at)
+                            ui.label(f"{item.expires_at:%d %b %Y}").classes("fy-cell-text").tooltip(
+                                theme.exact_time(item.expires_at)
+                            )
                         else:
                             ui.label("Never").classes("fy-muted")
                         if item.last_used_at:
@@ -264,7 +266,7 @@ class PeopleSection:
                 )
             self.items = await services().users.list()
             self.listing()
-        self.host = ui.element("div")
+            self.host = ui.element("div")
 
     async def reload(self) -> None:
         self.items = await services().users.list()
@@ -379,7 +381,8 @@ class AuditSection:
         actions_seen = await services().audit.actions()
         with ui.row().classes("fy-run-filters items-center"):
             self.actor = ui.input("Who", on_change=self.reload).props("outlined dense clearable").mark("audit-actor")
-            self.action = ui.select(["", *actions_seen], label="What", value="", on_change=self.reload)
+            choices = {"": "Everything", **{a: a for a in actions_seen}}
+            self.action = ui.select(choices, label="What", value="", on_change=self.reload)
             self.action.props("outlined dense").classes("w-48").mark("audit-action")
             self.since = ui.select(
                 {"": "Any time", "1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days"},

@@ -16,6 +16,7 @@ from app.engine.store import RunStore
 from app.models.approvals import ApprovalContext, ApprovalPage, Decision
 from app.models.people import Principal
 from app.services.approvers import ApproverRules
+from app.services.audit import AuditService
 from app.services.json_diff import JsonChange, json_changes, text_diff
 from storage import history
 from storage.db import Database
@@ -26,8 +27,11 @@ TITLE_CACHE_SIZE = 1024
 
 
 class ApprovalService:
-    def __init__(self, db: Database, store: RunStore, executor: Executor, approvers: ApproverRules) -> None:
+    def __init__(
+        self, db: Database, store: RunStore, executor: Executor, approvers: ApproverRules, audit: AuditService
+    ) -> None:
         self._db = db
+        self._audit = audit
         self._store = store
         self._executor = executor
         self._approvers = approvers
@@ -114,7 +118,7 @@ class ApprovalService:
             who = f" by {record.decided_by}" if record.decided_by else ""
             raise Conflict(f"approval '{approval_id}' is {record.status.lower()} already{who}")
         approved = decision != "reject"
-        return await self._executor.decide(
+        decided = await self._executor.decide(
             record.run_id,
             record.node_key,
             approved=approved,
@@ -122,6 +126,8 @@ class ApprovalService:
             decided_by=by.label,
             reason=reason,
         )
+        await self._recorded(by, decision, decided)
+        return decided
 
     async def resume(
         self, run_id: str, *, by: Principal, output: Any, node_key: str | None = None, decided_by: str | None = None
@@ -133,7 +139,9 @@ class ApprovalService:
         """
         await self._approvers.check(by, run_id)
         who = _who(by, decided_by)
-        return await self._executor.decide(run_id, node_key, approved=True, output=output, decided_by=who)
+        decided = await self._executor.decide(run_id, node_key, approved=True, output=output, decided_by=who)
+        await self._recorded(by, "approve", decided)
+        return decided
 
     async def reject(
         self, run_id: str, *, by: Principal, reason: str, node_key: str | None = None, decided_by: str | None = None
@@ -141,7 +149,12 @@ class ApprovalService:
         """The ordered-steps API's reject: the paused step and its run fail with `reason`."""
         await self._approvers.check(by, run_id)
         who = _who(by, decided_by)
-        return await self._executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=who)
+        decided = await self._executor.decide(run_id, node_key, approved=False, reason=reason, decided_by=who)
+        await self._recorded(by, "reject", decided)
+        return decided
+
+    async def _recorded(self, by: Principal, decision: str, approval: Approval) -> None:
+        await self._audit.record(by, f"approval.{decision}", target=approval.run_id, detail=f"step {approval.node_key}")
 
     @staticmethod
     def changes(proposal: Any, output: Any) -> list[JsonChange]:

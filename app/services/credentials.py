@@ -20,6 +20,8 @@ from sqlmodel import Session
 from app.engine.exceptions import AgentError, Conflict, InvalidInput, NotFound
 from app.engine.kinds import Credential
 from app.models.agents import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialPublic, CredentialType
+from app.models.people import SYSTEM, Principal
+from app.services.audit import AuditService
 from storage import credentials as repo
 from storage.db import Database
 from storage.models import CredentialRow
@@ -101,8 +103,9 @@ class StoredCredentials:
 class CredentialService:
     """Credentials as people manage them: names and types to see, values to set, never to read back."""
 
-    def __init__(self, db: Database, vault: Vault, *, now: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, vault: Vault, audit: AuditService, *, now: Callable[[], datetime]) -> None:
         self._db = db
+        self._audit = audit
         self.vault = vault
         self._now = now
 
@@ -111,7 +114,7 @@ class CredentialService:
         rows = await self._db.tx(repo.list_credentials)
         return [CredentialPublic.model_validate(row) for row in rows]
 
-    async def create(self, name: str, type: str, values: dict[str, str]) -> CredentialPublic:
+    async def create(self, name: str, type: str, values: dict[str, str], *, by: Principal = SYSTEM) -> CredentialPublic:
         """Store a new credential, encrypted; Conflict when the name is taken."""
         check_name(name)
         sealed = self.vault.seal(check_values(check_type(type), values))
@@ -122,11 +125,12 @@ class CredentialService:
             now = self._now()
             row = CredentialRow(name=name, type=type, secret=sealed, created_at=now, updated_at=now)
             session.add(row)
+            self._audit.add(session, by, "credential.create", target=name, detail=type)
             return row
 
         return CredentialPublic.model_validate(await self._db.tx(create))
 
-    async def update(self, name: str, values: dict[str, str]) -> CredentialPublic:
+    async def update(self, name: str, values: dict[str, str], *, by: Principal = SYSTEM) -> CredentialPublic:
         """Replace a credential's values (its name and type stay); the old values cannot be read back."""
 
         def update(session: Session) -> CredentialRow:
@@ -136,11 +140,12 @@ class CredentialService:
             row.secret = self.vault.seal(check_values(row.type, values))
             row.updated_at = self._now()
             session.add(row)
+            self._audit.add(session, by, "credential.replace", target=name)
             return row
 
         return CredentialPublic.model_validate(await self._db.tx(update))
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: str, *, by: Principal = SYSTEM) -> None:
         """Delete a credential; Conflict, listing them, while saved agents or workflow steps refer to it."""
 
         def delete(session: Session) -> None:
@@ -156,5 +161,6 @@ class CredentialService:
                     f"credential '{name}' is used by {', '.join(users[:10])}; point them at another credential first"
                 )
             session.delete(row)
+            self._audit.add(session, by, "credential.delete", target=name)
 
         await self._db.tx(delete)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.ids import new_id
@@ -132,6 +133,7 @@ class LoginService:
 
         def start(session: Session) -> None:
             session.add(login)
+            session.execute(sa.update(UserRow).where(col(UserRow.id) == user.id).values(last_login_at=now))
             self._audit.add(session, principal, "login", target=user.email)
 
         await self._db.tx(start)

@@ -238,7 +238,6 @@ class UserService:
         def logged_in(session: Session) -> UserRow:
             fresh = session.get(UserRow, row.id)
             assert fresh is not None
-            fresh.last_login_at = self._now()
             if rehashed:
                 fresh.password_hash = rehashed
             session.add(fresh)

@@ -19,6 +19,7 @@ from app.engine.model import WorkflowDefinition
 from app.engine.plan import validate
 from app.engine.store import RunStore
 from app.models.base import Page, check_name
+from app.models.people import SYSTEM, Principal
 from app.models.workflows import (
     AgentDocument,
     EdgePublic,
@@ -32,6 +33,7 @@ from app.models.workflows import (
     WorkflowSummary,
 )
 from app.services import documents, steps
+from app.services.audit import AuditService
 from app.services.references import reference_problems
 from storage import repositories as repo
 from storage.db import Database
@@ -66,9 +68,17 @@ class WorkflowService:
     """Workflows and their graphs, on the database; the run store reads frozen versions and agents."""
 
     def __init__(
-        self, db: Database, store: RunStore, *, kinds: Kinds, max_import_bytes: int, now: Callable[[], datetime]
+        self,
+        db: Database,
+        store: RunStore,
+        audit: AuditService,
+        *,
+        kinds: Kinds,
+        max_import_bytes: int,
+        now: Callable[[], datetime],
     ) -> None:
         self._db = db
+        self._audit = audit
         self._store = store
         self._kinds = kinds
         self._max_import_bytes = max_import_bytes
@@ -130,7 +140,12 @@ class WorkflowService:
         return await self._db.tx(read)
 
     async def create(
-        self, *, name: str, description: str = "", definition: WorkflowDefinition | None = None
+        self,
+        *,
+        name: str,
+        description: str = "",
+        definition: WorkflowDefinition | None = None,
+        by: Principal = SYSTEM,
     ) -> WorkflowPublic:
         check_name("name", name)
         _check_step_names(definition)
@@ -149,12 +164,13 @@ class WorkflowService:
                 now=now,
                 new_node_id=_new_node_id,
             )
+            self._audit.add(session, by, "workflow.create", target=workflow.id, detail=name)
             return workflow
 
         return _public(await self._db.tx(create))
 
     async def update(
-        self, workflow_id: str, *, name: str | None = None, description: str | None = None
+        self, workflow_id: str, *, name: str | None = None, description: str | None = None, by: Principal = SYSTEM
     ) -> WorkflowPublic:
         if name is not None:
             check_name("name", name)
@@ -167,28 +183,30 @@ class WorkflowService:
                 workflow.description = description
             workflow.updated_at = self._now()
             session.add(workflow)
+            self._audit.add(session, by, "workflow.update", target=workflow_id, detail=workflow.name)
             return workflow
 
         return _public(await self._db.tx(update))
 
-    async def delete(self, workflow_id: str) -> None:
+    async def delete(self, workflow_id: str, *, by: Principal = SYSTEM) -> None:
         def delete(session: Session) -> None:
             workflow = find_workflow(session, workflow_id)
             active = repo.count_active_runs(session, workflow_id=workflow_id)
             if active:
                 raise Conflict(f"workflow '{workflow_id}' has {active} active run(s); cancel them before deleting it")
+            self._audit.add(session, by, "workflow.delete", target=workflow_id, detail=workflow.name)
             repo.delete_workflow(session, workflow=workflow)
 
         await self._db.tx(delete)
 
-    async def clone(self, workflow_id: str) -> WorkflowPublic:
+    async def clone(self, workflow_id: str, *, by: Principal = SYSTEM) -> WorkflowPublic:
         def read(session: Session) -> tuple[WorkflowRow, WorkflowDefinition]:
             workflow = find_workflow(session, workflow_id)
             return workflow, repo.get_definition(session, workflow_id=workflow_id)
 
         original, definition = await self._db.tx(read)
         return await self.create(
-            name=f"{original.name} (Copy)", description=original.description, definition=definition
+            name=f"{original.name} (Copy)", description=original.description, definition=definition, by=by
         )
 
     # --- the graph and its versions ----------------------------------------------------------------------
@@ -201,7 +219,7 @@ class WorkflowService:
         return await self._db.tx(read)
 
     async def save_definition(
-        self, workflow_id: str, definition: WorkflowDefinition, *, name: str | None = None
+        self, workflow_id: str, definition: WorkflowDefinition, *, name: str | None = None, by: Principal = SYSTEM
     ) -> WorkflowPublic:
         """Replace the workflow's graph and keep it as a new numbered version (a draft may be invalid;
         running it is what refuses)."""
@@ -222,6 +240,7 @@ class WorkflowService:
             )
             session.flush()
             repo.snapshot_version(session, workflow=workflow, definition=definition, now=now)
+            self._audit.add(session, by, "workflow.save", target=workflow_id, detail=f"version {workflow.version}")
             return workflow
 
         return _public(await self._db.tx(save))
@@ -249,9 +268,9 @@ class WorkflowService:
             raise NotFound("version", f"{workflow_id} v{version}")
         return definition
 
-    async def restore_version(self, workflow_id: str, version: int) -> WorkflowPublic:
+    async def restore_version(self, workflow_id: str, version: int, *, by: Principal = SYSTEM) -> WorkflowPublic:
         """Make an older version current again, as a new version (history is never rewritten)."""
-        return await self.save_definition(workflow_id, await self.version_definition(workflow_id, version))
+        return await self.save_definition(workflow_id, await self.version_definition(workflow_id, version), by=by)
 
     async def problems(self, workflow_id: str, definition: WorkflowDefinition | None = None) -> builtins.list[Problem]:
         """Every reason the workflow (its saved definition, or `definition` when given) cannot run, including
@@ -334,7 +353,7 @@ class WorkflowService:
 
         return await self._db.tx(read)
 
-    async def import_document(self, document: dict[str, Any]) -> WorkflowPublic:
+    async def import_document(self, document: dict[str, Any], *, by: Principal = SYSTEM) -> WorkflowPublic:
         """Create a workflow (and any saved agents it needs that are missing) from an exported document."""
         doc = documents.parse_document(document, self._kinds)
 
@@ -361,14 +380,15 @@ class WorkflowService:
             repo.replace_definition(
                 session, workflow=workflow, definition=doc.definition, now=now, new_node_id=_new_node_id
             )
+            self._audit.add(session, by, "workflow.import", target=workflow.id, detail=doc.name)
             return workflow
 
         return _public(await self._db.tx(create))
 
-    async def import_file(self, content: bytes) -> WorkflowPublic:
+    async def import_file(self, content: bytes, *, by: Principal = SYSTEM) -> WorkflowPublic:
         """Create a workflow from the bytes of an uploaded export file, or refuse it and create nothing.
 
         On top of `import_document`'s checks: the file's size (the API's body limit), that it is UTF-8
         JSON without NaN or Infinity, and that names and descriptions are plain text, not markup.
         """
-        return await self.import_document(documents.parse_file(content, limit=self._max_import_bytes))
+        return await self.import_document(documents.parse_file(content, limit=self._max_import_bytes), by=by)
