@@ -20,6 +20,7 @@ from app.models.base import Input, Public
 
 __all__ = [
     "ROLE_PERMISSIONS",
+    "SCOPE_KEYS",
     "SCOPE_PERMISSIONS",
     "SYSTEM",
     "AuditEntry",
@@ -36,6 +37,7 @@ __all__ = [
     "UserCreate",
     "UserPublic",
     "UserUpdate",
+    "scopes_for",
 ]
 
 MIN_PASSWORD_LENGTH = 10
@@ -91,6 +93,21 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.ADMIN: frozenset(Permission),
 }
 """What a token's scope lets it do, within its owner's role."""
+
+SCOPE_KEYS: dict[Scope, Permission] = {
+    Scope.READ: P.VIEW_RUNS,
+    Scope.RUN: P.RUN,
+    Scope.WRITE: P.EDIT,
+    Scope.APPROVE: P.APPROVE,
+    Scope.ADMIN: P.MANAGE,
+}
+"""The permission a scope is for: a role without it has no use for the scope."""
+
+
+def scopes_for(permissions: frozenset[Permission]) -> list[Scope]:
+    """The scopes a person with `permissions` may put on a token."""
+    return [scope for scope in Scope if SCOPE_KEYS[scope] in permissions]
+
 
 ROLE_DESCRIPTIONS: dict[Role, str] = {
     Role.ADMIN: "Everything, including people, credentials and the audit log",

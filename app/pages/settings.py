@@ -17,7 +17,6 @@ from app.engine.exceptions import FlowyardError, InvalidInput
 from app.models.people import (
     MIN_PASSWORD_LENGTH,
     ROLE_DESCRIPTIONS,
-    SCOPE_PERMISSIONS,
     AuditEntry,
     Permission,
     Role,
@@ -27,6 +26,7 @@ from app.models.people import (
     UserCreate,
     UserPublic,
     UserUpdate,
+    scopes_for,
 )
 from app.pages import access, guard, theme
 from app.pages.context import services
@@ -201,7 +201,7 @@ class TokensSection:
 
     def open_create(self) -> None:
         who = access.principal()
-        usable = [s for s in Scope if SCOPE_PERMISSIONS[s] & who.permissions and (s is not Scope.ADMIN or who.is_admin)]
+        usable = scopes_for(who.permissions)
         with self.host, dialog("New API token") as box:
             name = ui.input("Name (what it is for)").props("outlined autofocus").classes("w-full").mark("token-name")
             ui.label("Scopes").classes("fy-section-label")

@@ -26,6 +26,7 @@ from app.models.people import (
     TokenCreate,
     TokenCreated,
     TokenPublic,
+    scopes_for,
 )
 from app.services.audit import AuditService
 from app.services.logins import TOUCH_EVERY, digest
@@ -52,11 +53,11 @@ class TokenService:
         """A new token for `owner`; its scopes cannot reach past what the owner may do."""
         if owner.user_id is None:
             raise InvalidInput("owner", "tokens belong to a person: log in to make one")
+        allowed = scopes_for(owner.permissions)
         for scope in request.scopes:
-            if not SCOPE_PERMISSIONS[scope] & owner.permissions:
-                raise InvalidInput("scopes", f"your role cannot use the '{scope.value}' scope")
-            if scope is Scope.ADMIN and not owner.is_admin:
-                raise InvalidInput("scopes", "only admins may make tokens with the 'admin' scope")
+            if scope not in allowed:
+                usable = ", ".join(s.value for s in allowed) or "none"
+                raise InvalidInput("scopes", f"your role cannot use the '{scope.value}' scope (it may use: {usable})")
         token = TOKEN_PREFIX + secrets.token_urlsafe(30)
         now = self._now()
         row = ApiTokenRow(

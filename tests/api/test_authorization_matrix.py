@@ -15,7 +15,16 @@ import httpx
 import pytest
 
 from app.api.access import PUBLIC, RULES
-from app.models.people import ROLE_PERMISSIONS, SCOPE_PERMISSIONS, Permission, Principal, Role, Scope, TokenCreate
+from app.models.people import (
+    ROLE_PERMISSIONS,
+    SCOPE_PERMISSIONS,
+    Permission,
+    Principal,
+    Role,
+    Scope,
+    TokenCreate,
+    scopes_for,
+)
 from app.root import Flowyard
 from app.services.people import principal_of
 from tests.conftest import ADMIN_TOKEN
@@ -40,9 +49,7 @@ async def _callers(flowyard: Flowyard) -> dict[str, tuple[str | None, frozenset[
     }
     for role in Role:
         owner = principal_of(await add_person(flowyard, f"{role.value}@example.com", role))
-        usable = [
-            s for s in Scope if SCOPE_PERMISSIONS[s] & owner.permissions and (s is not Scope.ADMIN or owner.is_admin)
-        ]
+        usable = scopes_for(owner.permissions)
         callers[f"{role.value}'s token"] = (await _token(flowyard, owner, usable), ROLE_PERMISSIONS[role])
         if role is Role.ADMIN:
             for scope in Scope:

@@ -41,7 +41,7 @@ async def test_me_says_who_the_token_is_and_what_it_may_do(anonymous: httpx.Asyn
 async def test_a_token_is_shown_once_and_listed_by_its_prefix(
     anonymous: httpx.AsyncClient, flowyard_of: Flowyard
 ) -> None:
-    headers = await _token(flowyard_of, "eve@example.com", Role.EDITOR, Scope.READ)
+    headers = await _token(flowyard_of, "eve@example.com", Role.EDITOR, Scope.READ, Scope.RUN)
 
     created = await anonymous.post(
         f"{V1}/tokens", json={"name": "CI", "scopes": ["run"], "expiresInDays": 30}, headers=headers
@@ -56,6 +56,8 @@ async def test_a_token_is_shown_once_and_listed_by_its_prefix(
     assert token not in str(listed)
     runs_only = {"Authorization": f"Bearer {token}"}
     assert (await anonymous.post(f"{V1}/workflows", json={"name": "x"}, headers=runs_only)).status_code == 403
+    wider = await anonymous.post(f"{V1}/tokens", json={"name": "more", "scopes": ["write"]}, headers=headers)
+    assert wider.status_code == 422  # a token makes no token that may do more than itself
 
 
 async def test_a_token_cannot_reach_past_its_owners_role(anonymous: httpx.AsyncClient, flowyard_of: Flowyard) -> None:

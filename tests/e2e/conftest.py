@@ -34,9 +34,12 @@ def free_port() -> int:
 
 @contextmanager
 def flowyard_server(
-    data_dir: Path, port: int, *, env: dict[str, str] | None = None
+    data_dir: Path, port: int, *, env: dict[str, str] | None = None, admin: bool = True
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `flowyard serve` and wait for /api/health; on exit, stop it (if a test has not killed it)."""
+    """Start `flowyard serve` and wait for /api/health; on exit, stop it (if a test has not killed it).
+
+    `admin`: add the admin people log in as (`ADMIN_EMAIL`); without it the server is as new, with no users.
+    """
     fresh_data_dir(data_dir)
     log = (data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
@@ -58,7 +61,8 @@ def flowyard_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"flowyard serve did not become healthy; see {log.name}")
             time.sleep(0.1)
-        _add_admin(f"http://127.0.0.1:{port}")
+        if admin:
+            _add_admin(f"http://127.0.0.1:{port}")
         yield process
     finally:
         if process.poll() is None:
