@@ -27,6 +27,7 @@ from app.services.approvers import ApproverRules
 from app.services.audit import AuditService
 from app.services.batches.batches import BatchService
 from app.services.batches.runner import BatchRunner
+from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService, StoredCredentials, Vault
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
@@ -81,10 +82,15 @@ class Flowyard:
             now=now,
             sleep=sleep,
         )
+        self.audit = AuditService(db, now=now, retention_days=settings.audit_retention_days)
+        vault = Vault(keys.secret_key(settings))
+        shared_secret = keys.callback_secret(settings)
+        self.callback_secrets = CallbackSecrets(db, vault, self.audit, shared=shared_secret)
         self.callbacks = CallbackDispatcher(
             self.store,
             http=http,
-            secret=keys.callback_secret(settings),
+            secret=shared_secret,
+            secret_for=self.callback_secrets.secret_for,
             owner=self.executor.owner,
             policy=CallbackPolicy(
                 max_attempts=settings.callback_max_attempts,
@@ -98,7 +104,6 @@ class Flowyard:
             now=now,
         )
         lend = self._agent_services
-        self.audit = AuditService(db, now=now, retention_days=settings.audit_retention_days)
         self.users = UserService(db, self.audit, now=now)
         self.logins = LoginService(
             db,
@@ -111,7 +116,6 @@ class Flowyard:
         self.tokens = TokenService(db, self.audit, now=now, admin_token=settings.admin_token)
         self.approvers = ApproverRules(db, self.audit)
         self.approvals = ApprovalService(db, self.store, self.executor, self.approvers, self.audit)
-        vault = Vault(keys.secret_key(settings))
         self.workflows = WorkflowService(
             db, self.store, self.audit, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now
         )

@@ -93,6 +93,8 @@ class WorkflowRow(WorkflowBase, table=True):
     # started a run may approve its steps.
     approvers: list[str] | None = _json()
     allow_self_approval: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # Signs the callbacks of its runs, encrypted with the vault; none: the shared FLOWYARD_CALLBACK_SECRET.
+    callback_secret: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
 
 
 class NodeRow(StepBase, table=True):

@@ -33,6 +33,9 @@ RULES: dict[tuple[str, str], Permission] = {
     ("DELETE", "/api/v1/workflows/{workflow_id}/steps/{step_id}"): P.EDIT,
     ("GET", "/api/v1/workflows/{workflow_id}/access"): P.VIEW_WORKFLOWS,
     ("PUT", "/api/v1/workflows/{workflow_id}/access"): P.EDIT,
+    ("GET", "/api/v1/workflows/{workflow_id}/callback-secret"): P.VIEW_WORKFLOWS,
+    ("POST", "/api/v1/workflows/{workflow_id}/callback-secret/rotate"): P.EDIT,
+    ("DELETE", "/api/v1/workflows/{workflow_id}/callback-secret"): P.EDIT,
     # runs
     ("POST", "/api/v1/workflows/{workflow_id}/run"): P.RUN,
     ("GET", "/api/v1/workflows/{workflow_id}/runs"): P.VIEW_RUNS,

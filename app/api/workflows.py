@@ -14,6 +14,7 @@ from app.api.access import PrincipalDep
 from app.api.deps import ServicesDep, WorkflowsDep
 from app.api.schemas import PageNumber, PageOut, PageSize, page_out
 from app.models.workflows import (
+    CallbackSecret,
     StepCreate,
     StepPublic,
     WorkflowAccess,
@@ -79,6 +80,24 @@ async def set_access(
 ) -> WorkflowAccess:
     """Name the workflow's approvers (emails of users) and whether starters may approve their own runs."""
     return await services.approvers.set(workflow_id, body, by=principal)
+
+
+@router.get("/workflows/{workflow_id}/callback-secret", response_model=CallbackSecret, tags=["workflows"])
+async def get_callback_secret(workflow_id: str, services: ServicesDep) -> CallbackSecret:
+    """The secret that signs the callbacks of this workflow's runs (to verify them): its own, or the shared one."""
+    return await services.callback_secrets.get(workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/callback-secret/rotate", response_model=CallbackSecret, tags=["workflows"])
+async def rotate_callback_secret(workflow_id: str, services: ServicesDep, principal: PrincipalDep) -> CallbackSecret:
+    """Give the workflow a new secret of its own: callbacks sent from now on are signed with it."""
+    return await services.callback_secrets.rotate(workflow_id, by=principal)
+
+
+@router.delete("/workflows/{workflow_id}/callback-secret", response_model=CallbackSecret, tags=["workflows"])
+async def shared_callback_secret(workflow_id: str, services: ServicesDep, principal: PrincipalDep) -> CallbackSecret:
+    """Drop the workflow's own secret: its callbacks are signed with the shared one again."""
+    return await services.callback_secrets.use_shared(workflow_id, by=principal)
 
 
 @router.post(

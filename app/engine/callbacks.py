@@ -13,7 +13,8 @@ A process that dies holding a claim only delays that callback until the claim ex
 starts sends whatever is due. Delivery is at least once: receivers should treat a repeated
 `workflowRunOId` (with the same status) as the same event.
 
-The signature is HMAC-SHA256 over ``"{timestamp}.{body}"`` with the shared secret, sent as
+The signature is HMAC-SHA256 over ``"{timestamp}.{body}"`` with the run's workflow's own secret when it has
+one (`secret_for`), else the shared secret, sent as
 ``X-Flowyard-Signature: sha256=<hex>`` beside ``X-Flowyard-Timestamp: <unix seconds>``.
 """
 
@@ -146,6 +147,7 @@ class CallbackDispatcher:
         *,
         http: httpx.AsyncClient,
         secret: str,
+        secret_for: Callable[[RunRecord], Awaitable[str | None]] | None = None,
         owner: str,
         policy: CallbackPolicy | None = None,
         bus: EventBus | None = None,
@@ -157,6 +159,7 @@ class CallbackDispatcher:
         self.policy = policy or CallbackPolicy()
         self.bus = bus
         self._secret = secret
+        self._secret_for = secret_for
         self._now = now
         self._wake = asyncio.Event()
         self._sent = asyncio.Condition()
@@ -280,11 +283,12 @@ class CallbackDispatcher:
     async def _post(self, run: RunRecord, url: str, *, attempt: int) -> tuple[CallbackDelivery, bool]:
         """One attempt, and whether it is final whatever its outcome (a destination the outbound policy refuses)."""
         body = callback_body(run)
+        secret = (await self._secret_for(run) if self._secret_for else None) or self._secret
         sent_at = self._now()
         timestamp = int(sent_at.timestamp())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
             TIMESTAMP_HEADER: str(timestamp),
             ATTEMPT_HEADER: str(attempt),
         }

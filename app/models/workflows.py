@@ -16,6 +16,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "AgentDocument",
+    "CallbackSecret",
     "EdgePublic",
     "StepBase",
     "StepCreate",
@@ -154,3 +155,10 @@ class WorkflowAccess(Input):
         description="Emails of the users who may decide its steps (with admins); empty: whoever may approve.",
     )
     allow_self_approval: bool = Field(True, description="Whether the person who started a run may approve its steps.")
+
+
+class CallbackSecret(Public):
+    """The key that signs the callbacks of a workflow's runs."""
+
+    secret: str = Field(description="The HMAC-SHA256 key that signs the callbacks of this workflow's runs.")
+    shared: bool = Field(description="True: the shared default secret; false: this workflow's own.")

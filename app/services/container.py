@@ -14,6 +14,7 @@ from app.services.approvals import ApprovalService
 from app.services.approvers import ApproverRules
 from app.services.audit import AuditService
 from app.services.batches.batches import BatchService
+from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
@@ -50,3 +51,4 @@ class Services(Protocol):
     tokens: TokenService
     audit: AuditService
     approvers: ApproverRules
+    callback_secrets: CallbackSecrets

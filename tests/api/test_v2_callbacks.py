@@ -13,12 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.engine.callbacks import verify
 from app.engine.model import CallbackState, RunStatus
 from app.models.workflows import StepCreate
 from app.root import Flowyard
 from app.settings import Settings
 from tests.api.helpers import ISO_UTC, V1, add_step, assert_refused, workflow_with_steps
 from tests.api.v2_helpers import (
+    SECRET,
     fast_callback_settings,
     lead_kind,  # noqa: F401  (a fixture)
     lead_workflow,
@@ -188,3 +190,26 @@ async def test_v1_run_with_input_that_breaks_the_schema_names_the_field_under_in
     response = await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": {"email": 5}})
 
     assert_refused(response, "input.email")
+
+
+async def test_a_workflow_signs_its_callbacks_with_its_own_secret_once_rotated(
+    api: httpx.AsyncClient, flowyard_of: Flowyard, web: LocalServer
+) -> None:
+    hook = web.reply("/hook", (200, {}))
+    workflow_id = await workflow_with_steps(api, "Hello {{ input }}")
+    assert (await api.get(f"{V1}/workflows/{workflow_id}/callback-secret")).json() == {"secret": SECRET, "shared": True}
+
+    own = (await api.post(f"{V1}/workflows/{workflow_id}/callback-secret/rotate")).json()
+    run_id = (await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": "Ada", "callbackUrl": hook})).json()[
+        "runId"
+    ]
+    await flowyard_of.callbacks.wait(run_id, timeout=10)
+
+    [call] = web.calls_to("/hook")
+    assert own["shared"] is False and own["secret"] != SECRET
+    timestamp, signature = call.headers["x-flowyard-timestamp"], call.headers["x-flowyard-signature"]
+    assert verify(own["secret"], timestamp, call.body, signature, now=time.time())
+    assert not signed(call)  # (not with the shared one)
+    assert (await api.get(f"{V1}/workflows/{workflow_id}/callback-secret")).json() == own
+    back = (await api.delete(f"{V1}/workflows/{workflow_id}/callback-secret")).json()
+    assert back == {"secret": SECRET, "shared": True}
