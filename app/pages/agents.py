@@ -1,6 +1,8 @@
 """The agents page (`/agents`): the saved, configured agents workflows use — list, create, edit, duplicate,
 delete (refused while a workflow uses one, naming which) — and one agent's page (`/agents/{id}`) with its
-settings as a form generated from its kind's schema and a Test that runs it on a sample input.
+settings as a form generated from its kind's schema and a Test that runs it on a sample input. Creating,
+changing, deleting and testing (a test runs the agent with its stored credentials) are for whoever may edit;
+others see the same pages read-only.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from nicegui import ui
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
 from app.models.agents import AgentSummary
 from app.models.people import Permission
-from app.pages import guard
+from app.pages import access, guard
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -67,6 +69,7 @@ def _slug(name: str) -> str:
 class AgentsPage:
     def __init__(self) -> None:
         self.agents: list[AgentSummary] = []
+        self.may_edit = access.principal().can(Permission.EDIT)
 
     async def build(self) -> None:
         with ui.row().classes("fy-page-header"):
@@ -74,7 +77,8 @@ class AgentsPage:
                 ui.label("Agents").classes("fy-title")
                 ui.label("Saved, configured agents: the steps your workflows are built from.").classes("fy-subtitle")
             ui.space()
-            ui.button("New agent", icon="add", on_click=self.open_create).props("unelevated no-caps").mark("create")
+            if self.may_edit:
+                ui.button("New agent", icon="add", on_click=self.open_create).props("unelevated no-caps").mark("create")
         self.agents = await services().agents.summaries()
         self.listing()
         self.host = ui.element("div")  # dialogs live here, outside the list that refreshes under them
@@ -111,8 +115,11 @@ class AgentsPage:
                 )
                 if used:
                     label.tooltip(", ".join(name for _, name in agent.used_by[:10]))
+            actions_cell = ui.element("div").classes("fy-list__actions")
+            if not self.may_edit:  # (the row opens the agent; there is nothing else to do with it)
+                return
             with (
-                ui.element("div").classes("fy-list__actions"),
+                actions_cell,
                 ui.button(icon="more_vert", color=None).props("flat round dense").mark("agent-actions"),
                 ui.menu().props("anchor='bottom right' self='top right'"),
             ):
@@ -124,6 +131,8 @@ class AgentsPage:
                 )
 
     def open_create(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         kinds = {kind.kind: kind.title for kind in sorted(services().agents.kinds(), key=lambda k: k.title)}
         with self.host, dialog("New agent") as box:
             kind = ui.select(kinds, label="Kind", value=next(iter(kinds))).props("outlined").classes("w-full")
@@ -135,6 +144,8 @@ class AgentsPage:
             error = error_label()
 
             async def create() -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 if not (name.value or "").strip():
                     show(error, "Give the agent a name")
                     return
@@ -160,6 +171,8 @@ class AgentsPage:
             actions(box, "Create", create)
 
     async def duplicate(self, agent: AgentSummary) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         taken = {a.id for a in self.agents}
         number = 2
         while f"{agent.id}_{number}"[:100] in taken:
@@ -179,6 +192,8 @@ class AgentsPage:
         await self.reload()
 
     def open_delete(self, agent: AgentSummary) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, dialog(f"Delete “{agent.name}”?") as box:
             if agent.used_by:
                 ui.label("It cannot be deleted while workflows use it:").classes("fy-subtitle")
@@ -191,6 +206,9 @@ class AgentsPage:
             ui.label("Workflows can no longer use it. This cannot be undone.").classes("fy-subtitle")
 
             async def delete() -> None:
+                if not access.allowed(Permission.EDIT):
+                    box.close()
+                    return
                 try:
                     await services().agents.delete(agent.id)
                 except (Conflict, NotFound) as exc:
@@ -206,6 +224,7 @@ class AgentsPage:
 class AgentPage:
     def __init__(self, agent: AgentSummary) -> None:
         self.agent = agent
+        self.may_edit = access.principal().can(Permission.EDIT)
 
     def build(self) -> None:
         agent = self.agent
@@ -221,13 +240,19 @@ class AgentPage:
         with ui.row().classes("w-full no-wrap gap-4 items-start"):
             with ui.column().classes("fy-card grow gap-3 p-5"):
                 ui.label("Settings").classes("fy-section-title")
-                name = ui.input("Name", value=agent.name).props("outlined dense").classes("w-full").mark("name")
-                description = ui.textarea("Description", value=agent.description).props("outlined dense autogrow")
-                description.classes("w-full").mark("description")
-                form = SchemaForm(kind.config_schema, agent.config) if kind else None
+                fields = ui.column().classes("w-full gap-3")
+                if not self.may_edit:  # read, not change: no field takes input (the save checks again)
+                    fields.props("inert").mark("read-only")
+                with fields:
+                    name = ui.input("Name", value=agent.name).props("outlined dense").classes("w-full").mark("name")
+                    description = ui.textarea("Description", value=agent.description).props("outlined dense autogrow")
+                    description.classes("w-full").mark("description")
+                    form = SchemaForm(kind.config_schema, agent.config) if kind else None
                 error = error_label()
 
                 async def save() -> None:
+                    if not access.allowed(Permission.EDIT):
+                        return
                     config = dict(form.value) if form is not None else agent.config
                     try:
                         await services().agents.update(
@@ -255,10 +280,12 @@ class AgentPage:
                         form.show_errors({})
                     ui.notify("Saved", type="positive", timeout=1500)
 
-                ui.button("Save", icon="save", on_click=save).props("unelevated no-caps").mark("save")
+                if self.may_edit:
+                    ui.button("Save", icon="save", on_click=save).props("unelevated no-caps").mark("save")
             with ui.column().classes("fy-card gap-3 p-5 fy-agent-side"):
-                self.test_panel()
-                ui.separator()
+                if self.may_edit:
+                    self.test_panel()
+                    ui.separator()
                 ui.label("Used by").classes("fy-section-title")
                 if not agent.used_by:
                     ui.label("No workflow uses this agent yet.").classes("fy-muted text-sm")
@@ -280,6 +307,8 @@ class AgentPage:
         result = ui.column().classes("w-full gap-1")
 
         async def run() -> None:
+            if not access.allowed(Permission.EDIT):
+                return
             raw = sample.value.strip()
             try:
                 value: Any = json.loads(raw) if raw else None

@@ -4,7 +4,8 @@ and one batch (`/batches/{id}`) with its progress, its rows and the results to d
 Uploading shows the file's columns beside the first step's inputs (paired by name where they match)
 and the first rows as the runs will get them, with the rows that cannot run named before anything
 starts. A running batch's page keeps its progress bar and counts current and offers a retry of the
-failed rows alone once they are known.
+failed rows alone once they are known. Starting, retrying and cancelling are for whoever may run workflows;
+others see the batches and their results.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nicegui.events import UploadEventArguments
 from app.engine.exceptions import FlowyardError, InvalidInput, NotFound
 from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
 from app.models.people import Permission
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import dialog, error_label, show
 from app.pages.layout import frame
@@ -54,9 +55,10 @@ def register() -> None:
             with ui.row().classes("w-full items-center"):
                 ui.label("Run this workflow once per row of a CSV or JSON-lines file.").classes("fy-subtitle")
                 ui.space()
-                ui.button("New batch", icon="upload_file", on_click=page.open_new).props("unelevated no-caps").mark(
-                    "new-batch"
-                )
+                if access.principal().can(Permission.RUN):
+                    ui.button("New batch", icon="upload_file", on_click=page.open_new).props("unelevated no-caps").mark(
+                        "new-batch"
+                    )
             await page.build()
 
     @guard.page("/batches/{batch_id}", Permission.VIEW_RUNS)
@@ -159,6 +161,8 @@ class BatchList:
                         theme.time_label(batch.created_at)
 
     async def open_new(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         with self.host, dialog("New batch", wide=True) as box:
             box.props("persistent")
             NewBatch(self.workflow_id, box).build()
@@ -196,6 +200,8 @@ class NewBatch:
             self.start_button.mark("start-batch").disable()
 
     async def uploaded(self, event: UploadEventArguments) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         self.filename = event.file.name
         self.content = await event.file.read()
         self.mapping = {}
@@ -283,7 +289,7 @@ class NewBatch:
         await self.refresh_preview()
 
     async def start(self) -> None:
-        if self.preview is None:
+        if self.preview is None or not access.allowed(Permission.RUN):
             return
         try:
             batch = await services().batches.create(
@@ -311,6 +317,7 @@ class BatchPage:
         self.status_filter = ""
         self.offset = 0
         self.rows_data: list[BatchItemPublic] = []
+        self.may_run = access.principal().can(Permission.RUN)
 
     async def build(self) -> None:
         batch = self.batch
@@ -359,11 +366,11 @@ class BatchPage:
                 ui.button("Download results", icon="download", on_click=self.ask_download).props(
                     "outline no-caps"
                 ).mark("download")
-                if failed and batch.status != "RUNNING":
+                if failed and batch.status != "RUNNING" and self.may_run:
                     ui.button(f"Retry {failed} failed", icon="replay", on_click=self.retry).props(
                         "unelevated no-caps"
                     ).mark("retry")
-                if batch.status == "RUNNING":
+                if batch.status == "RUNNING" and self.may_run:
                     ui.button("Cancel", icon="block", on_click=self.cancel).props("flat no-caps").mark("cancel")
             progress_bar(batch)
             count_chips(batch)
@@ -459,6 +466,8 @@ class BatchPage:
                 )
 
     async def retry(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         try:
             self.batch = await services().batches.retry_failed(self.batch.id)
         except FlowyardError as exc:
@@ -469,6 +478,8 @@ class BatchPage:
         await self.load_rows()
 
     async def cancel(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         self.batch = await services().batches.cancel(self.batch.id)
         ui.notify("Batch cancelled: no more rows start", timeout=2000)
         self.summary.refresh()

@@ -1,6 +1,7 @@
 """The credentials page (`/credentials`): named secrets agents refer to by name. Write-only: a value is typed
 once (in a password field), stored encrypted, and never shown again; it can be replaced or deleted (refused
-while an agent or a workflow step refers to it, naming which)."""
+while an agent or a workflow step refers to it, naming which). The page is for admins, and each of its actions
+checks that again when it is asked for."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from nicegui import ui
 from app.engine.exceptions import FlowyardError, InvalidInput
 from app.models.agents import CREDENTIAL_TYPES, VALUE_FIELDS, CredentialPublic
 from app.models.people import Permission
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -106,6 +107,8 @@ class CredentialsPage:
         return inputs
 
     def open_create(self) -> None:
+        if not access.allowed(Permission.MANAGE):
+            return
         with self.host, dialog("New credential") as box:
             name = ui.input("Name (how agents refer to it)").props("outlined autofocus").classes("w-full font-mono")
             name.mark("name")
@@ -122,9 +125,13 @@ class CredentialsPage:
             error = error_label()
 
             async def create() -> None:
+                if not access.allowed(Permission.MANAGE):
+                    return
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
-                    await services().credentials.create((name.value or "").strip(), kind.value, values)
+                    await services().credentials.create(
+                        (name.value or "").strip(), kind.value, values, by=access.principal()
+                    )
                 except InvalidInput as exc:
                     show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
                     return
@@ -140,15 +147,19 @@ class CredentialsPage:
             actions(box, "Save", create)
 
     def open_replace(self, item: CredentialPublic) -> None:
+        if not access.allowed(Permission.MANAGE):
+            return
         with self.host, dialog(f"Replace “{item.name}”") as box:
             ui.label("The current value cannot be shown; type the new one.").classes("fy-subtitle")
             inputs = self._value_inputs(item.type, ui.column().classes("w-full gap-2"))
             error = error_label()
 
             async def replace() -> None:
+                if not access.allowed(Permission.MANAGE):
+                    return
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
-                    await services().credentials.update(item.name, values)
+                    await services().credentials.update(item.name, values, by=access.principal())
                 except InvalidInput as exc:
                     show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
                     return
@@ -162,13 +173,17 @@ class CredentialsPage:
             actions(box, "Save", replace)
 
     def open_delete(self, item: CredentialPublic) -> None:
+        if not access.allowed(Permission.MANAGE):
+            return
         with self.host, dialog(f"Delete “{item.name}”?") as box:
             ui.label("Agents that refer to it by name would fail. This cannot be undone.").classes("fy-subtitle")
             error = error_label()
 
             async def delete() -> None:
+                if not access.allowed(Permission.MANAGE):
+                    return
                 try:
-                    await services().credentials.delete(item.name)
+                    await services().credentials.delete(item.name, by=access.principal())
                 except FlowyardError as exc:
                     show(error, str(exc))
                     return

@@ -1,6 +1,10 @@
 """The approval inbox (`/inbox`): every step waiting for a person, across all workflows, and the context to
 decide one — the run's input, what the steps before it produced, the proposal in an editor — with Approve,
 Approve with edits and Reject with a reason. New approvals appear live. `?approval=<id>` opens one.
+
+Only whoever may decide a step is offered the decision: a person without the approve permission, one the
+workflow does not name as its approver, or the run's starter where self-approval is forbidden sees why instead
+(and the service checks again when a decision is made).
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from components.timeline import duration_text
 __all__ = ["register"]
 
 PAGE_SIZE = 100
-"""Who the inbox records as the decider until people sign in (then: the signed-in user)."""
 
 ON_DEADLINE = {"approve": "approved", "reject": "rejected"}
 
@@ -44,6 +47,8 @@ class Inbox:
         self.result = ApprovalPage([], None)
         self.context: ApprovalContext | None = None
         self.missing = False
+        self.refusal: str | None = None
+        """Why the page's person may not decide the selected step, or None when they may."""
 
     async def build(self) -> None:
         with ui.row().classes("fy-page-header"):
@@ -69,13 +74,16 @@ class Inbox:
         await self.load_context()
 
     async def load_context(self) -> None:
-        self.context, self.missing = None, False
+        self.context, self.missing, self.refusal = None, False, None
         if self.selected is None:
             return
         try:
             self.context = await services().approvals.context(self.selected)
         except NotFound:
             self.missing = True
+            return
+        if self.context.status == ApprovalStatus.PENDING:
+            self.refusal = await _refusal(self.context.run_id)
 
     async def reload(self) -> None:
         shown = self.context.status if self.context else None
@@ -160,6 +168,29 @@ class Inbox:
         if context.status != ApprovalStatus.PENDING:
             self.decided(context)
             return
+        if self.refusal is not None:
+            with ui.row().classes("fy-instructions w-full no-wrap items-start").mark("may-not-decide"):
+                ui.icon("lock").classes("text-lg")
+                ui.label(self.refusal)
+            ui.label("Proposal").classes("fy-section-label")
+            JsonView(context.proposal, empty="No proposal").mark("proposal")
+        else:
+            self.decision_controls(context)
+        ui.label("Context").classes("fy-section-label mt-2")
+        with ui.row().classes("w-full no-wrap gap-4 items-start"):
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Run input").classes("text-sm font-medium")
+                JsonView(context.run_input, empty="No input").mark("context-input")
+            with ui.column().classes("w-1/2 gap-1"):
+                ui.label("Earlier steps' outputs").classes("text-sm font-medium")
+                if not context.upstream:
+                    ui.label("No earlier steps").classes("text-sm fy-muted italic")
+                for key, output in context.upstream.items():
+                    with ui.expansion(key, value=len(context.upstream) <= 3).classes("w-full").props("dense"):
+                        JsonView(output, empty="No output")
+
+    def decision_controls(self, context: ApprovalContext) -> None:
+        """The proposal in an editor, the reason, and Approve · Approve with edits · Reject."""
         ui.label("Proposal — edit it before approving if it needs changes").classes("fy-section-label")
         editor = self.proposal_editor(context.proposal)
         reason = ui.input("Reason (needed to reject; kept with the decision)").props("outlined dense").classes("w-full")
@@ -183,18 +214,6 @@ class Inbox:
             ).mark("reject")
         original = editor.value
         edited.bind_enabled_from(editor, "value", backward=lambda text: text != original)
-        ui.label("Context").classes("fy-section-label mt-2")
-        with ui.row().classes("w-full no-wrap gap-4 items-start"):
-            with ui.column().classes("w-1/2 gap-1"):
-                ui.label("Run input").classes("text-sm font-medium")
-                JsonView(context.run_input, empty="No input").mark("context-input")
-            with ui.column().classes("w-1/2 gap-1"):
-                ui.label("Earlier steps' outputs").classes("text-sm font-medium")
-                if not context.upstream:
-                    ui.label("No earlier steps").classes("text-sm fy-muted italic")
-                for key, output in context.upstream.items():
-                    with ui.expansion(key, value=len(context.upstream) <= 3).classes("w-full").props("dense"):
-                        JsonView(output, empty="No output")
 
     def proposal_editor(self, proposal: Any) -> ui.textarea | ui.codemirror:
         if isinstance(proposal, str):
@@ -248,6 +267,8 @@ class Inbox:
 
     async def _decide(self, decision: str, *, output: Any, reason: str | None) -> None:
         assert self.context is not None
+        if not access.allowed(Permission.APPROVE):
+            return
         approval_id = self.context.id
         try:
             await services().approvals.decide(
@@ -276,6 +297,19 @@ class Inbox:
             await self.load_context()
             self.listing.refresh()
             self.detail.refresh()
+
+
+async def _refusal(run_id: str) -> str | None:
+    """Why the page's person may not decide the steps of run `run_id`, in their words; None when they may."""
+    who = access.principal()
+    if not who.can(Permission.APPROVE):
+        role = who.role.value if who.role else who.kind
+        return f"Only approvers decide this step: your role ({role}) may look, not decide."
+    try:
+        problem = await services().approvers.problem(who, run_id)
+    except NotFound:  # the run went meanwhile: deciding says so
+        return None
+    return f"{problem[0].upper()}{problem[1:]}." if problem else None
 
 
 def _concerns_approvals(event: Event) -> bool:

@@ -1,6 +1,6 @@
 """One run (`/runs/{id}`), live: the workflow's graph coloured by node status, what each node got and
 gave, a timeline, the run's input and output, its approvals and callback deliveries, and what can be
-done with it (cancel, re-run, re-run from the failed node).
+done with it (cancel, re-run, re-run from the failed node: for whoever may run workflows).
 
 Node colours change the moment an event arrives (the canvas is told directly); everything else is
 re-read from the store, throttled, so a burst of events is one redraw.
@@ -21,7 +21,7 @@ from app.engine.model import ApprovalStatus, CallbackDelivery, RunStatus, Trigge
 from app.engine.store import AgentRecord
 from app.models.people import Permission
 from app.models.runs import ApprovalPublic, NodeRunPublic, RunDetail
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
@@ -68,6 +68,7 @@ class RunView:
         self.stream_label: ui.label | None = None
         self.duration_label: ui.label | None = None
         self._header_shown: tuple[object, ...] = ()
+        self.may_run = access.principal().can(Permission.RUN)  # cancel and re-run are offered only then
 
     def title_of(self, key: str) -> str:
         node = next((n for n in self.definition.nodes if n.key == key), None) if self.definition else None
@@ -232,24 +233,30 @@ class RunView:
                         ui.label("·")
                         ui.label(f"session {run.session_id}").classes("font-mono")
             ui.space()
-            with ui.row().classes("gap-2"):
-                if status.is_active:
-                    ui.button("Cancel run", icon="stop_circle", on_click=self.cancel).props(
-                        "outline no-caps color=negative"
-                    ).mark("cancel-run")
-                if status == RunStatus.FAILED:
-                    ui.button("Re-run from failed step", icon="replay", on_click=self.rerun_failed).props(
-                        "outline no-caps"
-                    ).mark("rerun-failed").tooltip("Keeps the completed steps' outputs and runs the rest again")
-                ui.button("Re-run", icon="play_arrow", on_click=self.rerun).props("unelevated no-caps").mark(
-                    "rerun"
-                ).tooltip("A new run of the current version with the same input")
+            if self.may_run:
+                self._actions(status)
         if run.error:
             with ui.row().classes("fy-error w-full items-start no-wrap"):
                 ui.icon("error").classes("text-lg")
                 ui.label(run.error).classes("whitespace-pre-wrap font-mono text-sm").mark("run-error")
 
+    def _actions(self, status: RunStatus) -> None:
+        with ui.row().classes("gap-2"):
+            if status.is_active:
+                ui.button("Cancel run", icon="stop_circle", on_click=self.cancel).props(
+                    "outline no-caps color=negative"
+                ).mark("cancel-run")
+            if status == RunStatus.FAILED:
+                ui.button("Re-run from failed step", icon="replay", on_click=self.rerun_failed).props(
+                    "outline no-caps"
+                ).mark("rerun-failed").tooltip("Keeps the completed steps' outputs and runs the rest again")
+            ui.button("Re-run", icon="play_arrow", on_click=self.rerun).props("unelevated no-caps").mark(
+                "rerun"
+            ).tooltip("A new run of the current version with the same input")
+
     async def cancel(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         try:
             await services().runs.cancel(self.run_id)
         except FlowyardError as exc:
@@ -259,9 +266,15 @@ class RunView:
         await self.refresh()
 
     async def rerun(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         try:
             run = await services().runs.start(
-                self.run.workflow_id, input=self.run.input, trigger=Trigger.UI, session_id=self.run.session_id
+                self.run.workflow_id,
+                input=self.run.input,
+                trigger=Trigger.UI,
+                session_id=self.run.session_id,
+                started_by=access.principal().label,
             )
         except FlowyardError as exc:
             ui.notify(f"Cannot re-run: {exc}", type="negative")
@@ -269,6 +282,8 @@ class RunView:
         ui.navigate.to(f"/runs/{run.id}")
 
     async def rerun_failed(self) -> None:
+        if not access.allowed(Permission.RUN):
+            return
         try:
             await services().runs.rerun_failed(self.run_id)
         except FlowyardError as exc:

@@ -4,6 +4,7 @@ A row says when the schedule fires in words and in its own time zone, its next f
 status of its last runs (dots that open them) and whether it paused itself after failures. The form
 previews the description and the next fire times as the cron, interval or time zone is typed, and
 refuses what the service refuses (bad cron, unknown zone, an input the first step does not take).
+Creating, changing, turning on or off and deleting are for whoever may edit; others see the list read-only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from nicegui import ui
 from app.engine.exceptions import FlowyardError, InputInvalid, InvalidInput
 from app.models.people import Permission
 from app.models.schedules import ScheduleCreate, SchedulePublic
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
@@ -54,9 +55,10 @@ def register() -> None:
                     )
                 ui.space()
                 page = ScheduleList(None)
-                ui.button("New schedule", icon="add", on_click=page.open_create).props("unelevated no-caps").mark(
-                    "create"
-                )
+                if page.may_edit:
+                    ui.button("New schedule", icon="add", on_click=page.open_create).props("unelevated no-caps").mark(
+                        "create"
+                    )
             await page.build()
 
     @guard.page("/workflows/{workflow_id}/schedules", Permission.VIEW_WORKFLOWS)
@@ -71,9 +73,10 @@ def register() -> None:
                     "fy-subtitle"
                 )
                 ui.space()
-                ui.button("New schedule", icon="add", on_click=page.open_create).props("unelevated no-caps").mark(
-                    "create"
-                )
+                if page.may_edit:
+                    ui.button("New schedule", icon="add", on_click=page.open_create).props("unelevated no-caps").mark(
+                        "create"
+                    )
             await page.build()
 
 
@@ -102,6 +105,7 @@ class ScheduleList:
     def __init__(self, workflow_id: str | None) -> None:
         self.workflow_id = workflow_id
         self.items: list[SchedulePublic] = []
+        self.may_edit = access.principal().can(Permission.EDIT)
 
     async def build(self) -> None:
         self.items = await services().schedules.list(self.workflow_id)
@@ -173,18 +177,23 @@ class ScheduleList:
                     if fires:
                         ui.label(f"last {theme.relative_time(fires[0].due_at)}").classes("fy-muted text-xs")
                 with ui.element("div"):
-                    ui.switch(value=item.enabled, on_change=lambda e, s=item: self.toggle(s, e.value)).props(
-                        "dense"
-                    ).mark("enabled").tooltip("Turn this schedule off or on")
+                    if self.may_edit:
+                        ui.switch(value=item.enabled, on_change=lambda e, s=item: self.toggle(s, e.value)).props(
+                            "dense"
+                        ).mark("enabled").tooltip("Turn this schedule off or on")
+                    else:
+                        ui.label("On" if item.enabled else "Off").classes("fy-cell-text").mark("enabled-state")
             with (
                 ui.element("div").classes("fy-list__actions"),
                 ui.button(icon="more_vert", color=None).props("flat round dense").mark("schedule-actions"),
                 ui.menu().props("anchor='bottom right' self='top right'"),
             ):
-                ui.menu_item("Edit", lambda s=item: self.open_edit(s)).mark("edit")
+                if self.may_edit:
+                    ui.menu_item("Edit", lambda s=item: self.open_edit(s)).mark("edit")
                 ui.menu_item("Open workflow", lambda s=item: ui.navigate.to(f"/workflows/{s.workflow_id}"))
-                ui.separator()
-                ui.menu_item("Delete", lambda s=item: self.open_delete(s)).classes("text-negative").mark("delete")
+                if self.may_edit:
+                    ui.separator()
+                    ui.menu_item("Delete", lambda s=item: self.open_delete(s)).classes("text-negative").mark("delete")
 
     @staticmethod
     def fire_dot(fire: Any, timezone: str) -> None:
@@ -201,6 +210,9 @@ class ScheduleList:
         dot.tooltip(tip).mark("fire-dot")
 
     async def toggle(self, item: SchedulePublic, enabled: bool) -> None:
+        if not access.allowed(Permission.EDIT):
+            self.listing.refresh()  # the switch back as it was
+            return
         if enabled == item.enabled and not (enabled and item.paused_reason):
             return
         try:
@@ -212,10 +224,14 @@ class ScheduleList:
         await self.reload()
 
     async def open_create(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         zone = await _browser_zone()
         await self.open_editor(None, default_zone=zone)
 
     async def open_edit(self, item: SchedulePublic) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         await self.open_editor(item, default_zone=item.timezone)
 
     async def open_editor(self, item: SchedulePublic | None, *, default_zone: str) -> None:
@@ -230,6 +246,8 @@ class ScheduleList:
             await form.build()
 
             async def save() -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 spec = form.spec()
                 if spec is None:
                     return
@@ -251,10 +269,15 @@ class ScheduleList:
             actions(box, "Save", save)
 
     def open_delete(self, item: SchedulePublic) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, dialog(f"Delete “{item.name or item.description}”?") as box:
             ui.label("It will not start any more runs. Its past runs stay.").classes("fy-subtitle")
 
             async def delete() -> None:
+                if not access.allowed(Permission.EDIT):
+                    box.close()
+                    return
                 try:
                     await services().schedules.delete(item.id)
                 except FlowyardError as exc:

@@ -2,7 +2,8 @@
 
 Another system POSTs JSON to the URL and a run starts with that body as its payload. Asynchronous
 answers at once with the run id; synchronous waits for the run's output up to a time limit. Rotating
-the secret gives a new URL and stops the old one at once.
+the secret gives a new URL and stops the old one at once. The page (it shows the secret) and each of its
+actions are for whoever may edit the workflow.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from nicegui import ui
 from app.engine.exceptions import FlowyardError, InvalidInput
 from app.models.people import Permission
 from app.models.webhooks import WebhookPublic
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.workflow_tabs import find_workflow, workflow_page
@@ -98,6 +99,8 @@ class WebhookPanel:
             error = error_label()
 
             async def apply() -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 try:
                     await services().webhooks.save(
                         self.workflow_id,
@@ -143,6 +146,8 @@ class WebhookPanel:
                 ui.link("Runs it started", f"/runs?workflow={self.workflow_id}&trigger=webhook").classes("text-xs")
 
     async def create(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         await services().webhooks.save(self.workflow_id)
         ui.notify("Webhook created: POST JSON to its URL to start a run", type="positive")
         await self.reload()
@@ -150,6 +155,9 @@ class WebhookPanel:
     async def save(self, *, enabled: bool) -> None:
         info = self.info
         if info is None or enabled == info.enabled:
+            return
+        if not access.allowed(Permission.EDIT):
+            self.panel.refresh()  # the switch back as it was
             return
         await services().webhooks.save(
             self.workflow_id,
@@ -167,10 +175,15 @@ class WebhookPanel:
         ui.notify("URL copied", timeout=1200)
 
     def ask_rotate(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, dialog("Rotate the secret?") as box:
             ui.label("The webhook gets a new URL; callers of the old one get 404 from now on.").classes("fy-subtitle")
 
             async def rotate() -> None:
+                if not access.allowed(Permission.EDIT):
+                    box.close()
+                    return
                 await services().webhooks.rotate(self.workflow_id)
                 ui.notify("New URL ready: give it to the callers", type="positive")
                 await self.reload()
@@ -179,10 +192,15 @@ class WebhookPanel:
             actions(box, "Rotate", rotate)
 
     def ask_delete(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, dialog("Delete the webhook?") as box:
             ui.label("Its URL stops working. Runs it started stay.").classes("fy-subtitle")
 
             async def delete() -> None:
+                if not access.allowed(Permission.EDIT):
+                    box.close()
+                    return
                 await services().webhooks.delete(self.workflow_id)
                 await self.reload()
                 box.close()

@@ -1,7 +1,8 @@
 """A workflow's own pages beside its editor: Schedules, Webhook and Batches, under one header with tabs.
 
 `workflow_page(workflow_id, tab)` draws the frame, the breadcrumb, the workflow's name and the tab links,
-and yields the workflow (or draws "not found" and yields None) for the page to fill in below.
+and yields the workflow (or draws "not found" and yields None) for the page to fill in below. A tab is shown
+only to whoever may open its page.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from nicegui import ui
 
 from app.engine.exceptions import NotFound
 from app.models.workflows import WorkflowPublic
+from app.pages import access, guard
 from app.pages.context import services
 from app.pages.layout import frame
 
-__all__ = ["TABS", "not_found", "workflow_page"]
+__all__ = ["TABS", "not_found", "shown_tabs", "workflow_page"]
 
 # (label, icon, path under /workflows/{id}); the editor is the workflow's first tab
 TABS = [
@@ -27,9 +29,20 @@ TABS = [
 ]
 
 
+def shown_tabs() -> list[tuple[str, str, str]]:
+    """The tabs the page's person may open (the Webhook shows its secret URL: only to those who may change it)."""
+    who = access.principal()
+    shown = []
+    for tab in TABS:
+        needed = guard.PAGE_RULES.get(f"/workflows/{{workflow_id}}{tab[2]}")
+        if needed is None or who.can(needed):
+            shown.append(tab)
+    return shown
+
+
 def tab_links(workflow_id: str, active: str) -> None:
     with ui.row().classes("fy-tabs").mark("workflow-tabs"):
-        for label, icon, path in TABS:
+        for label, icon, path in shown_tabs():
             link = ui.link(target=f"/workflows/{workflow_id}{path}").classes(
                 "fy-tabs__tab" + (" fy-tabs__tab--active" if label == active else "")
             )

@@ -13,7 +13,7 @@ from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFoun
 from app.models.base import Page
 from app.models.people import Permission
 from app.models.workflows import WorkflowSort, WorkflowSummary
-from app.pages import guard, theme
+from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions as _actions
 from app.pages.dialogs import dialog as _dialog
@@ -49,6 +49,7 @@ class WorkflowsPage:
         self.page = 0
         self.result: Page[WorkflowSummary] = Page([], 0, 0, PAGE_SIZE)
         self._requests = 0
+        self.may_edit = access.principal().can(Permission.EDIT)  # what is offered; each action checks again
 
     async def build(self) -> None:
         with ui.row().classes("fy-page-header"):
@@ -58,8 +59,13 @@ class WorkflowsPage:
                     "fy-subtitle"
                 )
             ui.space()
-            ui.button("Import", icon="file_upload", on_click=self.open_import).props("outline no-caps").mark("import")
-            ui.button("New workflow", icon="add", on_click=self.open_create).props("unelevated no-caps").mark("create")
+            if self.may_edit:
+                ui.button("Import", icon="file_upload", on_click=self.open_import).props("outline no-caps").mark(
+                    "import"
+                )
+                ui.button("New workflow", icon="add", on_click=self.open_create).props("unelevated no-caps").mark(
+                    "create"
+                )
         with ui.row().classes("fy-toolbar") as self.toolbar:
             search = ui.input(placeholder="Search by name or description", on_change=self.on_search)
             search.props("outlined dense clearable debounce=250").classes("fy-search").mark("search")
@@ -159,18 +165,24 @@ class WorkflowsPage:
             with ui.element("div").classes("fy-list__actions"):
                 with ui.button(icon="more_vert", color=None).props("flat round dense").mark("workflow-actions"):
                     with ui.menu().props("anchor='bottom right' self='top right'"):
-                        ui.menu_item("Rename", lambda: self.open_rename(summary)).mark("rename")
-                        ui.menu_item("Clone", lambda: self.clone(summary)).mark("clone")
+                        if self.may_edit:
+                            ui.menu_item("Rename", lambda: self.open_rename(summary)).mark("rename")
+                            ui.menu_item("Clone", lambda: self.clone(summary)).mark("clone")
                         ui.menu_item("Export JSON", lambda: self.export(summary)).mark("export")
-                        ui.separator()
-                        ui.menu_item("Delete", lambda: self.open_delete(summary)).classes("text-negative").mark(
-                            "delete"
-                        )
+                        if self.may_edit:
+                            ui.separator()
+                            ui.menu_item("Delete", lambda: self.open_delete(summary)).classes("text-negative").mark(
+                                "delete"
+                            )
 
     def empty_state(self) -> None:
         with ui.column().classes("fy-empty"):
             with ui.element("div").classes("fy-empty__icon"):
                 ui.icon("account_tree")
+            if not self.may_edit:
+                ui.label("No workflows yet").classes("fy-empty__title")
+                ui.label("Workflows appear here once an editor creates one.").classes("fy-empty__text")
+                return
             ui.label("No workflows yet — start from an example").classes("fy-empty__title")
             ui.label(
                 "A workflow chains agents into steps that run on their own, wait for your approval where you ask, "
@@ -182,7 +194,7 @@ class WorkflowsPage:
                 ui.button("Import a file", icon="file_upload", on_click=self.open_import).props("flat no-caps")
 
     def gallery(self) -> None:
-        if not self.examples:
+        if not self.examples or not self.may_edit:  # (using an example creates a workflow)
             return
         with ui.column().classes("w-full gap-3 mt-2"):
             with ui.column().classes("gap-1"):
@@ -227,17 +239,21 @@ class WorkflowsPage:
         await self.reload()
 
     def open_create(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, _dialog("New workflow") as dialog:
             name = _name_input("")
             description = _description_input("")
             error = _error_label()
 
             async def create() -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 if not (name.validate() and description.validate()):
                     return
                 try:
                     workflow = await services().workflows.create(
-                        name=name.value.strip(), description=description.value.strip()
+                        name=name.value.strip(), description=description.value.strip(), by=access.principal()
                     )
                 except FlowyardError as exc:
                     _show(error, _reason(exc))
@@ -249,17 +265,24 @@ class WorkflowsPage:
             _actions(dialog, "Create", create)
 
     def open_rename(self, summary: WorkflowSummary) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, _dialog("Rename workflow") as dialog:
             name = _name_input(summary.name)
             description = _description_input(summary.description)
             error = _error_label()
 
             async def save() -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 if not (name.validate() and description.validate()):
                     return
                 try:
                     await services().workflows.update(
-                        summary.id, name=name.value.strip(), description=description.value.strip()
+                        summary.id,
+                        name=name.value.strip(),
+                        description=description.value.strip(),
+                        by=access.principal(),
                     )
                 except FlowyardError as exc:
                     _show(error, _reason(exc))
@@ -272,8 +295,10 @@ class WorkflowsPage:
             _actions(dialog, "Save", save)
 
     async def clone(self, summary: WorkflowSummary) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         try:
-            copy = await services().workflows.clone(summary.id)
+            copy = await services().workflows.clone(summary.id, by=access.principal())
         except FlowyardError as exc:
             await self.failed(f"Couldn't clone “{summary.name}”", exc)
             return
@@ -291,6 +316,8 @@ class WorkflowsPage:
         )
 
     def open_delete(self, summary: WorkflowSummary) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         with self.host, _dialog(f"Delete “{summary.name}”?") as dialog:
             ui.label(
                 "Its steps, versions and run history are deleted with it. This cannot be undone. "
@@ -298,8 +325,11 @@ class WorkflowsPage:
             ).classes("fy-subtitle")
 
             async def delete() -> None:
+                if not access.allowed(Permission.EDIT):
+                    dialog.close()
+                    return
                 try:
-                    await services().workflows.delete(summary.id)
+                    await services().workflows.delete(summary.id, by=access.principal())
                 except Conflict:
                     ui.notify(
                         f"“{summary.name}” has runs in progress, so it was not deleted. "
@@ -318,6 +348,8 @@ class WorkflowsPage:
             _actions(dialog, "Delete", delete, color="negative")
 
     def open_import(self) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         limit = services().settings.max_body_bytes
         with self.host, _dialog("Import a workflow") as dialog:
             ui.label(
@@ -326,9 +358,11 @@ class WorkflowsPage:
             ).classes("fy-subtitle")
 
             async def received(event: events.UploadEventArguments) -> None:
+                if not access.allowed(Permission.EDIT):
+                    return
                 error.set_visibility(False)
                 try:
-                    workflow = await services().workflows.import_file(await event.file.read())
+                    workflow = await services().workflows.import_file(await event.file.read(), by=access.principal())
                 except FlowyardError as exc:
                     _show(error, f"Couldn't import {event.file.name}: {_reason(exc)}")
                     upload.reset()
@@ -354,6 +388,8 @@ class WorkflowsPage:
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
 
     async def use(self, example: ExampleWorkflow) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         try:
             workflow = await services().examples.import_example(example.id)
         except FlowyardError as exc:

@@ -24,6 +24,8 @@ class Draft(Protocol):
     workflow_id: str
     name: str
     dirty: bool
+    may_edit: bool
+    """Whether the page's person may change the workflow (else the editor is read-only)."""
     agents: dict[str, AgentRecord]
     last: RunData | None
     sample_payload: Any

@@ -1,9 +1,12 @@
-"""The editor's version history: every saved version, one on a read-only canvas, and restoring one."""
+"""The editor's version history: every saved version, one on a read-only canvas, and restoring one (for whoever
+may edit the workflow)."""
 
 from __future__ import annotations
 
 from nicegui import ui
 
+from app.models.people import Permission
+from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from app.services.graph import definition_to_graph
@@ -38,7 +41,10 @@ async def show_history(editor: Draft) -> None:
                 ui.button("View", icon="visibility", on_click=view).props("flat dense no-caps").mark(
                     f"view-v{info.version}"
                 )
-                ui.button("Restore", icon="restore", on_click=restore).props("flat dense no-caps")
+                if editor.may_edit:
+                    ui.button("Restore", icon="restore", on_click=restore).props("flat dense no-caps").mark(
+                        f"restore-v{info.version}"
+                    )
         ui.button("Close", on_click=dialog.close).props("flat no-caps")
     dialog.open()
 
@@ -65,7 +71,8 @@ async def view_version(editor: Draft, version: int) -> None:
                 dialog.close()
                 await restore_version(editor, version)
 
-            ui.button("Restore this version", icon="restore", on_click=restore).props("unelevated no-caps")
+            if editor.may_edit:
+                ui.button("Restore this version", icon="restore", on_click=restore).props("unelevated no-caps")
             ui.button("Close", on_click=dialog.close).props("flat no-caps").mark("close-version")
         GraphEditor(definition_to_graph(definition, editor.agents), readonly=True).classes("w-full grow").mark(
             "version-canvas"
@@ -76,6 +83,8 @@ async def view_version(editor: Draft, version: int) -> None:
 
 async def restore_version(editor: Draft, version: int) -> None:
     """Make `version` current again (as a new version), asking first when that would drop unsaved edits."""
+    if not access.allowed(Permission.EDIT):
+        return
     if editor.dirty:  # restoring replaces the canvas: unsaved edits would be lost silently
         with ui.dialog() as confirm, ui.card():
             ui.label(f"Restore version {version}?").classes("text-lg font-medium")
@@ -87,7 +96,7 @@ async def restore_version(editor: Draft, version: int) -> None:
                 )
         if not await confirm:
             return
-    workflow = await services().workflows.restore_version(editor.workflow_id, version)
+    workflow = await services().workflows.restore_version(editor.workflow_id, version, by=access.principal())
     definition = await services().workflows.definition(editor.workflow_id)
     editor.replace(definition, version=workflow.version)
     ui.notify(f"Restored version {version} as version {workflow.version}", type="positive")

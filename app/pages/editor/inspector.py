@@ -1,18 +1,22 @@
 """The editor's inspector: the selected step's Settings, Input (mapping with a live preview), Output and Try.
 
 Edits go to the canvas (one undo step each) through the editor; template editors apply their text when
-they lose focus, or before anything that needs it (`apply_pending`).
+they lose focus, or before anything that needs it (`apply_pending`). For whoever may not edit the workflow
+the Settings and Input are shown inert (read-only) and there is no Try.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from nicegui import ui
 
 from app.engine.model import NODE_KEY, WorkflowDefinition
+from app.models.people import Permission
+from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from app.services.graph import graph_to_definition, node_data
@@ -98,18 +102,30 @@ class Inspector:
                 ui.label(data.get("title") or key).classes("text-base font-medium grow")
             self._problem_box = ui.column().classes("w-full gap-1")
             self.show_problems()
+            names = TABS if self.editor.may_edit else TABS[:-1]  # trying a step runs its agent: an edit
             with ui.tabs().classes("w-full").props("dense no-caps") as tabs:
-                settings, inputs, output, trial = (ui.tab(n) for n in TABS)
-            with ui.tab_panels(tabs, value=self._tab).classes("w-full").props("animated=false"):
-                with ui.tab_panel(settings).classes("p-0 gap-2"):
+                shown = {name: ui.tab(name) for name in names}
+            with (
+                ui.tab_panels(tabs, value=self._tab if self._tab in shown else names[0])
+                .classes("w-full")
+                .props("animated=false")
+            ):
+                with ui.tab_panel(shown["Settings"]).classes("p-0 gap-2"), self._inert_unless_editable():
                     self._settings(key, data)
-                with ui.tab_panel(inputs).classes("p-0 gap-2"):
+                with ui.tab_panel(shown["Input"]).classes("p-0 gap-2"), self._inert_unless_editable():
                     self._input(key, data)
-                with ui.tab_panel(output).classes("p-0 gap-2"):
+                with ui.tab_panel(shown["Output"]).classes("p-0 gap-2"):
                     self._output(key)
-                with ui.tab_panel(trial).classes("p-0 gap-2"):
-                    self._try(key)
+                if "Try" in shown:
+                    with ui.tab_panel(shown["Try"]).classes("p-0 gap-2"):
+                        self._try(key)
             tabs.on_value_change(lambda e: setattr(self, "_tab", e.value))
+
+    def _inert_unless_editable(self) -> AbstractContextManager[Any]:
+        """Fields to read, not change, for whoever may not edit (the canvas is read-only for them too)."""
+        if self.editor.may_edit:
+            return nullcontext()
+        return ui.column().classes("w-full p-0 gap-2").props("inert").mark("inspector-read-only")
 
     # --- edits ----------------------------------------------------------------------------------------------------
 
@@ -343,6 +359,8 @@ class Inspector:
         result = ui.column().classes("w-full gap-1")
 
         async def go() -> None:
+            if not access.allowed(Permission.EDIT):
+                return
             definition = self.editor.definition()
             if definition is None:
                 ui.notify("Fix the step's settings first", type="warning")

@@ -3,7 +3,8 @@
 The canvas (`GraphEditor`) holds the draft graph and its undo history; every edit arrives here as the
 whole graph, is checked at once (marks on the steps, a problems count), and is saved as a new version
 on Ctrl+S or Save. Running saves first, refuses a draft with problems, then colours the steps live from
-the event bus.
+the event bus. Who may not edit sees the workflow read-only: no palette, a read-only canvas and inspector, and
+no Save; who may not run gets no Run (and saving and running check the role again when asked).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from app.engine.exceptions import FlowyardError, NotFound
 from app.engine.model import RunStatus, WorkflowDefinition
 from app.engine.store import AgentRecord
 from app.models.people import Permission
-from app.pages import guard
+from app.pages import access, guard
 from app.pages.context import services
 from app.pages.editor.history import show_history
 from app.pages.editor.inspector import Inspector
 from app.pages.editor.run_dialog import ask_run
 from app.pages.layout import frame
-from app.pages.workflow_tabs import TABS
+from app.pages.workflow_tabs import shown_tabs
 from app.services.drafts import RunData
 from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
 from components.graph_editor import GraphEditor
@@ -76,13 +77,18 @@ class Editor:
         self._generation = 0  # counts checks, so a slower check of an older draft is not shown
         self.sample_payload: Any = last.payload if last else {}
         self._watch: asyncio.Task[None] | None = None
+        who = access.principal()
+        self.may_edit = who.can(Permission.EDIT)
+        self.may_run = who.can(Permission.RUN)
 
         self._top_bar()
         with ui.row().classes("w-full grow no-wrap gap-0 items-stretch").style("height: calc(100vh - 120px)"):
-            self._palette()
+            if self.may_edit:
+                self._palette()
             self.canvas = GraphEditor(
                 definition_to_graph(definition, agents),
                 palette=palette_entries(agents),
+                readonly=not self.may_edit,
                 on_change=self._changed,
                 on_select=self._selected,
                 on_save=lambda _: self.save(),
@@ -104,27 +110,39 @@ class Editor:
     def _top_bar(self) -> None:
         with ui.row().classes("w-full items-center gap-2 px-3 py-2 border-b border-(--fy-border) no-wrap"):
             self.title = ui.input(value=self.name).props("dense borderless").classes("text-lg font-medium w-72")
-            self.title.on("blur", lambda _: self._renamed())
-            self.title.on("keydown.enter", lambda _: self._renamed())
+            if self.may_edit:
+                self.title.on("blur", lambda _: self._renamed())
+                self.title.on("keydown.enter", lambda _: self._renamed())
+            else:
+                self.title.props("readonly")
             self.state = ui.label().classes("text-sm text-gray-500")
+            if not self.may_edit:
+                ui.badge("read-only", color="grey-7").props("outline").mark("read-only").tooltip(
+                    "Your role may look at this workflow, not change it"
+                )
             ui.space()
             self.problems_button = ui.button(on_click=self.show_problem_list).props("flat dense no-caps")
-            for label, icon, path in TABS[1:]:  # the workflow's other pages: how it starts on its own
+            for label, icon, path in shown_tabs()[1:]:  # the workflow's other pages: how it starts on its own
                 ui.button(
                     label, icon=icon, on_click=lambda p=path: ui.navigate.to(f"/workflows/{self.workflow_id}{p}")
                 ).props("flat dense no-caps").mark(f"open-{label.lower()}")
             ui.separator().props("vertical")
             ui.button("History", icon="history", on_click=lambda: show_history(self)).props("flat dense no-caps")
-            ui.button("Save", icon="save", on_click=self.save).props("flat dense no-caps").tooltip("Ctrl+S")
-            ui.button("Run", icon="play_arrow", on_click=lambda: ask_run(self)).props("unelevated dense no-caps").mark(
-                "run-workflow"
-            ).tooltip("Ctrl+Enter")
+            if self.may_edit:
+                ui.button("Save", icon="save", on_click=self.save).props("flat dense no-caps").mark(
+                    "save-workflow"
+                ).tooltip("Ctrl+S")
+            if self.may_run:
+                ui.button("Run", icon="play_arrow", on_click=lambda: ask_run(self)).props(
+                    "unelevated dense no-caps"
+                ).mark("run-workflow").tooltip("Ctrl+Enter")
             with ui.button(icon="more_vert").props("flat dense round"):
                 with ui.menu():
                     ui.menu_item("Export JSON", on_click=self._export)
-                    ui.menu_item("Clone", on_click=self._clone)
-                    # the canvas is built after the top bar, hence the late-binding lambdas
-                    ui.menu_item("Tidy layout", on_click=lambda: self.canvas.tidy())  # noqa: PLW0108
+                    if self.may_edit:
+                        ui.menu_item("Clone", on_click=self._clone).mark("clone")
+                        # the canvas is built after the top bar, hence the late-binding lambdas
+                        ui.menu_item("Tidy layout", on_click=lambda: self.canvas.tidy())  # noqa: PLW0108
                     ui.menu_item("Fit view", on_click=lambda: self.canvas.fit_view())  # noqa: PLW0108
                     ui.menu_item("Keyboard shortcuts", on_click=self._shortcuts)
         self._show_state(initial=True)
@@ -187,6 +205,8 @@ class Editor:
             )
 
     def _add(self, entry: dict[str, Any]) -> None:
+        if not access.allowed(Permission.EDIT):
+            return
         key = self.canvas.add_node(entry)
         self.canvas.select_node(key)
 
@@ -280,13 +300,17 @@ class Editor:
     # --- saving and the menu ----------------------------------------------------------------------------------------
 
     async def save(self) -> bool:
+        if not access.allowed(Permission.EDIT):
+            return False
         self.inspector.apply_pending()
         definition = self.definition()
         if definition is None:
             ui.notify("A step has a malformed key or setting; fix it before saving", type="negative")
             return False
         try:
-            workflow = await services().workflows.save_definition(self.workflow_id, definition, name=self.name)
+            workflow = await services().workflows.save_definition(
+                self.workflow_id, definition, name=self.name, by=access.principal()
+            )
         except FlowyardError as exc:
             ui.notify(f"Not saved: {exc}", type="negative")
             return False
@@ -308,7 +332,9 @@ class Editor:
         ui.download.content(document.model_dump_json(indent=2), f"{self.name}.flowyard.json", "application/json")
 
     async def _clone(self) -> None:
-        copy = await services().workflows.clone(self.workflow_id)
+        if not access.allowed(Permission.EDIT):
+            return
+        copy = await services().workflows.clone(self.workflow_id, by=access.principal())
         ui.navigate.to(f"/workflows/{copy.id}")
 
     def _shortcuts(self) -> None:

@@ -9,6 +9,8 @@ from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InputInvalid, WorkflowInvalid
 from app.engine.model import Trigger
+from app.models.people import Permission
+from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from components.schema_form import SchemaForm
@@ -18,6 +20,8 @@ __all__ = ["ask_run"]
 
 async def ask_run(editor: Draft) -> None:
     """Ask for the run's input and start it (saving the draft first); refuse a draft with problems."""
+    if not access.allowed(Permission.RUN):
+        return
     editor.panel.apply_pending()
     if editor.problem_list:
         ui.notify(f"Cannot run: {len(editor.problem_list)} problem(s) to fix first", type="negative")
@@ -39,11 +43,15 @@ async def ask_run(editor: Draft) -> None:
         error = ui.label().classes("text-sm text-negative").mark("run-error")
 
         async def start() -> None:
+            if not access.allowed(Permission.RUN):
+                return
             payload = dict(form.value) if form is not None else _typed_payload(code.value if code else "")
             if editor.dirty and not await editor.save():
                 return
             try:
-                run = await services().runs.start(editor.workflow_id, input=payload, trigger=Trigger.UI)
+                run = await services().runs.start(
+                    editor.workflow_id, input=payload, trigger=Trigger.UI, started_by=access.principal().label
+                )
             except WorkflowInvalid as exc:
                 error.set_text("; ".join(p.message for p in exc.problems))
                 return
