@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
-from app.models.base import Input, Public
+from app.models.base import Input, Public, name_problem
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -118,10 +118,9 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
 
 
 def _no_control_characters(value: str) -> str:
-    if any(ord(c) < 32 or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in value):
-        raise ValueError("must not contain control or bidirectional-override characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value.strip()
 
 
