@@ -391,7 +391,7 @@ class WorkflowsPage:
         if not access.allowed(Permission.EDIT):
             return
         try:
-            workflow = await services().examples.import_example(example.id)
+            workflow = await services().examples.import_example(example.id, by=access.principal())
         except FlowyardError as exc:
             await self.failed(f"Couldn't open the example “{example.name}”", exc)
             return

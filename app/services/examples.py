@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.engine.exceptions import NotFound
+from app.models.people import SYSTEM, Principal
 from app.models.workflows import WorkflowPublic
 
 __all__ = ["EXAMPLES_DIR", "ExampleService", "ExampleWorkflow"]
@@ -32,7 +33,7 @@ class ExampleWorkflow:
 class Importer(Protocol):
     """What examples need of the workflows service: importing a document."""
 
-    async def import_document(self, document: dict[str, Any]) -> WorkflowPublic: ...
+    async def import_document(self, document: dict[str, Any], *, by: Principal = ...) -> WorkflowPublic: ...
 
 
 class ExampleService:
@@ -53,12 +54,12 @@ class ExampleService:
             for example_id, document in documents.items()
         ]
 
-    async def import_example(self, example_id: str) -> WorkflowPublic:
+    async def import_example(self, example_id: str, *, by: Principal = SYSTEM) -> WorkflowPublic:
         """Create a workflow (and the agents it needs) from one of the examples."""
         documents = await asyncio.to_thread(_documents, self._directory)
         if example_id not in documents:
             raise NotFound("example", example_id)
-        return await self._workflows.import_document(documents[example_id])
+        return await self._workflows.import_document(documents[example_id], by=by)
 
 
 def _documents(directory: Path) -> dict[str, dict[str, Any]]:

@@ -191,6 +191,14 @@ class UserService:
             session.add(row)
             if changes:
                 self._audit.add(session, by, "user.update", target=row.email, detail=", ".join(changes))
+            if change.role is not None or change.active is False:
+                # Open pages keep the role they were opened with: end the person's logins so that they come
+                # back (within a minute, when their pages check) with what they may do now.
+                session.execute(
+                    sa.update(LoginRow)
+                    .where(col(LoginRow.user_id) == user_id, col(LoginRow.ended_at).is_(None))
+                    .values(ended_at=self._now())
+                )
             return row
 
         return UserPublic.model_validate(await self._db.tx(update))

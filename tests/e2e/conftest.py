@@ -62,7 +62,8 @@ def flowyard_server(
                 raise RuntimeError(f"flowyard serve did not become healthy; see {log.name}")
             time.sleep(0.1)
         if admin:
-            _add_admin(f"http://127.0.0.1:{port}")
+            token = (env or {}).get("FLOWYARD_ADMIN_TOKEN", ADMIN_TOKEN)
+            _add_admin(f"http://127.0.0.1:{port}", token)
         yield process
     finally:
         if process.poll() is None:
@@ -75,10 +76,10 @@ def flowyard_server(
         log.close()
 
 
-def _add_admin(url: str) -> None:
+def _add_admin(url: str, token: str) -> None:
     """The admin people log in as (`ADMIN_EMAIL`, `ADMIN_PASSWORD`): there already after a restart."""
     body = {"email": ADMIN_EMAIL, "name": "Ada Lovelace", "role": "admin", "password": ADMIN_PASSWORD}
-    response = http.post(f"{url}/api/v1/users", json=body)
+    response = http.post(f"{url}/api/v1/users", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code in (201, 409), response.text
 
 

@@ -10,7 +10,7 @@ from nicegui.testing import User
 from sqlmodel import Session
 
 from app import clock
-from app.models.people import Role
+from app.models.people import Role, UserUpdate
 from app.pages.access import LOGIN_COOKIE
 from app.root import Flowyard
 from app.services.audit import AuditQuery
@@ -169,3 +169,18 @@ async def test_a_login_ends_when_idle_too_long_or_past_its_lifetime(user: User, 
 
     assert await flowyard.logins.principal(idle) is None
     assert await flowyard.logins.principal(old) is None
+
+
+async def test_a_new_role_or_deactivation_ends_the_persons_logins(user: User, flowyard: Flowyard) -> None:
+    row = await add_person(flowyard, "ed@example.com", Role.EDITOR)
+    token, _ = await flowyard.logins.open(row)
+    admin = await flowyard.logins.principal(user.http_client.cookies.get(LOGIN_COOKIE))
+    assert admin is not None
+
+    await flowyard.users.update(row.id, UserUpdate(role=Role.VIEWER), by=admin)
+
+    assert await flowyard.logins.principal(token) is None  # the pages they had open go to the login
+    token, again = await flowyard.logins.open(await flowyard.users.row(row.id))
+    assert again.role is Role.VIEWER
+    await flowyard.users.update(row.id, UserUpdate(active=False), by=admin)
+    assert await flowyard.logins.principal(token) is None
