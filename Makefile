@@ -77,4 +77,4 @@ bench-live: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/python -m tests.load.bench_live
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache $(EDITOR)/node_modules $(EDITOR)/dist
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis $(EDITOR)/node_modules $(EDITOR)/dist

@@ -16,8 +16,10 @@ from fastapi_offline import FastAPIOffline
 from app import __version__, keys
 from app.api import agents, batches, credentials, people, runs, schedules, sessions, v2, webhooks, workflows
 from app.api.access import authorize, check_rules
-from app.api.errors import BodySizeLimit, install_error_handlers
+from app.api.errors import BodySizeLimit, answer_unknown_api_paths, install_error_handlers
 from app.api.guard import RequestGuard
+from app.api.openapi import install_openapi
+from app.api.schemas import Health
 from app.pages import context as pages
 from app.root import Flowyard
 from app.settings import Settings
@@ -78,13 +80,20 @@ def create_api(settings: Settings) -> FastAPI:
         api.include_router(router, dependencies=[Depends(authorize)])
     api.include_router(webhooks.hooks)  # no bearer token: the secret in the URL is the credential
 
-    @api.get("/api/health", tags=["health"])
+    @api.get(
+        "/api/health",
+        tags=["health"],
+        response_model=Health,
+        responses={503: {"model": Health, "description": "Starting: not ready yet."}},
+    )
     async def health(request: Request) -> JSONResponse:
         """200 with `{"status": "ok"}` once the app is ready (migrated, executor started); 503 before."""
         if not request.app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    answer_unknown_api_paths(api)  # after every API route: it takes what they do not
+    install_openapi(api)
     return api
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import BatchesDep
+from app.api.openapi import CANNOT_RUN, conflict, not_found
 from app.engine.exceptions import InvalidInput
 from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
 
@@ -25,6 +26,8 @@ MappingField = Annotated[
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["batches"])
+
+BATCH_NOT_FOUND = not_found("batch")
 
 
 def _mapping(text: str | None) -> dict[str, str] | None:
@@ -45,7 +48,12 @@ def _fields(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-@router.post("/workflows/{workflow_id}/batches", response_model=BatchPublic, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/workflows/{workflow_id}/batches",
+    response_model=BatchPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=not_found("workflow") | CANNOT_RUN,
+)
 async def create_batch(
     workflow_id: str,
     batches: BatchesDep,
@@ -68,7 +76,7 @@ async def create_batch(
     return batch
 
 
-@router.post("/workflows/{workflow_id}/batches/preview", response_model=BatchPreview)
+@router.post("/workflows/{workflow_id}/batches/preview", response_model=BatchPreview, responses=not_found("workflow"))
 async def preview_batch(
     workflow_id: str,
     batches: BatchesDep,
@@ -93,13 +101,13 @@ async def list_batches(
     return await batches.list(workflow_id, limit=limit)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchPublic)
+@router.get("/batches/{batch_id}", response_model=BatchPublic, responses=BATCH_NOT_FOUND)
 async def get_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """A batch with its rows counted per status."""
     return await batches.get(batch_id)
 
 
-@router.get("/batches/{batch_id}/rows", response_model=list[BatchItemPublic])
+@router.get("/batches/{batch_id}/rows", response_model=list[BatchItemPublic], responses=BATCH_NOT_FOUND)
 async def batch_rows(
     batch_id: str,
     batches: BatchesDep,
@@ -111,7 +119,12 @@ async def batch_rows(
     return await batches.rows(batch_id, status=row_status or None, offset=offset, limit=limit)
 
 
-@router.get("/batches/{batch_id}/results.csv", response_class=StreamingResponse)
+@router.get(
+    "/batches/{batch_id}/results.csv",
+    response_class=StreamingResponse,
+    responses=BATCH_NOT_FOUND
+    | {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The results, as CSV."}},
+)
 async def batch_results(
     batch_id: str,
     batches: BatchesDep,
@@ -136,13 +149,22 @@ async def batch_results(
     )
 
 
-@router.post("/batches/{batch_id}/retry", response_model=BatchPublic, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/batches/{batch_id}/retry",
+    response_model=BatchPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=BATCH_NOT_FOUND | conflict("The batch has no failed or cancelled rows to retry."),
+)
 async def retry_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """Run again every row whose run failed or was cancelled, with the same input."""
     return await batches.retry_failed(batch_id)
 
 
-@router.post("/batches/{batch_id}/cancel", response_model=BatchPublic)
+@router.post(
+    "/batches/{batch_id}/cancel",
+    response_model=BatchPublic,
+    responses=BATCH_NOT_FOUND | conflict("Only a running batch can be cancelled."),
+)
 async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchPublic:
     """Start no more rows, and cancel the rows' runs that are active."""
     return await batches.cancel(batch_id)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api.access import PrincipalDep
 from app.api.deps import CredentialsDep
+from app.api.openapi import conflict, not_found
 from app.models.agents import CredentialCreate, CredentialPublic, CredentialUpdate
 
 __all__ = ["router"]
@@ -19,7 +20,12 @@ async def list_credentials(credentials: CredentialsDep) -> list[CredentialPublic
     return await credentials.list()
 
 
-@router.post("/credentials", response_model=CredentialPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/credentials",
+    response_model=CredentialPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=conflict("A credential with that name exists already."),
+)
 async def create_credential(
     body: CredentialCreate, credentials: CredentialsDep, principal: PrincipalDep
 ) -> CredentialPublic:
@@ -27,7 +33,7 @@ async def create_credential(
     return await credentials.create(body.name, body.type, body.values, by=principal)
 
 
-@router.put("/credentials/{name}", response_model=CredentialPublic)
+@router.put("/credentials/{name}", response_model=CredentialPublic, responses=not_found("credential", key="name"))
 async def update_credential(
     name: str, body: CredentialUpdate, credentials: CredentialsDep, principal: PrincipalDep
 ) -> CredentialPublic:
@@ -35,7 +41,12 @@ async def update_credential(
     return await credentials.update(name, body.values, by=principal)
 
 
-@router.delete("/credentials/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/credentials/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=not_found("credential", key="name")
+    | conflict("A saved agent or a workflow step uses the credential: point them at another first."),
+)
 async def delete_credential(name: str, credentials: CredentialsDep, principal: PrincipalDep) -> Response:
     """Delete a credential (refused while a saved agent or a workflow step refers to it)."""
     await credentials.delete(name, by=principal)

@@ -2,7 +2,10 @@
 
 Engine and service errors map to status codes here, in one place; request bodies over the
 configured size are refused with 413 before they are read in full. A database that cannot save
-(read-only, disk full) or cannot be reached is a 503 with the reason, not a 500.
+(read-only, disk full) or cannot be reached is a 503 with the reason, not a 500. A path under `/api` that
+names no route is a JSON 404, and a method its path does not take a JSON 405 with `Allow`, even where the
+browser UI is mounted at `/` (it would answer both with its HTML page). The bodies are the shapes of
+`app.api.schemas`, which the OpenAPI document shows.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.schemas import ErrorOut, FieldErrorOut, ProblemOut, ValidationErrorOut, WorkflowInvalidOut
 from app.engine.exceptions import (
     Conflict,
     Forbidden,
@@ -28,7 +34,7 @@ from app.engine.exceptions import (
     WorkflowInvalid,
 )
 
-__all__ = ["BodySizeLimit", "install_error_handlers", "is_upload"]
+__all__ = ["BodySizeLimit", "answer_unknown_api_paths", "install_error_handlers", "is_upload"]
 
 log = logging.getLogger("flowyard.api")
 
@@ -38,49 +44,78 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _error(error: dict[str, Any]) -> dict[str, str]:
+def _error(error: dict[str, Any]) -> FieldErrorOut:
     if error.get("type") == "json_invalid":
         # FastAPI puts the character position where a field name would be: report the body instead
         position = error.get("loc", ())[-1]
         reason = (error.get("ctx") or {}).get("error", "cannot be parsed")
-        return {"field": "body", "message": f"invalid JSON at character {position}: {reason}"}
-    return {"field": _field(error.get("loc", ())), "message": error.get("msg", "invalid")}
+        return FieldErrorOut(field="body", message=f"invalid JSON at character {position}: {reason}")
+    return FieldErrorOut(field=_field(error.get("loc", ())), message=error.get("msg", "invalid"))
+
+
+def _answer(status_code: int, body: ErrorOut, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content=body.model_dump(mode="json"), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [_error(e) for e in exc.errors()]
-        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return JSONResponse(status_code=422, content={"detail": message, "errors": errors})
+        message = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return _answer(422, ValidationErrorOut(detail=message, errors=errors))
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_request: Request, exc: InvalidInput) -> JSONResponse:
         problems = exc.problems if isinstance(exc, InputInvalid) else [(exc.field, exc.message)]
-        errors = [{"field": field, "message": message} for field, message in problems]
-        return JSONResponse(status_code=422, content={"detail": str(exc), "errors": errors})
+        errors = [FieldErrorOut(field=field, message=message) for field, message in problems]
+        return _answer(422, ValidationErrorOut(detail=str(exc), errors=errors))
 
     @app.exception_handler(WorkflowInvalid)
     async def _workflow_invalid(_request: Request, exc: WorkflowInvalid) -> JSONResponse:
-        problems = [p.as_dict() for p in exc.problems]
-        return JSONResponse(status_code=422, content={"detail": str(exc), "problems": problems})
+        problems = [ProblemOut.model_validate(p.as_dict()) for p in exc.problems]
+        return _answer(422, WorkflowInvalidOut(detail=str(exc), problems=problems))
 
     @app.exception_handler(NotFound)
     async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
+        return _answer(404, ErrorOut(detail=str(exc)))
 
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
+        return _answer(409, ErrorOut(detail=str(exc)))
 
     @app.exception_handler(StorageUnavailable)
     async def _storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
         log.error("answered 503: %s", exc, exc_info=exc.__cause__)
-        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
+        return _answer(503, ErrorOut(detail=str(exc)), headers={"Retry-After": "30"})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
+        return _answer(403, ErrorOut(detail=str(exc)))
+
+
+def answer_unknown_api_paths(app: FastAPI, prefix: str = "/api") -> None:
+    """Answer what no route under `prefix` takes: 405 with `Allow` when the path takes other methods, else 404.
+
+    Add it after every API route: it matches whatever they did not, before the UI mounted at `/` can.
+    """
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+    fallback = prefix + "/{path:path}"
+
+    async def unknown(request: Request) -> None:
+        path = request.url.path
+        routes = [r for r in iter_route_contexts(app.router.routes) if r.path not in (None, fallback) and r.methods]
+        # As the router would: the first path template that matches is the resource, and its methods are allowed.
+        template = next((r.path for r in routes if r.path and compile_path(r.path)[0].match(path)), None)
+        allowed = sorted({method for r in routes if r.path == template for method in r.methods or ()} - {"HEAD"})
+        if allowed:
+            raise HTTPException(
+                status_code=405,
+                detail=f"{path} does not take {request.method}: it takes {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise HTTPException(status_code=404, detail=f"no API route at {path} (see /docs)")
+
+    app.add_api_route(fallback, unknown, methods=every_method, include_in_schema=False)
 
 
 class BodySizeLimit:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import Field
 
 from app.api.access import PrincipalDep
+from app.api.openapi import conflict, not_found
 from app.models.base import Public
 from app.models.people import AuditEntry, TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate
 from app.services.audit import AuditQuery
@@ -61,7 +62,7 @@ async def create_token(body: TokenCreate, principal: PrincipalDep, services: Ser
     return await services.tokens.create(principal, body)
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=not_found("token of yours"))
 async def revoke_token(token_id: str, principal: PrincipalDep, services: ServicesDep) -> None:
     """Revoke one of your tokens (admins: anyone's). It stops working at once."""
     await services.tokens.revoke(principal, token_id)
@@ -72,13 +73,22 @@ async def list_users(services: ServicesDep) -> list[UserPublic]:
     return await services.users.list()
 
 
-@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/users",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=conflict("A user with that email exists already."),
+)
 async def create_user(body: UserCreate, principal: PrincipalDep, services: ServicesDep) -> UserPublic:
     """Add a person with a role and a first password (they can change it once logged in)."""
     return await services.users.create(body, by=principal)
 
 
-@router.patch("/users/{user_id}", response_model=UserPublic)
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserPublic,
+    responses=not_found("user") | conflict("That would leave no active admin: make someone else an admin first."),
+)
 async def update_user(user_id: str, body: UserUpdate, principal: PrincipalDep, services: ServicesDep) -> UserPublic:
     """Change a person's name or role, or deactivate them (their logins and tokens stop working)."""
     return await services.users.update(user_id, body, by=principal)

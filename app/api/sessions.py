@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import SessionsDep
+from app.api.openapi import not_found
 from app.models.sessions import SessionDetail, SessionPage
 
 __all__ = ["router"]
@@ -24,13 +25,13 @@ async def list_sessions(
     return await sessions.list(after=after, size=size)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionDetail)
+@router.get("/sessions/{session_id}", response_model=SessionDetail, responses=not_found("session"))
 async def get_session(session_id: str, sessions: SessionsDep) -> SessionDetail:
     """One session with every message its llm steps exchanged, oldest first."""
     return await sessions.detail(session_id)
 
 
-@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=not_found("session"))
 async def clear_session(session_id: str, sessions: SessionsDep) -> Response:
     """Forget a session: later runs with its id start a fresh conversation."""
     await sessions.clear(session_id)

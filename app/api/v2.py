@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.access import PrincipalDep
 from app.api.deps import RunsDep
+from app.api.openapi import CANNOT_RUN, not_found
 from app.engine.exceptions import WorkflowInvalid
 from app.engine.model import NodeStatus, Trigger, WorkflowDefinition
 from app.engine.plan import Plan
@@ -107,7 +108,7 @@ class WorkflowRunStatus(Public):
     response_model=WorkflowRunAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     tags=["v2 runs"],
-    responses={404: {"description": "No workflow with that id"}, 422: {"description": "Bad field or workflow"}},
+    responses=not_found("workflow") | CANNOT_RUN,
 )
 async def run_workflow(body: WorkflowRunRequest, runs: RunsDep, principal: PrincipalDep) -> WorkflowRunAccepted:
     """Start a run of `workflowOId` with the other fields as its input; its result is POSTed to `callbackUrl`.
@@ -125,7 +126,7 @@ async def run_workflow(body: WorkflowRunRequest, runs: RunsDep, principal: Princ
     return WorkflowRunAccepted(workflow_run_o_id=run.id, workflow_o_id=run.workflow_id, status=run.status.value)
 
 
-@router.get("/workflows/run/status", response_model=WorkflowRunStatus, tags=["v2 runs"])
+@router.get("/workflows/run/status", response_model=WorkflowRunStatus, tags=["v2 runs"], responses=not_found("run"))
 async def run_status(
     runs: RunsDep,
     workflow_run_o_id: Annotated[str, Query(alias="workflowRunOId", min_length=1, max_length=40)],

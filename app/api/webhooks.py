@@ -12,6 +12,8 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import WebhooksDep
+from app.api.openapi import UNAVAILABLE, not_found
+from app.api.schemas import ValidationErrorOut, WorkflowInvalidOut
 from app.engine.exceptions import NotFound
 from app.engine.model import RunStatus
 from app.models.webhooks import HookAccepted, HookError, HookResult, WebhookPublic, WebhookUpdate
@@ -33,7 +35,11 @@ def _webhook_out(info: WebhookPublic, request: Request) -> WebhookPublic:
     return info.model_copy(update={"url": None if info.path is None else base + info.path})
 
 
-@router.get("/workflows/{workflow_id}/webhook", response_model=WebhookPublic)
+@router.get(
+    "/workflows/{workflow_id}/webhook",
+    response_model=WebhookPublic,
+    responses=not_found("workflow, or no webhook of it,"),
+)
 async def get_webhook(workflow_id: str, request: Request, webhooks: WebhooksDep) -> WebhookPublic | JSONResponse:
     """The workflow's webhook with its URL (404 when the workflow has none)."""
     info = await webhooks.get(workflow_id)
@@ -45,7 +51,7 @@ async def get_webhook(workflow_id: str, request: Request, webhooks: WebhooksDep)
 @router.put(
     "/workflows/{workflow_id}/webhook",
     response_model=WebhookPublic,
-    responses={201: {"model": WebhookPublic, "description": "Created, with a new secret URL."}},
+    responses=not_found("workflow") | {201: {"model": WebhookPublic, "description": "Created, with a new secret URL."}},
 )
 async def put_webhook(
     workflow_id: str,
@@ -75,13 +81,21 @@ async def put_webhook(
     return _webhook_out(info, request)
 
 
-@router.post("/workflows/{workflow_id}/webhook/rotate", response_model=WebhookPublic)
+@router.post(
+    "/workflows/{workflow_id}/webhook/rotate",
+    response_model=WebhookPublic,
+    responses=not_found("workflow, or no webhook of it,"),
+)
 async def rotate_webhook(workflow_id: str, request: Request, webhooks: WebhooksDep) -> WebhookPublic:
     """Give the webhook a new secret URL; the old one stops working at once."""
     return _webhook_out(await webhooks.rotate(workflow_id), request)
 
 
-@router.delete("/workflows/{workflow_id}/webhook", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/workflows/{workflow_id}/webhook",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=not_found("workflow, or no webhook of it,"),
+)
 async def delete_webhook(workflow_id: str, webhooks: WebhooksDep) -> Response:
     """Delete the workflow's webhook; its URL stops working."""
     await webhooks.delete(workflow_id)
@@ -115,14 +129,18 @@ def _refused(exc: BodyTooLarge | BodyNotJson, code: int) -> JSONResponse:
 
 @hooks.post(
     "/{secret}",
-    responses={
+    responses=UNAVAILABLE
+    | {
         200: {"model": HookResult, "description": "sync: the run completed; `output` is its output."},
         202: {"model": HookAccepted, "description": "async, or sync still running / paused: poll `statusUrl`."},
         400: {"model": HookError, "description": "The body is not valid JSON."},
         404: {"model": HookError, "description": "No enabled webhook at this address; no run started."},
         413: {"model": HookError, "description": "The body is over the webhook's limit; no run started."},
         415: {"model": HookError, "description": "The body is not JSON and was not sent as JSON."},
-        422: {"model": HookError, "description": "The body does not fit the workflow's input; no run started."},
+        422: {
+            "model": ValidationErrorOut | WorkflowInvalidOut,
+            "description": "The body does not fit the workflow's input, or the workflow cannot run; no run started.",
+        },
         502: {"model": HookResult, "description": "sync: the run failed or was cancelled; `error` says why."},
     },
     openapi_extra={
@@ -177,9 +195,16 @@ async def call_webhook(
     return _accepted(call, secret, request)
 
 
-@hooks.get("/{secret}", status_code=status.HTTP_405_METHOD_NOT_ALLOWED, responses={405: {"model": HookError}})
-async def get_webhook_url() -> JSONResponse:
-    """Webhook URLs start runs with POST only (the answer is the same for every address, valid or not)."""
+@hooks.get(
+    "/{secret}",
+    status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+    responses={405: {"model": HookError, "headers": {"Allow": {"schema": {"type": "string"}}}}},
+)
+async def get_webhook_url(secret: str) -> JSONResponse:
+    """Webhook URLs start runs with POST only (the answer is the same for every address, valid or not).
+
+    `secret` is taken only so that the document names the path parameter.
+    """
     return JSONResponse(
         {"detail": "Webhooks start runs with POST: send the run's input as a JSON body"},
         status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
@@ -187,7 +212,7 @@ async def get_webhook_url() -> JSONResponse:
     )
 
 
-@hooks.get("/{secret}/runs/{run_id}", name="webhook_run_status", responses={404: {"model": HookError}})
+@hooks.get("/{secret}/runs/{run_id}", name="webhook_run_status", responses=UNAVAILABLE | {404: {"model": HookError}})
 async def webhook_run_status(secret: str, run_id: str, webhooks: WebhooksDep) -> JSONResponse:
     """A run this webhook started, as it stands: `{runId, sessionId, status, output, error}` (no token needed).
 

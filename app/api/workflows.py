@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.access import PrincipalDep
 from app.api.deps import ServicesDep, WorkflowsDep
+from app.api.openapi import conflict, not_found
 from app.api.schemas import PageNumber, PageOut, PageSize, page_out
 from app.models.workflows import (
     CallbackSecret,
@@ -27,6 +28,8 @@ from app.models.workflows import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+
+WORKFLOW_NOT_FOUND = not_found("workflow")
 
 
 @router.get("/workflows", response_model=PageOut[WorkflowPublic], tags=["workflows"])
@@ -46,13 +49,15 @@ async def create_workflow(body: WorkflowCreate, workflows: WorkflowsDep, princip
     return await workflows.create(name=body.name, description=body.description, by=principal)
 
 
-@router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, tags=["workflows"])
+@router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, tags=["workflows"], responses=WORKFLOW_NOT_FOUND)
 async def get_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowDetail:
     """Get a workflow by id, with its steps and the edges between them."""
     return await workflows.detail(workflow_id)
 
 
-@router.patch("/workflows/{workflow_id}", response_model=WorkflowPublic, tags=["workflows"])
+@router.patch(
+    "/workflows/{workflow_id}", response_model=WorkflowPublic, tags=["workflows"], responses=WORKFLOW_NOT_FOUND
+)
 async def update_workflow(
     workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep, principal: PrincipalDep
 ) -> WorkflowPublic:
@@ -60,21 +65,30 @@ async def update_workflow(
     return await workflows.update(workflow_id, name=body.name, description=body.description, by=principal)
 
 
-@router.delete("/workflows/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["workflows"])
+@router.delete(
+    "/workflows/{workflow_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND | conflict("The workflow has active runs: cancel them first."),
+)
 async def delete_workflow(workflow_id: str, workflows: WorkflowsDep, principal: PrincipalDep) -> Response:
     """Delete a workflow, its steps and its run history (refused while runs are active)."""
     await workflows.delete(workflow_id, by=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"])
+@router.get(
+    "/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"], responses=WORKFLOW_NOT_FOUND
+)
 async def get_access(workflow_id: str, services: ServicesDep) -> WorkflowAccess:
     """Who decides the workflow's steps: its approvers (emails; none: whoever may approve) and whether the
     person who started a run may approve it."""
     return await services.approvers.get(workflow_id)
 
 
-@router.put("/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"])
+@router.put(
+    "/workflows/{workflow_id}/access", response_model=WorkflowAccess, tags=["workflows"], responses=WORKFLOW_NOT_FOUND
+)
 async def set_access(
     workflow_id: str, body: WorkflowAccess, services: ServicesDep, principal: PrincipalDep
 ) -> WorkflowAccess:
@@ -82,19 +96,34 @@ async def set_access(
     return await services.approvers.set(workflow_id, body, by=principal)
 
 
-@router.get("/workflows/{workflow_id}/callback-secret", response_model=CallbackSecret, tags=["workflows"])
+@router.get(
+    "/workflows/{workflow_id}/callback-secret",
+    response_model=CallbackSecret,
+    tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND,
+)
 async def get_callback_secret(workflow_id: str, services: ServicesDep) -> CallbackSecret:
     """The secret that signs the callbacks of this workflow's runs (to verify them): its own, or the shared one."""
     return await services.callback_secrets.get(workflow_id)
 
 
-@router.post("/workflows/{workflow_id}/callback-secret/rotate", response_model=CallbackSecret, tags=["workflows"])
+@router.post(
+    "/workflows/{workflow_id}/callback-secret/rotate",
+    response_model=CallbackSecret,
+    tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND,
+)
 async def rotate_callback_secret(workflow_id: str, services: ServicesDep, principal: PrincipalDep) -> CallbackSecret:
     """Give the workflow a new secret of its own: callbacks sent from now on are signed with it."""
     return await services.callback_secrets.rotate(workflow_id, by=principal)
 
 
-@router.delete("/workflows/{workflow_id}/callback-secret", response_model=CallbackSecret, tags=["workflows"])
+@router.delete(
+    "/workflows/{workflow_id}/callback-secret",
+    response_model=CallbackSecret,
+    tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND,
+)
 async def shared_callback_secret(workflow_id: str, services: ServicesDep, principal: PrincipalDep) -> CallbackSecret:
     """Drop the workflow's own secret: its callbacks are signed with the shared one again."""
     return await services.callback_secrets.use_shared(workflow_id, by=principal)
@@ -105,27 +134,39 @@ async def shared_callback_secret(workflow_id: str, services: ServicesDep, princi
     response_model=WorkflowPublic,
     status_code=status.HTTP_201_CREATED,
     tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND,
 )
 async def clone_workflow(workflow_id: str, workflows: WorkflowsDep, principal: PrincipalDep) -> WorkflowPublic:
     """Clone a workflow with all its steps; the copy's name ends in " (Copy)"."""
     return await workflows.clone(workflow_id, by=principal)
 
 
-@router.get("/workflows/{workflow_id}/steps", response_model=list[StepPublic], tags=["steps"])
+@router.get(
+    "/workflows/{workflow_id}/steps", response_model=list[StepPublic], tags=["steps"], responses=WORKFLOW_NOT_FOUND
+)
 async def list_steps(workflow_id: str, workflows: WorkflowsDep) -> list[StepPublic]:
     """List a workflow's steps in step order."""
     return await workflows.steps(workflow_id)
 
 
 @router.post(
-    "/workflows/{workflow_id}/steps", response_model=StepPublic, status_code=status.HTTP_201_CREATED, tags=["steps"]
+    "/workflows/{workflow_id}/steps",
+    response_model=StepPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["steps"],
+    responses=WORKFLOW_NOT_FOUND,
 )
 async def add_step(workflow_id: str, body: StepCreate, workflows: WorkflowsDep) -> StepPublic:
     """Add a step. It runs after the previous step in `stepOrder` (default: appended at the end)."""
     return await workflows.add_step(workflow_id, body)
 
 
-@router.delete("/workflows/{workflow_id}/steps/{step_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["steps"])
+@router.delete(
+    "/workflows/{workflow_id}/steps/{step_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["steps"],
+    responses=not_found("workflow, or no step of it,"),
+)
 async def delete_step(workflow_id: str, step_id: str, workflows: WorkflowsDep) -> Response:
     """Remove a step; its neighbours are joined so the sequence stays connected."""
     await workflows.delete_step(workflow_id, step_id)

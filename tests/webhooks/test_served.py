@@ -73,3 +73,16 @@ def test_served_webhook_refuses_a_body_over_the_servers_limit_before_reading_it(
     assert "65536" in response.json()["detail"]
     workflow_id = hook["workflowId"]
     assert admin(server, "GET", f"/workflows/{workflow_id}/runs")["totalElements"] == 0
+
+
+def test_served_webhook_url_answers_another_method_in_json_not_with_the_ui_page(server: str) -> None:
+    hook = workflow_with_hook(server, "{{ input }}")
+
+    response = httpx.put(hook["url"], json=1, timeout=10)
+    unknown = httpx.get(f"{server}/api/v1/nothing-here", headers=ADMIN, timeout=10)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert "POST" in response.json()["detail"]
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/json"
