@@ -53,8 +53,8 @@ RULES: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/agents/{agent_id}"): P.VIEW_WORKFLOWS,
     ("PATCH", "/api/v1/agents/{agent_id}"): P.EDIT,
     ("DELETE", "/api/v1/agents/{agent_id}"): P.EDIT,
-    # credentials: names and types to those who build; values only ever written, by admins
-    ("GET", "/api/v1/credentials"): P.VIEW_WORKFLOWS,
+    # credentials: names and types to those who build with them; values only ever written, by admins
+    ("GET", "/api/v1/credentials"): P.EDIT,
     ("POST", "/api/v1/credentials"): P.MANAGE,
     ("PUT", "/api/v1/credentials/{name}"): P.MANAGE,
     ("DELETE", "/api/v1/credentials/{name}"): P.MANAGE,

@@ -13,7 +13,7 @@ from nicegui import ui
 from app.models.people import Permission, Principal
 from app.pages.context import services
 
-__all__ = ["LOGIN_COOKIE", "PRINCIPAL_KEY", "allowed", "forbidden_text", "principal", "request_principal"]
+__all__ = ["LOGIN_COOKIE", "PRINCIPAL_KEY", "allowed", "forbidden_text", "may", "principal", "request_principal"]
 
 LOGIN_COOKIE = "flowyard_login"
 PRINCIPAL_KEY = "principal"
@@ -46,6 +46,22 @@ def allowed(permission: Permission, *, quiet: bool = False) -> bool:
     if not quiet:
         ui.notify(forbidden_text(principal(), permission), type="warning")
     return False
+
+
+async def may(permission: Permission) -> bool:
+    """`allowed`, after asking the database again who the page's person is now: a login that ended (logged
+    out, expired, deactivated, password changed) is sent to the login page, and a changed role counts at once.
+
+    Handlers that change something ask this, not `allowed`: a page can stay open long after it was built.
+    """
+    request = ui.context.client.request
+    fresh = await request_principal(request) if request is not None else None
+    if fresh is None:
+        ui.notify("Your login has ended: log in again.", type="warning")
+        ui.navigate.to("/login")
+        return False
+    nicegui_app.storage.client[PRINCIPAL_KEY] = fresh
+    return allowed(permission)
 
 
 def forbidden_text(who: Principal, permission: Permission) -> str:

@@ -144,7 +144,7 @@ class AgentsPage:
             error = error_label()
 
             async def create() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 if not (name.value or "").strip():
                     show(error, "Give the agent a name")
@@ -171,7 +171,7 @@ class AgentsPage:
             actions(box, "Create", create)
 
     async def duplicate(self, agent: AgentSummary) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         taken = {a.id for a in self.agents}
         number = 2
@@ -206,7 +206,7 @@ class AgentsPage:
             ui.label("Workflows can no longer use it. This cannot be undone.").classes("fy-subtitle")
 
             async def delete() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     box.close()
                     return
                 try:
@@ -251,7 +251,7 @@ class AgentPage:
                 error = error_label()
 
                 async def save() -> None:
-                    if not access.allowed(Permission.EDIT):
+                    if not await access.may(Permission.EDIT):
                         return
                     config = dict(form.value) if form is not None else agent.config
                     try:
@@ -307,7 +307,7 @@ class AgentPage:
         result = ui.column().classes("w-full gap-1")
 
         async def run() -> None:
-            if not access.allowed(Permission.EDIT):
+            if not await access.may(Permission.EDIT):
                 return
             raw = sample.value.strip()
             try:

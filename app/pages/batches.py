@@ -161,7 +161,7 @@ class BatchList:
                         theme.time_label(batch.created_at)
 
     async def open_new(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         with self.host, dialog("New batch", wide=True) as box:
             box.props("persistent")
@@ -200,7 +200,7 @@ class NewBatch:
             self.start_button.mark("start-batch").disable()
 
     async def uploaded(self, event: UploadEventArguments) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         self.filename = event.file.name
         self.content = await event.file.read()
@@ -289,7 +289,7 @@ class NewBatch:
         await self.refresh_preview()
 
     async def start(self) -> None:
-        if self.preview is None or not access.allowed(Permission.RUN):
+        if self.preview is None or not await access.may(Permission.RUN):
             return
         try:
             batch = await services().batches.create(
@@ -466,7 +466,7 @@ class BatchPage:
                 )
 
     async def retry(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         try:
             self.batch = await services().batches.retry_failed(self.batch.id)
@@ -478,7 +478,7 @@ class BatchPage:
         await self.load_rows()
 
     async def cancel(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         self.batch = await services().batches.cancel(self.batch.id)
         ui.notify("Batch cancelled: no more rows start", timeout=2000)

@@ -125,7 +125,7 @@ class CredentialsPage:
             error = error_label()
 
             async def create() -> None:
-                if not access.allowed(Permission.MANAGE):
+                if not await access.may(Permission.MANAGE):
                     return
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
@@ -155,7 +155,7 @@ class CredentialsPage:
             error = error_label()
 
             async def replace() -> None:
-                if not access.allowed(Permission.MANAGE):
+                if not await access.may(Permission.MANAGE):
                     return
                 values = {field: widget.value or "" for field, widget in inputs.items()}
                 try:
@@ -180,7 +180,7 @@ class CredentialsPage:
             error = error_label()
 
             async def delete() -> None:
-                if not access.allowed(Permission.MANAGE):
+                if not await access.may(Permission.MANAGE):
                     return
                 try:
                     await services().credentials.delete(item.name, by=access.principal())

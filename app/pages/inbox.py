@@ -267,7 +267,7 @@ class Inbox:
 
     async def _decide(self, decision: str, *, output: Any, reason: str | None) -> None:
         assert self.context is not None
-        if not access.allowed(Permission.APPROVE):
+        if not await access.may(Permission.APPROVE):
             return
         approval_id = self.context.id
         try:

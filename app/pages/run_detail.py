@@ -255,7 +255,7 @@ class RunView:
             ).tooltip("A new run of the current version with the same input")
 
     async def cancel(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         try:
             await services().runs.cancel(self.run_id)
@@ -266,7 +266,7 @@ class RunView:
         await self.refresh()
 
     async def rerun(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         try:
             run = await services().runs.start(
@@ -282,7 +282,7 @@ class RunView:
         ui.navigate.to(f"/runs/{run.id}")
 
     async def rerun_failed(self) -> None:
-        if not access.allowed(Permission.RUN):
+        if not await access.may(Permission.RUN):
             return
         try:
             await services().runs.rerun_failed(self.run_id)

@@ -210,7 +210,7 @@ class ScheduleList:
         dot.tooltip(tip).mark("fire-dot")
 
     async def toggle(self, item: SchedulePublic, enabled: bool) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             self.listing.refresh()  # the switch back as it was
             return
         if enabled == item.enabled and not (enabled and item.paused_reason):
@@ -224,13 +224,13 @@ class ScheduleList:
         await self.reload()
 
     async def open_create(self) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         zone = await _browser_zone()
         await self.open_editor(None, default_zone=zone)
 
     async def open_edit(self, item: SchedulePublic) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         await self.open_editor(item, default_zone=item.timezone)
 
@@ -246,7 +246,7 @@ class ScheduleList:
             await form.build()
 
             async def save() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 spec = form.spec()
                 if spec is None:
@@ -275,7 +275,7 @@ class ScheduleList:
             ui.label("It will not start any more runs. Its past runs stay.").classes("fy-subtitle")
 
             async def delete() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     box.close()
                     return
                 try:

@@ -37,7 +37,7 @@ from app.services.audit import AuditQuery
 __all__ = ["register"]
 
 SCOPE_LABELS = {
-    Scope.READ: "read — see workflows and runs",
+    Scope.READ: "read — see what your role may see (every other scope includes it)",
     Scope.RUN: "run — start, cancel and re-run runs and batches",
     Scope.WRITE: "write — change workflows, agents, schedules, webhooks",
     Scope.APPROVE: "approve — decide paused steps",
@@ -309,7 +309,7 @@ class PeopleSection:
                         )
 
     async def change(self, user: UserPublic, change: UserUpdate) -> None:
-        if not access.allowed(Permission.MANAGE):
+        if not await access.may(Permission.MANAGE):
             return
         try:
             await services().users.update(user.id, change, by=access.principal())
@@ -331,7 +331,7 @@ class PeopleSection:
             error = error_label()
 
             async def add() -> None:
-                if not access.allowed(Permission.MANAGE):
+                if not await access.may(Permission.MANAGE):
                     return
                 try:
                     user = UserCreate(
@@ -360,7 +360,7 @@ class PeopleSection:
             error = error_label()
 
             async def set_password() -> None:
-                if not access.allowed(Permission.MANAGE):
+                if not await access.may(Permission.MANAGE):
                     return
                 try:
                     await services().users.set_password(user.id, password.value or "", by=access.principal())

@@ -99,7 +99,7 @@ class WebhookPanel:
             error = error_label()
 
             async def apply() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 try:
                     await services().webhooks.save(
@@ -146,7 +146,7 @@ class WebhookPanel:
                 ui.link("Runs it started", f"/runs?workflow={self.workflow_id}&trigger=webhook").classes("text-xs")
 
     async def create(self) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         await services().webhooks.save(self.workflow_id)
         ui.notify("Webhook created: POST JSON to its URL to start a run", type="positive")
@@ -156,7 +156,7 @@ class WebhookPanel:
         info = self.info
         if info is None or enabled == info.enabled:
             return
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             self.panel.refresh()  # the switch back as it was
             return
         await services().webhooks.save(
@@ -181,7 +181,7 @@ class WebhookPanel:
             ui.label("The webhook gets a new URL; callers of the old one get 404 from now on.").classes("fy-subtitle")
 
             async def rotate() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     box.close()
                     return
                 await services().webhooks.rotate(self.workflow_id)
@@ -198,7 +198,7 @@ class WebhookPanel:
             ui.label("Its URL stops working. Runs it started stay.").classes("fy-subtitle")
 
             async def delete() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     box.close()
                     return
                 await services().webhooks.delete(self.workflow_id)

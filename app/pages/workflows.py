@@ -247,7 +247,7 @@ class WorkflowsPage:
             error = _error_label()
 
             async def create() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 if not (name.validate() and description.validate()):
                     return
@@ -273,7 +273,7 @@ class WorkflowsPage:
             error = _error_label()
 
             async def save() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 if not (name.validate() and description.validate()):
                     return
@@ -295,7 +295,7 @@ class WorkflowsPage:
             _actions(dialog, "Save", save)
 
     async def clone(self, summary: WorkflowSummary) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         try:
             copy = await services().workflows.clone(summary.id, by=access.principal())
@@ -325,7 +325,7 @@ class WorkflowsPage:
             ).classes("fy-subtitle")
 
             async def delete() -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     dialog.close()
                     return
                 try:
@@ -358,7 +358,7 @@ class WorkflowsPage:
             ).classes("fy-subtitle")
 
             async def received(event: events.UploadEventArguments) -> None:
-                if not access.allowed(Permission.EDIT):
+                if not await access.may(Permission.EDIT):
                     return
                 error.set_visibility(False)
                 try:
@@ -388,7 +388,7 @@ class WorkflowsPage:
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
 
     async def use(self, example: ExampleWorkflow) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         try:
             workflow = await services().examples.import_example(example.id, by=access.principal())

@@ -54,10 +54,11 @@ class TokenService:
         if owner.user_id is None:
             raise InvalidInput("owner", "tokens belong to a person: log in to make one")
         allowed = scopes_for(owner.permissions)
+        who = "this token's scopes do" if owner.kind == "token" else "your role does"
         for scope in request.scopes:
             if scope not in allowed:
                 usable = ", ".join(s.value for s in allowed) or "none"
-                raise InvalidInput("scopes", f"your role cannot use the '{scope.value}' scope (it may use: {usable})")
+                raise InvalidInput("scopes", f"{who} not allow the '{scope.value}' scope (usable: {usable})")
         token = TOKEN_PREFIX + secrets.token_urlsafe(30)
         now = self._now()
         row = ApiTokenRow(

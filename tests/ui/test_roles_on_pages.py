@@ -8,15 +8,17 @@ page refuse, say why, and change nothing.
 
 from __future__ import annotations
 
-from nicegui import app as nicegui_app
+import sqlalchemy as sa
 from nicegui.testing import User
+from sqlmodel import Session
 
 from app.models.people import Role
 from app.models.workflows import WorkflowAccess
-from app.pages.access import PRINCIPAL_KEY
+from app.pages.access import LOGIN_COOKIE
 from app.root import Flowyard
 from app.services.audit import AuditQuery
 from components.graph_editor import GraphEditor
+from storage.models import UserRow
 from tests.people import person
 from tests.ui.conftest import add_person, log_in_as
 from tests.ui.helpers import paused_run, run_to_end, steps
@@ -24,10 +26,14 @@ from tests.ui.helpers import paused_run, run_to_end, steps
 MAY_NOT = "may not do this"
 
 
-def _become(user: User, role: Role) -> None:
-    """The open page's person now has `role` (as if an admin changed it while the page stayed open)."""
-    with user:
-        nicegui_app.storage.client[PRINCIPAL_KEY] = person(f"{role.value}@example.com", role)
+async def _become(flowyard: Flowyard, role: Role) -> None:
+    """The page's person (Ada) now has `role`: changed in the database while her page stays open (her login
+    goes on, as when another process changed it), so only the handler's own check can notice."""
+
+    def change(session: Session) -> None:
+        session.execute(sa.update(UserRow).where(UserRow.email == "ada@example.com").values(role=role.value))
+
+    await flowyard.db.tx(change)
 
 
 # --- what a viewer is offered -------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ async def test_clone_refuses_once_the_person_is_a_viewer(user: User, flowyard: F
     workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open("/workflows")
     await user.should_see("Digest")
-    _become(user, Role.VIEWER)
+    await _become(flowyard, Role.VIEWER)
 
     with user.scope(marker=workflow.id):
         user.find(marker="clone").click()
@@ -196,7 +202,7 @@ async def test_duplicating_an_agent_refuses_once_the_person_is_a_viewer(user: Us
     before = len(await flowyard.agents.summaries())
     await user.open("/agents")
     await user.should_see("Shout")
-    _become(user, Role.VIEWER)
+    await _become(flowyard, Role.VIEWER)
 
     user.find(marker="duplicate-shout").click()
 
@@ -208,7 +214,7 @@ async def test_save_and_run_in_the_editor_refuse_once_the_person_is_a_viewer(use
     workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await user.open(f"/workflows/{workflow.id}")
     await user.should_see(marker="run-workflow")
-    _become(user, Role.VIEWER)
+    await _become(flowyard, Role.VIEWER)
 
     user.find(marker="save-workflow").click()
     user.find(marker="run-workflow").click()
@@ -225,7 +231,7 @@ async def test_rerun_refuses_once_the_person_is_a_viewer(user: User, flowyard: F
     run = await run_to_end(flowyard, workflow.id)
     await user.open(f"/runs/{run.id}")
     await user.should_see("Completed")
-    _become(user, Role.VIEWER)
+    await _become(flowyard, Role.VIEWER)
 
     user.find(marker="rerun").click()
 
@@ -237,9 +243,21 @@ async def test_approve_refuses_once_the_person_is_a_viewer(user: User, flowyard:
     await paused_run(flowyard)
     await user.open("/inbox")
     await user.should_see("Editor approves")
-    _become(user, Role.VIEWER)
+    await _become(flowyard, Role.VIEWER)
 
     user.find(marker="approve").click()
 
     await user.should_see(MAY_NOT)
+    assert len((await flowyard.approvals.pending()).items) == 1
+
+
+async def test_an_open_page_whose_login_ended_acts_no_more(user: User, flowyard: Flowyard) -> None:
+    await paused_run(flowyard)
+    await user.open("/inbox")
+    await user.should_see("Editor approves")
+    await flowyard.logins.log_out(user.http_client.cookies.get(LOGIN_COOKIE))  # (logged out in another tab)
+
+    user.find(marker="approve").click()
+
+    await user.should_see("Your login has ended")
     assert len((await flowyard.approvals.pending()).items) == 1

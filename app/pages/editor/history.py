@@ -83,7 +83,7 @@ async def view_version(editor: Draft, version: int) -> None:
 
 async def restore_version(editor: Draft, version: int) -> None:
     """Make `version` current again (as a new version), asking first when that would drop unsaved edits."""
-    if not access.allowed(Permission.EDIT):
+    if not await access.may(Permission.EDIT):
         return
     if editor.dirty:  # restoring replaces the canvas: unsaved edits would be lost silently
         with ui.dialog() as confirm, ui.card():

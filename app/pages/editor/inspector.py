@@ -359,7 +359,7 @@ class Inspector:
         result = ui.column().classes("w-full gap-1")
 
         async def go() -> None:
-            if not access.allowed(Permission.EDIT):
+            if not await access.may(Permission.EDIT):
                 return
             definition = self.editor.definition()
             if definition is None:

@@ -300,7 +300,7 @@ class Editor:
     # --- saving and the menu ----------------------------------------------------------------------------------------
 
     async def save(self) -> bool:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return False
         self.inspector.apply_pending()
         definition = self.definition()
@@ -332,7 +332,7 @@ class Editor:
         ui.download.content(document.model_dump_json(indent=2), f"{self.name}.flowyard.json", "application/json")
 
     async def _clone(self) -> None:
-        if not access.allowed(Permission.EDIT):
+        if not await access.may(Permission.EDIT):
             return
         copy = await services().workflows.clone(self.workflow_id, by=access.principal())
         ui.navigate.to(f"/workflows/{copy.id}")

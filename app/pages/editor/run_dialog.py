@@ -20,7 +20,7 @@ __all__ = ["ask_run"]
 
 async def ask_run(editor: Draft) -> None:
     """Ask for the run's input and start it (saving the draft first); refuse a draft with problems."""
-    if not access.allowed(Permission.RUN):
+    if not await access.may(Permission.RUN):
         return
     editor.panel.apply_pending()
     if editor.problem_list:
@@ -43,7 +43,7 @@ async def ask_run(editor: Draft) -> None:
         error = ui.label().classes("text-sm text-negative").mark("run-error")
 
         async def start() -> None:
-            if not access.allowed(Permission.RUN):
+            if not await access.may(Permission.RUN):
                 return
             payload = dict(form.value) if form is not None else _typed_payload(code.value if code else "")
             if editor.dirty and not await editor.save():
