@@ -57,9 +57,13 @@ def _tabs(current: str) -> None:
 
 
 def _validation_message(exc: ValidationError) -> str:
-    problem = exc.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"])
-    return f"{where}: {problem['msg']}" if where else str(problem["msg"])
+    """Every problem of a form, each as '<field>: <what is wrong>'."""
+    said = []
+    for problem in exc.errors():
+        where = ".".join(str(part) for part in problem["loc"]).replace("_", " ").capitalize()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        said.append(f"{where}: {message}" if where else message)
+    return "; ".join(said)
 
 
 def register() -> None:
@@ -314,9 +318,14 @@ class PeopleSection:
         try:
             await services().users.update(user.id, change, by=access.principal())
         except FlowyardError as exc:
-            ui.notify(str(exc), type="negative")
+            message = str(exc)
+            ui.notify(message[:1].upper() + message[1:], type="negative")
         else:
-            ui.notify(f"Updated {user.name}", type="positive")
+            if change.role is not None:
+                done = f"{user.name} is now {'an' if change.role.value[0] in 'ae' else 'a'} {change.role.value}"
+            else:
+                done = f"{user.name} {'may log in again' if change.active else 'can no longer log in'}"
+            ui.notify(done + "; their open pages ask them to log in again", type="positive")
         await self.reload()
 
     def open_add(self) -> None:
