@@ -156,9 +156,9 @@ async def list_steps(workflow_id: str, workflows: WorkflowsDep) -> list[StepPubl
     tags=["steps"],
     responses=WORKFLOW_NOT_FOUND,
 )
-async def add_step(workflow_id: str, body: StepCreate, workflows: WorkflowsDep) -> StepPublic:
+async def add_step(workflow_id: str, body: StepCreate, workflows: WorkflowsDep, principal: PrincipalDep) -> StepPublic:
     """Add a step. It runs after the previous step in `stepOrder` (default: appended at the end)."""
-    return await workflows.add_step(workflow_id, body)
+    return await workflows.add_step(workflow_id, body, by=principal)
 
 
 @router.delete(
@@ -167,7 +167,7 @@ async def add_step(workflow_id: str, body: StepCreate, workflows: WorkflowsDep) 
     tags=["steps"],
     responses=not_found("workflow, or no step of it,"),
 )
-async def delete_step(workflow_id: str, step_id: str, workflows: WorkflowsDep) -> Response:
+async def delete_step(workflow_id: str, step_id: str, workflows: WorkflowsDep, principal: PrincipalDep) -> Response:
     """Remove a step; its neighbours are joined so the sequence stays connected."""
-    await workflows.delete_step(workflow_id, step_id)
+    await workflows.delete_step(workflow_id, step_id, by=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -209,9 +209,12 @@ class RunView:
                 with ui.row().classes("items-center gap-2 text-sm fy-muted"):
                     ui.link("Runs", "/runs").classes("fy-crumb")
                     ui.icon("chevron_right").classes("text-base")
-                    ui.link(self.workflow_name, f"/workflows/{run.workflow_id}").classes("fy-crumb").mark(
-                        "workflow-link"
-                    )
+                    if access.principal().can(Permission.VIEW_WORKFLOWS):
+                        ui.link(self.workflow_name, f"/workflows/{run.workflow_id}").classes("fy-crumb").mark(
+                            "workflow-link"
+                        )
+                    else:  # (an approver sees runs, not how workflows are built)
+                        ui.label(self.workflow_name).classes("fy-crumb")
                 with ui.row().classes("items-center gap-3"):
                     ui.label(run.id).classes("fy-title font-mono").mark("run-id")
                     theme.status_chip(status.value).mark("run-status")
@@ -333,7 +336,7 @@ class RunView:
             if node.usage:
                 _fact("Tokens", str(node.usage.get("total_tokens", node.usage)))
         pending = next((a for a in self.approvals if a.node_key == key and a.status == ApprovalStatus.PENDING), None)
-        if pending is not None:
+        if pending is not None and access.principal().can(Permission.APPROVE):
             ui.button(
                 "Review in the inbox",
                 icon="how_to_reg",

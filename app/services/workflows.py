@@ -295,7 +295,7 @@ class WorkflowService:
 
         return [StepPublic.model_validate(row) for row in await self._db.tx(read)]
 
-    async def add_step(self, workflow_id: str, step: StepCreate) -> StepPublic:
+    async def add_step(self, workflow_id: str, step: StepCreate, *, by: Principal = SYSTEM) -> StepPublic:
         """Add a step. Without `after`, it joins the sequence at `stepOrder` (default: the end)."""
 
         def add(session: Session) -> NodeRow:
@@ -314,11 +314,12 @@ class WorkflowService:
             session.flush()
             row = session.get(NodeRow, ids_by_key[key])
             assert row is not None
+            self._audit.add(session, by, "workflow.step.add", target=workflow_id, detail=f"step {key}")
             return row
 
         return StepPublic.model_validate(await self._db.tx(add))
 
-    async def delete_step(self, workflow_id: str, step_id: str) -> None:
+    async def delete_step(self, workflow_id: str, step_id: str, *, by: Principal = SYSTEM) -> None:
         def delete(session: Session) -> None:
             workflow = find_workflow(session, workflow_id)
             row = session.get(NodeRow, step_id)
@@ -329,6 +330,7 @@ class WorkflowService:
             repo.replace_definition(
                 session, workflow=workflow, definition=definition, now=self._now(), new_node_id=_new_node_id
             )
+            self._audit.add(session, by, "workflow.step.delete", target=workflow_id, detail=f"step {row.key}")
 
         await self._db.tx(delete)
 
