@@ -149,10 +149,7 @@ async def authorize(request: Request, principal: PrincipalDep) -> None:
 
 
 def forbidden_message(principal: Principal, needed: Permission) -> str:
-    if principal.kind == "token":
-        return f"this token may not do this (it needs the '{needed.value}' permission, from its scopes and role)"
-    role = principal.role.value if principal.role else principal.kind
-    return f"your role ({role}) may not do this: it needs the '{needed.value}' permission"
+    return principal.refusal(needed)
 
 
 def check_rules(routers: Iterable[APIRouter]) -> None:

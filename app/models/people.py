@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from app.models.base import Input, Public, name_problem
 
 __all__ = [
+    "PERMISSION_ACTIONS",
     "ROLE_PERMISSIONS",
     "SCOPE_KEYS",
     "SCOPE_PERMISSIONS",
@@ -37,6 +38,7 @@ __all__ = [
     "UserCreate",
     "UserPublic",
     "UserUpdate",
+    "roles_with",
     "scopes_for",
 ]
 
@@ -107,6 +109,22 @@ SCOPE_KEYS: dict[Scope, Permission] = {
 def scopes_for(permissions: frozenset[Permission]) -> list[Scope]:
     """The scopes a person with `permissions` may put on a token."""
     return [scope for scope in Scope if SCOPE_KEYS[scope] in permissions]
+
+
+PERMISSION_ACTIONS: dict[Permission, str] = {
+    P.VIEW_RUNS: "see runs and the inbox",
+    P.VIEW_WORKFLOWS: "see workflows, agents, schedules and batches",
+    P.APPROVE: "decide approvals",
+    P.RUN: "start, cancel or retry runs and batches",
+    P.EDIT: "change workflows, agents, schedules, webhooks and batches",
+    P.MANAGE: "manage people, credentials and the audit log",
+}
+"""What a permission lets a person do, in the words a refusal uses."""
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    """The roles that may do what needs `permission`, most limited first."""
+    return [role for role in reversed(Role) if permission in ROLE_PERMISSIONS[role]]
 
 
 ROLE_DESCRIPTIONS: dict[Role, str] = {
@@ -234,6 +252,15 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return Permission.MANAGE in self.permissions
+
+    def refusal(self, needed: Permission) -> str:
+        """Why this principal may not do what needs `needed`, in words a person reads (no permission names)."""
+        action = PERMISSION_ACTIONS[needed]
+        roles = " or ".join(role.value for role in roles_with(needed))
+        if self.kind == "token":
+            return f"this token may not {action}: that needs a scope that allows it, and an owner with the {roles} role"
+        role = self.role.value if self.role else self.kind
+        return f"your role ({role}) may not {action}: that needs the {roles} role"
 
     @classmethod
     def system(cls) -> Principal:

@@ -65,6 +65,5 @@ async def may(permission: Permission) -> bool:
 
 
 def forbidden_text(who: Principal, permission: Permission) -> str:
-    role = who.role.value if who.role else who.kind
-    needed = permission.value
-    return f"Your role ({role}) may not do this: it needs the '{needed}' permission. Ask an admin if you should."
+    reason = who.refusal(permission)
+    return f"{reason[0].upper()}{reason[1:]}. Ask an admin if you should."

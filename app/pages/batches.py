@@ -137,6 +137,8 @@ class BatchList:
                     ui.label(
                         "Upload a CSV or JSON-lines file: each row becomes one run, its columns mapped to the "
                         "first step's inputs. Download the results as CSV when it is done."
+                        if access.principal().can(Permission.RUN)
+                        else "Batches run a workflow once per row of a CSV file. None has run for this workflow."
                     ).classes("fy-empty__text")
                 return
             with ui.element("div").classes("fy-list__head"), ui.element("div").classes("fy-list__cells"):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-__all__ = ["actions", "dialog", "error_label", "show"]
+__all__ = ["actions", "confirm", "dialog", "error_label", "show"]
 
 
 @contextmanager
@@ -36,6 +36,22 @@ def show(label: ui.label, message: str) -> None:
 
 
 def actions(box: ui.dialog, confirm: str, on_confirm: Callable[[], Awaitable[None]], *, color: str = "primary") -> None:
+    """Cancel and the confirming button; Enter in any one-line field of the dialog confirms too."""
     with ui.row().classes("fy-dialog__actions"):
         ui.button("Cancel", on_click=box.close).props("flat no-caps")
         ui.button(confirm, on_click=on_confirm, color=color).props("unelevated no-caps").mark("confirm")
+    for field in box.descendants():
+        if isinstance(field, ui.input) and not isinstance(field, ui.textarea):
+            field.on("keydown.enter", on_confirm)
+
+
+def confirm(title: str, text: str, button: str, on_confirm: Callable[[], Awaitable[None]]) -> None:
+    """Ask before something that can't be taken back (or only by another step): the button is red."""
+    with dialog(title) as box:
+        ui.label(text).classes("fy-subtitle")
+
+        async def go() -> None:
+            await on_confirm()
+            box.close()
+
+        actions(box, button, go, color="negative")

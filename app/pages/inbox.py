@@ -56,6 +56,8 @@ class Inbox:
                 ui.label("Inbox").classes("fy-title")
                 ui.label(
                     "Steps waiting for your approval, from every workflow. Paused runs go on when you decide."
+                    if access.principal().can(Permission.APPROVE)
+                    else "Steps waiting for approval, from every workflow. Paused runs go on when someone decides."
                 ).classes("fy-subtitle")
         await self.load()
         with ui.row().classes("w-full no-wrap gap-4 items-start fy-inbox"):

@@ -8,6 +8,7 @@ its first characters. People are added by an admin with a role and a first passw
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from nicegui import ui
 from pydantic import ValidationError
@@ -30,7 +31,7 @@ from app.models.people import (
 )
 from app.pages import access, guard, theme
 from app.pages.context import services
-from app.pages.dialogs import actions, dialog, error_label, show
+from app.pages.dialogs import actions, confirm, dialog, error_label, show
 from app.pages.layout import frame
 from app.services.audit import AuditQuery
 
@@ -83,11 +84,11 @@ def register() -> None:
             await PeopleSection().build()
 
     @guard.page("/settings/audit", Permission.MANAGE)
-    async def audit_page() -> None:
+    async def audit_page(who: str = "", what: str = "", since: str = "") -> None:
         with frame("Audit log"):
             _header("Settings", "Who did what, when, and from where.")
             _tabs("/settings/audit")
-            await AuditSection().build()
+            await AuditSection(who, what, since).build()
 
 
 def _header(title: str, subtitle: str) -> None:
@@ -199,7 +200,7 @@ class TokensSection:
                             ui.label("Never").classes("fy-muted")
                     with ui.element("div").classes("fy-list__actions"):
                         if not revoked:
-                            ui.button("Revoke", on_click=lambda i=item: self.revoke(i)).props(
+                            ui.button("Revoke", on_click=lambda i=item: self.ask_revoke(i)).props(
                                 "flat no-caps color=negative"
                             ).mark(f"revoke-{item.name}")
 
@@ -245,6 +246,15 @@ class TokensSection:
                 ).mark("copy-token")
             with ui.row().classes("fy-dialog__actions"):
                 ui.button("Done", on_click=box.close).props("unelevated no-caps").mark("done")
+
+    def ask_revoke(self, item: TokenPublic) -> None:
+        with self.host:
+            confirm(
+                f"Revoke “{item.name}”?",
+                "Whatever sends this token is refused from now on. A revoked token can't be brought back.",
+                "Revoke",
+                lambda: self.revoke(item),
+            )
 
     async def revoke(self, item: TokenPublic) -> None:
         try:
@@ -308,9 +318,21 @@ class PeopleSection:
                             f"password-{user.email}"
                         )
                         label = "Deactivate" if user.active else "Activate"
-                        ui.menu_item(label, lambda u=user: self.change(u, UserUpdate(active=not u.active))).mark(
-                            f"{label.lower()}-{user.email}"
-                        )
+                        ui.menu_item(label, lambda u=user: self.ask_active(u)).mark(f"{label.lower()}-{user.email}")
+
+    async def ask_active(self, user: UserPublic) -> None:
+        """Deactivating ends someone's logins and tokens at once: ask first. Activating asks nothing."""
+        if not user.active:
+            await self.change(user, UserUpdate(active=True))
+            return
+        with self.host:
+            confirm(
+                f"Deactivate {user.name}?",
+                f"{user.email} can no longer log in; their open pages and API tokens stop working at once. "
+                "Their runs and records stay. You can activate them again later.",
+                "Deactivate",
+                lambda: self.change(user, UserUpdate(active=False)),
+            )
 
     async def change(self, user: UserPublic, change: UserUpdate) -> None:
         if not await access.may(Permission.MANAGE):
@@ -382,23 +404,60 @@ class PeopleSection:
             actions(box, "Set password", set_password)
 
 
+AUDIT_ACTIONS = {
+    "login": "Logged in",
+    "login.failed": "Login failed",
+    "login.throttled": "Login refused (too many tries)",
+    "logout": "Logged out",
+    "user.create": "Added a person",
+    "user.update": "Changed a person",
+    "user.password": "Set a password",
+    "token.create": "Created an API token",
+    "token.revoke": "Revoked an API token",
+    "credential.create": "Added a credential",
+    "credential.replace": "Replaced a credential",
+    "credential.delete": "Deleted a credential",
+    "workflow.create": "Created a workflow",
+    "workflow.update": "Changed a workflow",
+    "workflow.save": "Saved a workflow",
+    "workflow.delete": "Deleted a workflow",
+    "workflow.step.add": "Added a step",
+    "workflow.step.delete": "Removed a step",
+    "workflow.access": "Changed who approves",
+    "workflow.callback_secret.rotate": "Rotated a callback secret",
+    "workflow.callback_secret.shared": "Went back to the shared callback secret",
+    "approval.approve": "Approved a step",
+    "approval.approve_edited": "Approved a step with edits",
+    "approval.reject": "Rejected a step",
+}
+"""What an audit action is called on the page (the API gives the action itself)."""
+
+SINCE = {"": "Any time", "1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days"}
+
+
+def action_label(action: str) -> str:
+    return AUDIT_ACTIONS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
+
+
 class AuditSection:
-    def __init__(self) -> None:
+    """The audit log with its filters; the filters live in the address, so a filtered view can be shared."""
+
+    def __init__(self, who: str = "", what: str = "", since: str = "") -> None:
         self.items: list[AuditEntry] = []
+        self.filters = {"who": who, "what": what, "since": since if since in SINCE else ""}
 
     async def build(self) -> None:
         actions_seen = await services().audit.actions()
         with ui.row().classes("fy-run-filters items-center"):
-            self.actor = ui.input("Who", on_change=self.reload).props("outlined dense clearable").mark("audit-actor")
-            choices = {"": "Everything", **{a: a for a in actions_seen}}
-            self.action = ui.select(choices, label="What", value="", on_change=self.reload)
-            self.action.props("outlined dense").classes("w-48").mark("audit-action")
-            self.since = ui.select(
-                {"": "Any time", "1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days"},
-                label="When",
-                value="",
-                on_change=self.reload,
-            ).props("outlined dense").classes("w-40").mark("audit-since")  # fmt: skip
+            self.actor = ui.input("Who", value=self.filters["who"], on_change=self.reload)
+            self.actor.props("outlined dense clearable debounce=300").mark("audit-actor")
+            choices = {"": "Everything", **{a: action_label(a) for a in actions_seen}}
+            if self.filters["what"] and self.filters["what"] not in choices:
+                choices[self.filters["what"]] = action_label(self.filters["what"])
+            self.action = ui.select(choices, label="What", value=self.filters["what"], on_change=self.reload)
+            self.action.props("outlined dense").classes("w-56").mark("audit-action")
+            self.since = ui.select(SINCE, label="When", value=self.filters["since"], on_change=self.reload)
+            self.since.props("outlined dense").classes("w-40").mark("audit-since")
         with ui.column().classes("fy-card fy-settings__card"):
             await self.load()
             self.listing()
@@ -416,6 +475,9 @@ class AuditSection:
     async def reload(self) -> None:
         await self.load()
         self.listing.refresh()
+        shown = {"who": self.actor.value or "", "what": self.action.value or "", "since": self.since.value or ""}
+        query = urlencode({key: value for key, value in shown.items() if value})
+        ui.navigate.history.replace("/settings/audit" + (f"?{query}" if query else ""))
 
     @ui.refreshable_method
     def listing(self) -> None:
@@ -436,7 +498,7 @@ class AuditSection:
                 ):
                     theme.time_label(entry.at)
                     ui.label(entry.actor).classes("fy-cell-text")
-                    ui.label(entry.action).classes("font-mono fy-cell-text")
+                    ui.label(action_label(entry.action)).classes("fy-cell-text").tooltip(entry.action)
                     ui.label(entry.target or "").classes("fy-cell-text")
                     ui.label(entry.detail or "").classes("fy-cell-text fy-muted")
                     ui.label(entry.ip or "").classes("fy-cell-text fy-muted")

@@ -6,7 +6,7 @@ The browser handles them from the table `SHORTCUTS` in `src/keyboard.mjs` (one e
 
 from __future__ import annotations
 
-__all__ = ["SHORTCUTS"]
+__all__ = ["SHORTCUTS", "VIEWING_SHORTCUTS"]
 
 SHORTCUTS: list[tuple[str, str]] = [
     ("Delete / Backspace", "delete the selection"),
@@ -19,3 +19,9 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Shift+Alt+T", "tidy the layout"),
     ("?", "this list"),
 ]
+
+VIEWING_SHORTCUTS: list[tuple[str, str]] = [
+    ("Shift+drag", "box select"),
+    ("?", "this list"),
+]
+"""What still works on a canvas its viewer may not change."""

@@ -23,7 +23,7 @@ from tests.people import person
 from tests.ui.conftest import add_person, log_in_as
 from tests.ui.helpers import paused_run, run_to_end, steps
 
-MAY_NOT = "may not do this"
+MAY_NOT = "Your role (viewer) may not"
 
 
 async def _become(flowyard: Flowyard, role: Role) -> None:
@@ -219,8 +219,8 @@ async def test_save_and_run_in_the_editor_refuse_once_the_person_is_a_viewer(use
     user.find(marker="save-workflow").click()
     user.find(marker="run-workflow").click()
 
-    await user.should_see("needs the 'edit' permission")
-    await user.should_see("needs the 'run' permission")
+    await user.should_see("may not change workflows, agents, schedules, webhooks and batches")
+    await user.should_see("may not start, cancel or retry runs and batches: that needs the editor or admin role")
     await user.should_not_see(marker="start-run")  # no Run dialog opened
     assert (await flowyard.workflows.get(workflow.id)).version == workflow.version
     assert (await flowyard.runs.list(workflow.id, page=0, size=10)).total == 0

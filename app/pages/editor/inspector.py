@@ -91,6 +91,9 @@ class Inspector:
         self._inspected = self._snapshot(self.selected)
         with self.container:
             if node is None:
+                if not self.editor.may_edit:
+                    ui.label("Select a step to see its settings").classes("text-gray-500 text-sm mt-8 self-center")
+                    return
                 ui.label("Select a step to edit it").classes("text-gray-500 text-sm mt-8 self-center")
                 ui.label("Drag agents from the palette onto the canvas, then connect them.").classes(
                     "text-gray-400 text-xs self-center text-center"

@@ -22,6 +22,7 @@ from app.engine.store import AgentRecord
 from app.models.people import Permission
 from app.pages import access, guard
 from app.pages.context import services
+from app.pages.editor.callback_secret import show_callback_secret
 from app.pages.editor.history import show_history
 from app.pages.editor.inspector import Inspector
 from app.pages.editor.run_dialog import ask_run
@@ -30,7 +31,7 @@ from app.pages.workflow_tabs import shown_tabs
 from app.services.drafts import RunData
 from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
 from components.graph_editor import GraphEditor
-from components.graph_editor.shortcuts import SHORTCUTS
+from components.graph_editor.shortcuts import SHORTCUTS, VIEWING_SHORTCUTS
 
 __all__ = ["Editor", "register"]
 
@@ -144,6 +145,9 @@ class Editor:
                         # the canvas is built after the top bar, hence the late-binding lambdas
                         ui.menu_item("Tidy layout", on_click=lambda: self.canvas.tidy())  # noqa: PLW0108
                     ui.menu_item("Fit view", on_click=lambda: self.canvas.fit_view())  # noqa: PLW0108
+                    ui.menu_item("Callback secret", on_click=lambda: show_callback_secret(self.workflow_id)).mark(
+                        "callback-secret-menu"
+                    )
                     ui.menu_item("Keyboard shortcuts", on_click=self._shortcuts)
         self._show_state(initial=True)
 
@@ -338,9 +342,9 @@ class Editor:
         ui.navigate.to(f"/workflows/{copy.id}")
 
     def _shortcuts(self) -> None:
-        with ui.dialog() as dialog, ui.card():
+        with ui.context.client.content, ui.dialog() as dialog, ui.card():
             ui.label("Keyboard shortcuts").classes("text-lg font-medium")
-            for keys, action in SHORTCUTS:
+            for keys, action in SHORTCUTS if self.may_edit else VIEWING_SHORTCUTS:
                 with ui.row().classes("w-full gap-4"):
                     ui.label(keys).classes("font-mono w-44")
                     ui.label(action)
