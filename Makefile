@@ -5,19 +5,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The desktop window's packages (pywebview, PyQt6 WebEngine: ~530 MB): for `make test` and `make desktop` only.
+DESKTOP_STAMP := $(VENV)/.desktop-stamp
 
 # The graph editor's JavaScript bundle: built from exact pins and a lock file, never committed.
 EDITOR := components/graph_editor
 NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
 BUNDLE := $(EDITOR)/dist/index.js
 
-.PHONY: run test lint bench bench-history bench-batch bench-ui bench-live clean bundle chromium
+.PHONY: run desktop test lint bench bench-history bench-batch bench-ui bench-live clean bundle chromium xvfb
 
 $(STAMP): pyproject.toml requirements.lock tests/plugins/flowyard_example_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e tests/plugins/flowyard_example_plugin
 	touch $(STAMP)
+
+$(DESKTOP_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,desktop]'
+	touch $(DESKTOP_STAMP)
 
 $(NPM_STAMP): $(EDITOR)/package.json $(EDITOR)/package-lock.json
 	@command -v npm >/dev/null || { echo "Building the graph editor needs Node.js >= 20.19 with npm" >&2; exit 1; }
@@ -40,10 +46,29 @@ chromium:
 		fi; \
 	fi
 
+# The desktop window's test runs under Debian's Xvfb, with the X and Qt WebEngine libraries a bare Debian lacks.
+XVFB_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-image0 \
+	libxcb-util1 libxcb-xkb1 libxcb-cursor0 libxcb-randr0 libxkbcommon0 libxkbcommon-x11-0 libegl1 libgl1 libgbm1 \
+	libnss3 libxcomposite1 libxdamage1 libxtst6 libxrandr2 libdbus-1-3 libfontconfig1 fonts-dejavu-core
+
+xvfb:
+	@if command -v apt-get >/dev/null && ! { dpkg -s $(XVFB_PACKAGES) >/dev/null 2>&1 && ldconfig -p | grep -q libasound.so.2; }; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XVFB_PACKAGES) \
+				$$(apt-cache show libasound2t64 >/dev/null 2>&1 && echo libasound2t64 || echo libasound2); \
+		else \
+			echo "The desktop window's test needs: apt-get install $(XVFB_PACKAGES) libasound2"; \
+		fi; \
+	fi
+
 run: $(STAMP) $(BUNDLE)
 	$(BIN)/flowyard serve
 
-test: $(STAMP) $(BUNDLE) chromium
+# Flowyard in a window of its own, on its own data (~/.local/share/flowyard on Linux).
+desktop: $(DESKTOP_STAMP) $(BUNDLE)
+	$(BIN)/flowyard desktop
+
+test: $(STAMP) $(DESKTOP_STAMP) $(BUNDLE) chromium xvfb
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy

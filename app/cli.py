@@ -1,4 +1,4 @@
-"""The `flowyard` command: serve, bench, export, import, prune, users."""
+"""The `flowyard` command: serve, desktop, bench, export, import, prune, users."""
 
 from __future__ import annotations
 
@@ -41,6 +41,27 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Flowyard on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
     return 0
+
+
+def _desktop(args: argparse.Namespace) -> int:
+    from app import desktop
+
+    missing = desktop.missing_packages()
+    if missing is not None:
+        print(f"flowyard desktop: {missing}", file=sys.stderr)
+        return 1
+    settings = _settings(args)
+    if args.data_dir:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    elif "FLOWYARD_DATA_DIR" not in os.environ:
+        settings = settings.model_copy(update={"data_dir": desktop.user_data_dir()})
+    problem = _storage_problem(settings)
+    if problem is not None:
+        print(f"flowyard desktop: {problem}", file=sys.stderr)
+        return 1
+    # On its own database the window logs its person in; on one named with --db (maybe shared), it asks.
+    own = settings.database_url is None
+    return desktop.run(settings, log_level=args.log_level, sign_in=own)
 
 
 def _storage_problem(settings: Settings) -> str | None:
@@ -289,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="database URL (default SQLite in FLOWYARD_DATA_DIR; FLOWYARD_DATABASE_URL)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(handler=_serve)
+
+    desktop = commands.add_parser(
+        "desktop", help="open Flowyard in a window of its own, on its own data (needs the 'desktop' extra)"
+    )
+    desktop.add_argument(
+        "--data-dir",
+        help="where its data goes (default: FLOWYARD_DATA_DIR, else the platform's user data directory,"
+        " e.g. ~/.local/share/flowyard)",
+    )
+    desktop.add_argument("--db", help="database URL (default SQLite in the data directory; FLOWYARD_DATABASE_URL)")
+    desktop.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    desktop.set_defaults(handler=_desktop)
 
     bench = commands.add_parser("bench", help="measure the engine's overhead against a bare SQLite floor")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
@@ -14,7 +14,19 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from app import __version__, keys
-from app.api import agents, batches, credentials, people, runs, schedules, sessions, v2, webhooks, workflows
+from app.api import (
+    agents,
+    batches,
+    credentials,
+    instance,
+    people,
+    runs,
+    schedules,
+    sessions,
+    v2,
+    webhooks,
+    workflows,
+)
 from app.api.access import authorize, check_rules
 from app.api.errors import BodySizeLimit, answer_unknown_api_paths, install_error_handlers
 from app.api.guard import RequestGuard
@@ -73,7 +85,8 @@ def create_api(settings: Settings) -> FastAPI:
     api.add_middleware(RequestGuard, hosts=settings.hosts)
     install_error_handlers(api)
     authorized = [
-        f.router for f in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks, people)
+        f.router
+        for f in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks, people, instance)
     ]
     check_rules(authorized)
     for router in authorized:
@@ -97,13 +110,19 @@ def create_api(settings: Settings) -> FastAPI:
     return api
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API with the browser UI mounted: what `flowyard serve` runs."""
+def create_app(settings: Settings, *, before_pages: Callable[[FastAPI], None] | None = None) -> FastAPI:
+    """The API with the browser UI mounted: what `flowyard serve` runs.
+
+    :param before_pages: adds routes of its own to the app (NiceGUI's pages, mounted at `/`, shadow routes
+        added after them): `flowyard desktop`'s way into its window
+    """
     from nicegui import ui
 
     from app.pages import register_pages
 
     api = create_api(settings)
+    if before_pages is not None:
+        before_pages(api)
     register_pages()
     ui.run_with(
         api,

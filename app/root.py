@@ -31,6 +31,7 @@ from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService, StoredCredentials, Vault
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.instance import PRUNE_SECONDS, REFRESH_SECONDS, InstanceService
 from app.services.logins import LoginService
 from app.services.people import UserService
 from app.services.runs import RunService
@@ -65,7 +66,7 @@ class Flowyard:
     ) -> None:
         self.settings = settings
         self.db = db
-        self._pruning: asyncio.Task[None] | None = None
+        self._pruning: list[asyncio.Task[None]] = []
         self.http = http
         self.bus: EventBus = bus or InProcessEventBus()
         self.store = SqlRunStore(db)
@@ -119,7 +120,8 @@ class Flowyard:
         self.workflows = WorkflowService(
             db, self.store, self.audit, kinds=kinds, max_import_bytes=settings.max_body_bytes, now=now
         )
-        self.runs = RunService(db, self.store, self.executor, kinds=kinds, now=now)
+        self.runs = RunService(db, self.store, self.executor, self.audit, kinds=kinds, now=now)
+        self.instance = InstanceService(db, self.runs, self.audit, settings, now=now)
         self.agents = AgentService(db, kinds=kinds, http=http, agent_services=lend, now=now)
         self.credentials = CredentialService(db, vault, self.audit, now=now)
         self.sessions = SessionService(db)
@@ -129,7 +131,13 @@ class Flowyard:
         )
         self.subworkflows = SubWorkflowService(self.runs, self.store, self.bus)
         self.schedules = ScheduleService(
-            db, self.runs, self.bus, kinds=kinds, poll_seconds=settings.scheduler_poll_seconds, now=now
+            db,
+            self.runs,
+            self.bus,
+            kinds=kinds,
+            poll_seconds=settings.scheduler_poll_seconds,
+            now=now,
+            default_zone=lambda: self.instance.defaults.time_zone,
         )
         self.webhooks = WebhookService(
             db,
@@ -187,20 +195,31 @@ class Flowyard:
         return flowyard
 
     async def start(self) -> None:
-        # The audit log is kept for FLOWYARD_AUDIT_RETENTION_DAYS: older entries go, at start and then daily.
-        self._pruning = asyncio.create_task(
-            periodic.every(AUDIT_PRUNE_SECONDS, self.audit.prune, first=True, what="pruning the audit log")
-        )
+        # The audit log is kept for FLOWYARD_AUDIT_RETENTION_DAYS, runs for the instance's retention: older
+        # entries and runs go, at start and then daily. The instance's defaults are read again now and then,
+        # for changes made by other processes.
+        await self.instance.refresh()
+        self._pruning = [
+            asyncio.create_task(
+                periodic.every(AUDIT_PRUNE_SECONDS, self.audit.prune, first=True, what="pruning the audit log")
+            ),
+            asyncio.create_task(
+                periodic.every(PRUNE_SECONDS, self.instance.prune_by_retention, first=True, what="pruning old runs")
+            ),
+            asyncio.create_task(
+                periodic.every(REFRESH_SECONDS, self.instance.refresh, what="reading the instance settings")
+            ),
+        ]
         await self.executor.start()
         await self.batches.start()
         await self.callbacks.start()
         await self.schedules.start()
 
     async def close(self) -> None:
-        if self._pruning is not None:
-            self._pruning.cancel()
+        for task in self._pruning:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pruning
+                await task
         await self.schedules.close()
         await self.batches.stop()
         await self.callbacks.stop()

@@ -39,6 +39,7 @@ __all__ = [
     "ApprovalRecord",
     "active_counts",
     "decode_cursor",
+    "delete_finished",
     "encode_cursor",
     "find_approval",
     "list_runs",
@@ -118,6 +119,8 @@ def _run_branches(query: RunQuery, position: tuple[datetime, str] | None, limit:
         common.append(runs.c.created_at >= sa.literal(_utc(query.created_from), runs.c.created_at.type))
     if query.created_to is not None:
         common.append(runs.c.created_at < sa.literal(_utc(query.created_to), runs.c.created_at.type))
+    if query.text and query.text.strip():
+        common.append(_matches(query.text.strip()))
     if position is not None:
         common.append(_before(runs, position))
     base = sa.select(runs.c.created_at, runs.c.id).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
@@ -129,6 +132,25 @@ def _run_branches(query: RunQuery, position: tuple[datetime, str] | None, limit:
         base.where(*common, runs.c.status == status.value, runs.c.trigger == trigger.value)
         for status, trigger in itertools.product(statuses, triggers)
     ]
+
+
+def _matches(text: str) -> sa.ColumnElement[bool]:
+    """A run whose id or session id is `text`, or whose input or output holds it (in any case).
+
+    JSON is stored with non-ASCII characters, quotes and backslashes escaped, so the text is looked for both
+    as typed and as JSON writes it. A search walks the newest-first index until it has a page: quick for
+    text that recent runs hold, a scan of the history for text no run holds (narrow it with a time range).
+    """
+    forms = list(dict.fromkeys([text, json.dumps(text)[1:-1]]))
+    found: list[sa.ColumnElement[bool]] = [runs.c.id == text, runs.c.session_id == text]
+    for column in (runs.c.input, runs.c.output):
+        as_text = sa.cast(column, sa.Text)
+        found.extend(as_text.ilike(f"%{_escape_like(form)}%", escape="\\") for form in forms)
+    return sa.or_(*found)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_runs(conn: sa.Connection, query: RunQuery, *, after: str | None, size: int) -> RunPage:
@@ -311,14 +333,18 @@ def prune_batches(
     older_than: timedelta | None,
     keep_per_workflow: int | None,
     workflow_id: str | None,
+    statuses: Sequence[RunStatus] = FINISHED_STATUSES,
     batch_size: int = 500,
 ) -> Iterator[PruneResult]:
     """Delete finished runs (and their node runs, approvals and callback deliveries), one short transaction
     per batch, yielding what each batch deleted.
 
-    A run is deleted when it has finished, was created before ``now - older_than`` (when given) and is not
-    among the `keep_per_workflow` newest runs of its workflow (when given). Active runs are never touched.
+    A run is deleted when it has finished with one of `statuses`, was created before ``now - older_than``
+    (when given) and is not among the `keep_per_workflow` newest runs of its workflow (when given). Active
+    runs are never touched.
     """
+    if not statuses or any(status not in FINISHED_STATUSES for status in statuses):
+        raise InvalidInput("statuses", "only finished runs (COMPLETED, FAILED, CANCELLED) may be pruned")
     if older_than is None and keep_per_workflow is None:
         raise InvalidInput("older_than", "say how old a run must be, or how many runs to keep, before pruning")
     if older_than is not None and older_than < timedelta(0):
@@ -341,8 +367,9 @@ def prune_batches(
                 bound = _keep_cutoff(conn, wid, keep_per_workflow)
                 if bound is not None or keep_per_workflow == 0:
                     plans.append((wid, bound))
+    finished = [status.value for status in statuses]
     for planned_workflow, keep_bound in plans:
-        yield from _prune_range(engine, planned_workflow, keep_bound, cutoff_time, batch_size)
+        yield from _prune_range(engine, planned_workflow, keep_bound, cutoff_time, batch_size, finished)
 
 
 def _prune_range(
@@ -351,12 +378,12 @@ def _prune_range(
     bound: tuple[datetime, str] | None,
     cutoff_time: datetime | None,
     batch_size: int,
+    finished: list[str],
 ) -> Iterator[PruneResult]:
-    """Walk newest-first from `bound` (exclusive) down, deleting the finished runs a batch at a time."""
-    finished = [s.value for s in FINISHED_STATUSES]
+    """Walk newest-first from `bound` (exclusive) down, deleting the runs finished as `finished` a batch at a time."""
     position = bound
     while True:
-        where: list[sa.ColumnElement[bool]] = []
+        where: list[sa.ColumnElement[bool]] = [runs.c.status.in_(finished)]
         if workflow_id is not None:
             where.append(runs.c.workflow_id == workflow_id)
         if cutoff_time is not None:
@@ -375,20 +402,34 @@ def _prune_range(
             position = (page[-1].created_at, page[-1].id)
             doomed = [r.id for r in page if r.status in finished]
             if doomed:
-                yield _delete_runs(conn, doomed)
+                yield _delete_runs(conn, doomed, finished)
         if len(page) < batch_size:
             return
 
 
-def _delete_runs(conn: sa.Connection, run_ids: list[str]) -> PruneResult:
-    """Delete the runs of `run_ids` that are still finished (and owe no callback), with everything about them.
+def delete_finished(engine: sa.Engine, run_ids: Sequence[str], *, batch_size: int = 500) -> PruneResult:
+    """Delete the runs of `run_ids` that have ended (and owe no callback), with everything about them.
+
+    Runs that are queued, running or paused, or unknown, are left as they are: the result says how many went.
+    """
+    finished = [status.value for status in FINISHED_STATUSES]
+    wanted = list(dict.fromkeys(run_ids))
+    total = PruneResult()
+    for start in range(0, len(wanted), batch_size):
+        with engine.begin() as conn:
+            total += _delete_runs(conn, wanted[start : start + batch_size], finished)
+    return total
+
+
+def _delete_runs(conn: sa.Connection, run_ids: list[str], finished: list[str]) -> PruneResult:
+    """Delete the runs of `run_ids` that are still `finished` (and owe no callback), with everything about them.
 
     The status is checked again under a lock (a row lock on PostgreSQL; SQLite's write lock, taken by the
     first DELETE) so a run re-queued meanwhile (re-run from its failed node) keeps its history.
     """
     still_finished = sa.select(runs.c.id).where(
         runs.c.id.in_(run_ids),
-        runs.c.status.in_([s.value for s in FINISHED_STATUSES]),
+        runs.c.status.in_(finished),
         sa.or_(
             runs.c.callback_state.is_(None), runs.c.callback_state != CallbackState.PENDING.value
         ),  # a callback still to send

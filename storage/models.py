@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.agents import AgentBase, CredentialBase
 from app.models.batches import BatchBase, BatchItemBase
+from app.models.instance import InstanceSettingsBase
 from app.models.people import AuditEventBase, UserBase
 from app.models.runs import ApprovalBase, NodeRunBase, RunBase
 from app.models.schedules import ScheduleBase
@@ -35,6 +36,7 @@ __all__ = [
     "CallbackDeliveryRow",
     "CredentialRow",
     "EdgeRow",
+    "InstanceSettingsRow",
     "LoginRow",
     "NodeRow",
     "NodeRunRow",
@@ -95,6 +97,10 @@ class WorkflowRow(WorkflowBase, table=True):
     allow_self_approval: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     # Signs the callbacks of its runs, encrypted with the vault; none: the shared FLOWYARD_CALLBACK_SECRET.
     callback_secret: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    # Words it is filed under, as given (the workflows page filters on them).
+    tags: list[str] | None = _json()
+    # The sticky notes on its canvas (`app.engine.model.Note`), part of its current definition.
+    notes: list[dict[str, Any]] | None = _json()
 
 
 class NodeRow(StepBase, table=True):
@@ -193,6 +199,8 @@ class RunRow(RunBase, table=True):
     parent_run_id: str | None = Field(default=None, max_length=40)
     parent_node_key: str | None = Field(default=None, max_length=64)
     chain: Any = _json()
+    # “Run up to here”: the step the run stops after (None: the whole workflow).
+    until_node: str | None = Field(default=None, max_length=64)
 
 
 class NodeRunRow(NodeRunBase, table=True):
@@ -396,6 +404,18 @@ class AuditEventRow(AuditEventBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _time(nullable=False, index=True)
     action: str = Field(max_length=64, index=True)
+
+
+class InstanceSettingsRow(InstanceSettingsBase, table=True):
+    """The instance's settings: one row (id 1), written by admins; absent until first saved (defaults apply)."""
+
+    __tablename__ = "instance_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    updated_at: datetime | None = _time()
+    updated_by: str | None = Field(default=None, max_length=254)
+    # What the last prune deleted, by table, and when: {"at": iso, "runs": n, "nodeRuns": n, ...}.
+    last_prune: dict[str, Any] | None = _json()
 
 
 # --- the tables, for SQLAlchemy Core (the hot paths and the history's queries) --------------------------------

@@ -6,6 +6,7 @@ nor decide policy: the caller (a service) owns the transaction and the rules.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.engine.model import EdgeSpec, NodeSpec, Position, WorkflowDefinition
+from app.engine.model import EdgeSpec, NodeSpec, Note, Position, WorkflowDefinition
 from storage.models import (
     AgentRow,
     ApprovalRow,
@@ -48,6 +49,7 @@ __all__ = [
     "node_rows",
     "replace_definition",
     "snapshot_version",
+    "workflow_tags",
 ]
 
 ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
@@ -63,11 +65,13 @@ def _page(session: Session, query: Any, *, offset: int, limit: int, order: Seque
 
 
 def list_workflows(
-    session: Session, *, offset: int, limit: int, search: str | None = None
+    session: Session, *, offset: int, limit: int, search: str | None = None, tag: str | None = None
 ) -> tuple[list[WorkflowRow], int]:
     query = select(WorkflowRow)
     if search:
         query = query.where(col(WorkflowRow.name).icontains(search))
+    if tag:
+        query = query.where(_tagged(tag))
     return _page(
         session, query, offset=offset, limit=limit, order=[col(WorkflowRow.created_at).desc(), col(WorkflowRow.id)]
     )
@@ -86,8 +90,10 @@ def list_workflow_summaries(
     search: str | None = None,
     sort: Literal["name", "updated", "last_run"] = "updated",
     descending: bool = False,
+    tag: str | None = None,
 ) -> tuple[list[WorkflowSummaryRow], int]:
-    """Workflows with their step count and last run (status, time), searched by name or description.
+    """Workflows with their step count and last run (status, time), searched by name or description, and
+    filed under `tag` (in any case) when given.
 
     `sort` orders by name (case-insensitive), by last edit, or by last run status (in the order of
     `RUN_STATUS_RANK`, never-run last); `descending` reverses it. Ties go by name, then id.
@@ -116,6 +122,8 @@ def list_workflow_summaries(
                 col(WorkflowRow.description).icontains(search, autoescape=True),
             )
         )
+    if tag:
+        where.append(_tagged(tag))
     name = sa.func.lower(col(WorkflowRow.name))
     if sort == "name":
         order: list[Any] = [name.desc() if descending else name.asc()]
@@ -130,6 +138,19 @@ def list_workflow_summaries(
     query = select(WorkflowRow, steps, last_status, last_at).where(*where).order_by(*order).offset(offset).limit(limit)
     rows: list[WorkflowSummaryRow] = [(row[0], int(row[1]), row[2], row[3]) for row in session.exec(query).all()]
     return rows, int(total)
+
+
+def _tagged(tag: str) -> sa.ColumnElement[bool]:
+    """Workflows filed under `tag` (in any case). The tags are a JSON list of strings, so the tag as JSON writes
+    it, between quotes, is one of them."""
+    quoted = '"' + json.dumps(tag.strip())[1:-1] + '"'
+    return sa.cast(col(WorkflowRow.tags), sa.Text).icontains(quoted, autoescape=True)
+
+
+def workflow_tags(session: Session) -> list[list[str]]:
+    """The tags of every workflow that has some."""
+    query = select(WorkflowRow.tags).where(col(WorkflowRow.tags).is_not(None))
+    return [list(tags) for tags in session.exec(query).all() if tags]
 
 
 def get_workflow(session: Session, *, workflow_id: str) -> WorkflowRow | None:
@@ -159,6 +180,7 @@ def get_definition(session: Session, *, workflow_id: str) -> WorkflowDefinition:
             timeout_seconds=r.timeout_seconds,
             approval_deadline_seconds=r.approval_deadline_seconds,
             on_deadline=r.on_deadline,
+            disabled=r.disabled,
         )
         for r in node_rows(session, workflow_id=workflow_id)
     ]
@@ -167,7 +189,9 @@ def get_definition(session: Session, *, workflow_id: str) -> WorkflowDefinition:
         EdgeSpec(source=e.source, target=e.target, source_handle=e.source_handle, condition=e.condition)
         for e in edge_rows
     ]
-    return WorkflowDefinition(nodes=nodes, edges=edges)
+    workflow = session.get(WorkflowRow, workflow_id)
+    notes = [Note.model_validate(n) for n in (workflow.notes if workflow is not None else None) or []]
+    return WorkflowDefinition(nodes=nodes, edges=edges, notes=notes)
 
 
 def replace_definition(
@@ -212,6 +236,7 @@ def replace_definition(
                     "timeout_seconds": node.timeout_seconds,
                     "approval_deadline_seconds": node.approval_deadline_seconds,
                     "on_deadline": node.on_deadline,
+                    "disabled": node.disabled,
                 }
                 for node in definition.nodes
             ],
@@ -231,6 +256,7 @@ def replace_definition(
             ],
         )
     session.expire_all()  # rows loaded before the bulk statements are stale now
+    workflow.notes = [note.model_dump(mode="json") for note in definition.notes] or None
     workflow.version += 1
     workflow.updated_at = now
     session.add(workflow)

@@ -19,6 +19,7 @@ from app.engine.model import (
     NodeRunRecord,
     NodeSpec,
     NodeStatus,
+    Note,
     RunRecord,
     RunStatus,
     Trigger,
@@ -84,6 +85,7 @@ def row_to_run(row: Any) -> RunRecord:
         parent_run_id=row.parent_run_id,
         parent_node_key=row.parent_node_key,
         chain=tuple(row.chain or ()),
+        until=row.until_node,
     )
 
 
@@ -139,6 +141,7 @@ def definition_from_json(data: dict[str, Any]) -> WorkflowDefinition:
     return WorkflowDefinition(
         nodes=[NodeSpec.model_validate(n) for n in data.get("nodes", [])],
         edges=[EdgeSpec.model_validate(e) for e in data.get("edges", [])],
+        notes=[Note.model_validate(n) for n in data.get("notes") or []],
     )
 
 

@@ -153,6 +153,7 @@ class SqlRunStore(CallbackRows):
                 parent_run_id=run.parent_run_id,
                 parent_node_key=run.parent_node_key,
                 chain=list(run.chain) or None,
+                until_node=run.until,
             )
             .on_conflict_do_nothing(index_elements=[runs.c.id])
             .returning(runs.c.id)

@@ -96,6 +96,10 @@ RULES: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/users"): P.MANAGE,
     ("PATCH", "/api/v1/users/{user_id}"): P.MANAGE,
     ("GET", "/api/v1/audit"): P.MANAGE,
+    # the instance's settings: retention, defaults, facts (the database URL, the data directory)
+    ("GET", "/api/v1/settings"): P.MANAGE,
+    ("PATCH", "/api/v1/settings"): P.MANAGE,
+    ("POST", "/api/v1/settings/prune"): P.MANAGE,
 }
 """(method, path) → the one permission a caller needs. Every authorized route has exactly one."""
 

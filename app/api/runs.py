@@ -49,6 +49,7 @@ async def run_workflow(workflow_id: str, body: RunRequest, runs: RunsDep, princi
         trigger=Trigger.API,
         callback_url=body.callback_url,
         started_by=principal.label,
+        until=body.until,
     )
     return RunAccepted(
         job_id=run.id, run_id=run.id, workflow_id=run.workflow_id, session_id=run.session_id, status=run.status.value

@@ -38,15 +38,16 @@ async def list_workflows(
     page: PageNumber = 0,
     size: PageSize = 20,
     search: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=40, description="Only workflows filed under this tag.")] = None,
 ) -> dict[str, Any]:
     """List all workflows, newest first (paginated)."""
-    return page_out(await workflows.list(page=page, size=size, search=search))
+    return page_out(await workflows.list(page=page, size=size, search=search, tag=tag))
 
 
 @router.post("/workflows", response_model=WorkflowPublic, status_code=status.HTTP_201_CREATED, tags=["workflows"])
 async def create_workflow(body: WorkflowCreate, workflows: WorkflowsDep, principal: PrincipalDep) -> WorkflowPublic:
     """Create a new workflow."""
-    return await workflows.create(name=body.name, description=body.description, by=principal)
+    return await workflows.create(name=body.name, description=body.description, tags=body.tags, by=principal)
 
 
 @router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, tags=["workflows"], responses=WORKFLOW_NOT_FOUND)
@@ -61,8 +62,10 @@ async def get_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowDet
 async def update_workflow(
     workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep, principal: PrincipalDep
 ) -> WorkflowPublic:
-    """Update a workflow's name or description."""
-    return await workflows.update(workflow_id, name=body.name, description=body.description, by=principal)
+    """Update a workflow's name, description or tags."""
+    return await workflows.update(
+        workflow_id, name=body.name, description=body.description, tags=body.tags, by=principal
+    )
 
 
 @router.delete(

@@ -368,13 +368,15 @@ class Executor(NodeAttempts):
             ),
             None,
         )
+        if run.until is not None:
+            self._skip_beyond(run, plan, state, writes)
         try:
             while failure is None:
                 with mapping.metered():  # the conditions checked in one round share one template budget
                     step = state.advance(render_condition)
                 now = self._now()
                 for key in step.skipped:
-                    writes.add(NodeRunRecord(run.id, key, NodeStatus.SKIPPED, finished_at=now))
+                    writes.add(_skipped(run, plan, key, now))
                 for key, error in step.failed.items():
                     writes.add(
                         NodeRunRecord(run.id, key, NodeStatus.FAILED, error=error, started_at=now, finished_at=now)
@@ -390,7 +392,7 @@ class Executor(NodeAttempts):
                     writes.add(record)
                     if record.status is NodeStatus.FAILED:
                         failure = f"step '{key}' failed: {record.error}"
-                    else:
+                    elif record.status is NodeStatus.RUNNING:
                         starting.append((key, record, context))
                 await self._flush(run, writes)
                 if failure is not None:
@@ -399,6 +401,8 @@ class Executor(NodeAttempts):
                     task = asyncio.create_task(self._run_node(run, plan, state, agents[key], key, record, context))
                     running[task] = key
                 if not running:
+                    if state.has_candidates:  # steps ended without a task (skipped, turned off): go on after them
+                        continue
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -426,7 +430,15 @@ class Executor(NodeAttempts):
         elif state.count(NodeStatus.WAITING_APPROVAL):
             await self._end(run, RunStatus.PAUSED)
         else:
-            await self._end(run, RunStatus.COMPLETED, output=state.final_output())
+            await self._end(run, RunStatus.COMPLETED, output=state.final_output(run.until))
+
+    def _skip_beyond(self, run: RunRecord, plan: Plan, state: RunState, writes: _Writes) -> None:
+        """“Run up to here”: every step that the run's `until` step does not depend on is skipped."""
+        wanted, now = plan.upstream(run.until) if run.until in plan.nodes else frozenset(), self._now()
+        for key in plan.order:
+            if key not in wanted and state.status[key] is NodeStatus.PENDING:
+                state.settle(key, NodeStatus.SKIPPED)
+                writes.add(_skipped(run, plan, key, now))
 
     def _prepare(
         self, run: RunRecord, plan: Plan, state: RunState, key: str, now: datetime
@@ -453,6 +465,10 @@ class Executor(NodeAttempts):
             started_at=now,
             step_order=node.step_order if node.step_order is not None else plan.position(key),
         )
+        if node.disabled:  # no mapping, no work, no approval: what came in goes on
+            record.status, record.output, record.finished_at = NodeStatus.COMPLETED, node_input, now
+            state.outputs[key], state.handles[key] = node_input, None
+            return record, context
         if node.input_mapping is not None:
             try:
                 context["input"] = record.input = mapping.render_value(node.input_mapping, context, node=key)
@@ -481,3 +497,11 @@ class Executor(NodeAttempts):
         self, run: RunRecord, status: str, *, node_key: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         self.bus.publish(Event(run.id, run.workflow_id, status, self._now(), node_key, data or {}))
+
+
+def _skipped(run: RunRecord, plan: Plan, key: str, now: datetime) -> NodeRunRecord:
+    """A step that will not run in this run, in its place among the others."""
+    order = plan.nodes[key].step_order
+    return NodeRunRecord(
+        run.id, key, NodeStatus.SKIPPED, finished_at=now, step_order=order if order is not None else plan.position(key)
+    )

@@ -31,6 +31,7 @@ __all__ = [
 
 NODE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_NODES = 2_000
+MAX_NOTES = 200
 MAX_EDGES = 10_000
 MAX_APPROVAL_DEADLINE_SECONDS = 366 * 86_400
 
@@ -128,6 +129,8 @@ class NodeSpec(BaseModel):
     """How long an approval of this node waits for a person before `on_deadline` applies (None: no deadline)."""
     on_deadline: OnDeadline = "wait"
     """What a passed deadline does: approve the proposal as it is, reject it, or keep waiting (overdue)."""
+    disabled: bool = False
+    """Turned off: runs skip its work (and any approval) and pass its input on as its output."""
 
     @field_validator("key")
     @classmethod
@@ -153,13 +156,26 @@ class EdgeSpec(BaseModel):
         return f"{self.source}{handle}->{self.target}"
 
 
+class Note(BaseModel):
+    """A sticky note on the canvas: markdown for the people who read the workflow; runs ignore it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    text: str = Field("", max_length=10_000)
+    position: Position = Field(default_factory=Position)
+    width: float = Field(240, ge=80, le=2000)
+    height: float = Field(140, ge=60, le=2000)
+
+
 class WorkflowDefinition(BaseModel):
-    """The graph a run executes: nodes and the edges between them."""
+    """The graph a run executes: nodes and the edges between them (and the notes beside them, for people)."""
 
     model_config = ConfigDict(extra="forbid")
 
     nodes: list[NodeSpec] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[EdgeSpec] = Field(default_factory=list, max_length=MAX_EDGES)
+    notes: list[Note] = Field(default_factory=list, max_length=MAX_NOTES)
 
     def node(self, key: str) -> NodeSpec:
         for node in self.nodes:
@@ -200,6 +216,9 @@ class RunRecord:
     parent_node_key: str | None = None
     chain: tuple[str, ...] = ()
     """Workflow ids of the runs this run is nested in, outermost first (empty for a top-level run)."""
+    until: str | None = None
+    """“Run up to here”: only this step and the steps it depends on run (the others are skipped), and the
+    run's output is this step's output. None: the whole workflow."""
 
 
 @dataclass

@@ -80,6 +80,10 @@ class Plan:
             self._ancestors = table
         return self._ancestors.get(key, frozenset())
 
+    def upstream(self, key: str) -> frozenset[str]:
+        """`key` and every step it depends on: what “run up to here” runs."""
+        return self.ancestors(key) | {key}
+
     def position(self, key: str) -> int:
         """1-based place of `key` in the execution order."""
         if self._positions is None:
@@ -174,6 +178,15 @@ def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord], 
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"]) or "config"
                     problems.append(Problem(f"step '{key}': config {where}: {err['msg']}", node=key, field="config"))
+        if node.disabled and handles is not None:
+            problems.append(
+                Problem(
+                    f"step '{key}' is turned off, but its outcomes decide which way the run goes: turn it on or "
+                    "remove it",
+                    node=key,
+                    field="disabled",
+                )
+            )
         for edge in plan.outgoing[key]:
             if handles is not None and edge.source_handle not in handles:
                 choices = ", ".join(handles)

@@ -97,6 +97,11 @@ class RunState:
                 result.skipped.append(key)
         return result
 
+    @property
+    def has_candidates(self) -> bool:
+        """Whether a step ended since the last `advance` (so its successors may be ready or skipped now)."""
+        return bool(self._candidates)
+
     def requeue(self, key: str) -> None:
         """A ready node that could not start yet (concurrency limit): look at it again next time."""
         self._candidates.add(key)
@@ -115,8 +120,11 @@ class RunState:
             return self.outputs.get(fired[0]) if fired else None
         return {source: self.outputs[source] for source in fired}
 
-    def final_output(self) -> Any:
-        """The run's output: the completed sink's output, or a dict of them when several completed."""
+    def final_output(self, until: str | None = None) -> Any:
+        """The run's output: the completed sink's output, or a dict of them when several completed; the output
+        of `until` for a run that runs up to that step."""
+        if until is not None:
+            return self.outputs.get(until)
         done = [k for k in self.plan.sink_nodes if self.status[k] is NodeStatus.COMPLETED]
         if len(done) == 1:
             return self.outputs[done[0]]

@@ -129,6 +129,7 @@ class RunDetail(RunPublic):
     output: Any
     error: str | None
     parent_run_id: str | None = Field(None, description="A sub-workflow's run: the run whose workflow step started it.")
+    until: str | None = Field(None, description="Run up to this step: only it and the steps it depends on ran.")
     callback_url: str | None = Field(default=None, exclude=True)
     """Where the run's result is sent (not shown by the API: the URL may carry a secret of its receiver)."""
     started_at: datetime | None
@@ -141,6 +142,11 @@ class RunRequest(Input):
     input: Any = Field(description="The initial input passed to the first step (any JSON value).")
     session_id: str | None = Field(None, max_length=200, description="Session for context continuity; new if omitted.")
     callback_url: CallbackUrl | None = None
+    until: str | None = Field(
+        None,
+        max_length=64,
+        description="Run up to this step (its key): only it and the steps it depends on run; its output is the run's.",
+    )
 
 
 class RunAccepted(Public):
@@ -189,6 +195,8 @@ class RunQuery(BaseModel):
     """Runs created at or after this time."""
     created_to: datetime | None = None
     """Runs created before this time."""
+    text: str | None = Field(None, max_length=200)
+    """A run id or session id (exactly), or text found in the run's input or output (any case)."""
 
     @model_validator(mode="after")
     def _range_in_order(self) -> RunQuery:

@@ -38,7 +38,14 @@ class ScheduleBase(SQLModel):
     interval_seconds: float | None = Field(
         default=None, description="Seconds between fires (instead of a cron expression)."
     )
-    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone the cron expression is read in.")
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description=(
+            "IANA time zone the cron expression is read in; a new schedule that leaves it out gets the instance's"
+            " default time zone (Settings → Instance; UTC unless an admin changed it)."
+        ),
+    )
     input: Any = Field(default=None, sa_type=sa.JSON, nullable=True, description="The payload each run starts with.")
     enabled: bool = True
     overlap_policy: OverlapPolicy = Field(default="skip", sa_type=AutoString(length=16))

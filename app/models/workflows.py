@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.engine.exceptions import InvalidInput
 from app.engine.model import WorkflowDefinition
-from app.models.base import Input, Label, Name, Public
+from app.models.base import Input, Label, Name, Public, name_problem
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -31,12 +32,41 @@ __all__ = [
     "WorkflowSort",
     "WorkflowSummary",
     "WorkflowUpdate",
+    "check_tags",
 ]
 
 EXPORT_FORMAT = "flowyard.workflow"
 EXPORT_VERSION = 1
 
 WorkflowSort = Literal["name", "updated", "last_run"]
+MAX_TAGS = 20
+TAG_MAX = 40
+
+
+def _tag(value: str) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX), AfterValidator(_tag)]
+"""A word a workflow is filed under (“sales”, “nightly”): up to 40 characters, under the rules of a name."""
+
+
+def check_tags(field: str, tags: list[str]) -> list[str]:
+    """`tags` trimmed, without repeats (in any case), in the order given; InvalidInput naming `field` if one is
+    blank, too long or has control characters, or there are more than `MAX_TAGS`."""
+    kept: dict[str, str] = {}
+    for tag in tags:
+        text = tag.strip()
+        problem = name_problem(text) or (f"at most {TAG_MAX} characters" if len(text) > TAG_MAX else None)
+        if problem:
+            raise InvalidInput(field, f"tag “{text[:TAG_MAX]}”: {problem}")
+        kept.setdefault(text.casefold(), text)
+    if len(kept) > MAX_TAGS:
+        raise InvalidInput(field, f"at most {MAX_TAGS} tags")
+    return list(kept.values())
 
 
 class WorkflowBase(SQLModel):
@@ -46,11 +76,13 @@ class WorkflowBase(SQLModel):
 
 class WorkflowCreate(WorkflowBase, Input):
     name: Name = Field(min_length=1, max_length=200, description="A human-readable name for the workflow.")
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="Words to file it under.")
 
 
 class WorkflowUpdate(Input):
     name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS, description="Replaces its tags; omit to keep them.")
 
 
 class WorkflowPublic(WorkflowBase, Public):
@@ -58,6 +90,12 @@ class WorkflowPublic(WorkflowBase, Public):
     version: int
     created_at: datetime
     updated_at: datetime
+    tags: list[str] = Field(default_factory=list, description="Words it is filed under.")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _no_tags(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class WorkflowSummary(WorkflowPublic):
@@ -94,6 +132,11 @@ class StepBase(SQLModel):
     retries: int = Field(default=0, ge=0, le=20)
     retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
     timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    disabled: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="Turned off: runs skip it and pass its input on as its output.",
+    )
 
 
 class StepCreate(StepBase, Input):
@@ -142,6 +185,7 @@ class WorkflowDocument(BaseModel):
     version: int = EXPORT_VERSION
     name: Name = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     definition: WorkflowDefinition
     agents: list[AgentDocument] = Field(default_factory=list)
 

@@ -41,8 +41,13 @@ def actions(box: ui.dialog, confirm: str, on_confirm: Callable[[], Awaitable[Non
         ui.button("Cancel", on_click=box.close).props("flat no-caps")
         ui.button(confirm, on_click=on_confirm, color=color).props("unelevated no-caps").mark("confirm")
     for field in box.descendants():
-        if isinstance(field, ui.input) and not isinstance(field, ui.textarea):
+        if isinstance(field, ui.input) and not isinstance(field, ui.textarea) and not _on_enter(field):
             field.on("keydown.enter", on_confirm)
+
+
+def _on_enter(field: ui.element) -> bool:
+    """Whether the field already does something on Enter (then Enter must not also confirm: that would act twice)."""
+    return any(listener.type.startswith("keydown.enter") for listener in field._event_listeners.values())
 
 
 def confirm(title: str, text: str, button: str, on_confirm: Callable[[], Awaitable[None]]) -> None:

@@ -19,6 +19,7 @@ from nicegui import ui
 
 from app.engine.events import Event
 from app.engine.exceptions import FlowyardError
+from app.models.instance import Theme
 from app.models.people import Permission, Principal
 from app.models.runs import Activity
 from app.pages import access, live, theme
@@ -58,7 +59,8 @@ NAVIGATION = (
     Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test.",
             P.VIEW_WORKFLOWS),
     Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only.", P.MANAGE),
-    Section("Settings", "/settings", "settings", "Your account and API tokens; for admins, people and the audit log."),
+    Section("Settings", "/settings", "settings",
+            "Your account and API tokens; for admins, people, the audit log and the instance's settings."),
 )  # fmt: skip
 
 
@@ -74,7 +76,7 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
     ui.colors(primary=theme.ACCENT)
     client.content.classes("fy-page")
     ui.on_exception(_report_failure)
-    dark = ui.dark_mode(nicegui_app.storage.user.get(THEME_KEY, False))
+    dark = ui.dark_mode(nicegui_app.storage.user.get(THEME_KEY, _default_dark()))
 
     inbox_badge: ui.label | None = None
     # Full-width pages (the editor) keep the navigation as a rail of icons: the canvas needs the room.
@@ -163,15 +165,30 @@ class _ActivityIndicator:
             self.inbox_badge.set_visibility(pending > 0)
 
 
+def _default_dark() -> bool | None:
+    """The theme of someone who has not used the toggle: the instance's default (None follows the system)."""
+    return {Theme.LIGHT: False, Theme.DARK: True, Theme.SYSTEM: None}[services().instance.defaults.theme]
+
+
 def _theme_toggle(dark: ui.dark_mode) -> None:
     def icon() -> str:
+        if dark.value is None:
+            return "brightness_auto"
         return "light_mode" if dark.value else "dark_mode"
 
     def tip() -> str:
+        if dark.value is None:
+            return "The theme follows your system: switch to the other one"
         return "Switch to the light theme" if dark.value else "Switch to the dark theme"
 
-    def toggle() -> None:
-        dark.set_value(not dark.value)
+    async def toggle() -> None:
+        shown = dark.value
+        if shown is None:  # following the system: switch away from what it shows now
+            try:
+                shown = await ui.run_javascript("window.matchMedia('(prefers-color-scheme: dark)').matches")
+            except TimeoutError:
+                shown = False
+        dark.set_value(not shown)
         nicegui_app.storage.user[THEME_KEY] = dark.value
         button.set_icon(icon())
         tooltip.set_text(tip())

@@ -291,12 +291,14 @@ class ScheduleList:
 
 
 async def _browser_zone() -> str:
-    """The browser's IANA time zone (what "in my time zone" means), or UTC when it does not say."""
+    """The browser's IANA time zone (what "in my time zone" means), or the instance's default time zone when it
+    does not say."""
+    fallback = theme.default_time_zone()
     try:
         zone = await ui.run_javascript("Intl.DateTimeFormat().resolvedOptions().timeZone", timeout=2.0)
     except TimeoutError:
-        return "UTC"
-    return zone if isinstance(zone, str) and zone in _zones() else "UTC"
+        return fallback
+    return zone if isinstance(zone, str) and zone in _zones() else fallback
 
 
 class ScheduleForm:

@@ -1,5 +1,5 @@
-"""Settings: your account and API tokens (`/settings`); for admins, people (`/settings/people`) and the audit
-log (`/settings/audit`).
+"""Settings: your account and API tokens (`/settings`); for admins, people (`/settings/people`), the audit
+log (`/settings/audit`) and the instance (`/settings/instance`: run retention, defaults, facts).
 
 A new token is shown once, in a dialog with a copy button, and never again: Flowyard keeps only its hash and
 its first characters. People are added by an admin with a role and a first password to pass on.
@@ -7,6 +7,7 @@ its first characters. People are added by an admin with a role and a first passw
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from app import clock
 from app.engine.exceptions import FlowyardError, InvalidInput
+from app.models.instance import MAX_RETENTION_DAYS, InstanceSettingsUpdate, PruneReport, Retention, Theme
 from app.models.people import (
     MIN_PASSWORD_LENGTH,
     ROLE_DESCRIPTIONS,
@@ -34,6 +36,7 @@ from app.pages.context import services
 from app.pages.dialogs import actions, confirm, dialog, error_label, show
 from app.pages.layout import frame
 from app.services.audit import AuditQuery
+from app.services.instance import describe_change
 
 __all__ = ["register"]
 
@@ -50,7 +53,7 @@ EXPIRY = {"30": "30 days", "90": "90 days", "365": "1 year", "": "Never"}
 def _tabs(current: str) -> None:
     tabs = [("Account", "/settings")]
     if access.principal().can(Permission.MANAGE):
-        tabs += [("People", "/settings/people"), ("Audit log", "/settings/audit")]
+        tabs += [("People", "/settings/people"), ("Audit log", "/settings/audit"), ("Instance", "/settings/instance")]
     with ui.row().classes("fy-tabs"):
         for label, path in tabs:
             active = " fy-tabs__tab--active" if path == current else ""
@@ -89,6 +92,13 @@ def register() -> None:
             _header("Settings", "Who did what, when, and from where.")
             _tabs("/settings/audit")
             await AuditSection(who, what, since).build()
+
+    @guard.page("/settings/instance", Permission.MANAGE)
+    async def instance_page() -> None:
+        with frame("Instance"):
+            _header("Settings", "How long runs are kept, the defaults for everyone, and what this Flowyard runs on.")
+            _tabs("/settings/instance")
+            await InstanceSection().build()
 
 
 def _header(title: str, subtitle: str) -> None:
@@ -429,6 +439,9 @@ AUDIT_ACTIONS = {
     "approval.approve": "Approved a step",
     "approval.approve_edited": "Approved a step with edits",
     "approval.reject": "Rejected a step",
+    "settings.update": "Changed the instance's settings",
+    "settings.prune": "Pruned old runs",
+    "runs.delete": "Deleted runs",
 }
 """What an audit action is called on the page (the API gives the action itself)."""
 
@@ -502,3 +515,201 @@ class AuditSection:
                     ui.label(entry.target or "").classes("fy-cell-text")
                     ui.label(entry.detail or "").classes("fy-cell-text fy-muted")
                     ui.label(entry.ip or "").classes("fy-cell-text fy-muted")
+
+
+RETENTION_FIELDS = (
+    ("completed_days", "Completed runs", "retention-completed"),
+    ("failed_days", "Failed runs", "retention-failed"),
+    ("cancelled_days", "Cancelled runs", "retention-cancelled"),
+)
+THEMES = {Theme.LIGHT.value: "Light", Theme.DARK.value: "Dark", Theme.SYSTEM.value: "Follow the system"}
+
+
+def _zones() -> list[str]:
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+
+
+def _days_problem(label: str, value: float | None) -> str | None:
+    """Why `value` is no number of days to keep runs for (None: it is one, or empty for "forever")."""
+    if value is None:
+        return None
+    if value != int(value):
+        return f"{label}: a whole number of days"
+    if value < 1:
+        return f"{label}: at least 1 day (leave it empty to keep them forever)"
+    if value > MAX_RETENTION_DAYS:
+        return f"{label}: at most {MAX_RETENTION_DAYS} days"
+    return None
+
+
+def _deleted(report: PruneReport) -> str:
+    if not report.runs:
+        return "Deleted no runs: none was past its retention"
+    runs = "1 run" if report.runs == 1 else f"{report.runs} runs"
+    return (
+        f"Deleted {runs} (with {report.node_runs} step runs, {report.approvals} approvals and"
+        f" {report.callback_deliveries} callback deliveries)"
+    )
+
+
+class InstanceSection:
+    """The instance's settings (admins): run retention with "Prune now", the defaults, and facts."""
+
+    async def build(self) -> None:
+        self.current = await services().instance.get()
+        self.host = ui.element("div")
+        self.retention_card()
+        self.defaults_card()
+        self.about_card()
+
+    def retention_card(self) -> None:
+        retention = self.current.retention
+        with ui.column().classes("fy-card fy-settings__card").mark("retention"):
+            ui.label("Data retention").classes("fy-section-title")
+            ui.label(
+                "Finished runs older than this are deleted once a day, with their step runs, approvals and callback "
+                "deliveries. Leave a field empty to keep those runs forever. Queued, running and paused runs are "
+                "never deleted."
+            ).classes("fy-muted")
+            self.days: dict[str, ui.number] = {}
+            with ui.row().classes("w-full gap-3"):
+                for field, label, marker in RETENTION_FIELDS:
+                    days = getattr(retention, field)
+                    box = ui.number(f"{label}: keep (days)", value=days, placeholder="forever")
+                    self.days[field] = box.props("outlined dense stack-label").classes("w-52").mark(marker)
+            self.retention_error = error_label().mark("retention-error")
+            with ui.row().classes("items-center gap-3"):
+                ui.button("Save retention", on_click=self.save_retention).props("unelevated no-caps").mark(
+                    "save-retention"
+                )
+                ui.button("Prune now", icon="delete_sweep", on_click=self.ask_prune).props("outline no-caps").mark(
+                    "prune-now"
+                )
+                self.last_prune()
+
+    @ui.refreshable_method
+    def last_prune(self) -> None:
+        last = self.current.last_prune
+        if last is None:
+            ui.label("Not pruned yet.").classes("fy-muted").mark("last-prune")
+            return
+        with ui.row().classes("items-center gap-1 fy-muted").mark("last-prune"):
+            ui.label("Last pruned")
+            theme.time_label(last.at)
+            ui.label(f"· {last.runs} run{'' if last.runs == 1 else 's'} deleted")
+
+    def wanted_retention(self) -> Retention | None:
+        """The retention in the fields, or None after saying what is wrong with them (all of it at once)."""
+        problems = [_days_problem(label, self.days[field].value) for field, label, _ in RETENTION_FIELDS]
+        said = [p for p in problems if p]
+        if said:
+            show(self.retention_error, "; ".join(said))
+            return None
+        self.retention_error.set_visibility(False)
+        values = {field: self.days[field].value for field, _, _ in RETENTION_FIELDS}
+        return Retention(**{field: int(value) if value is not None else None for field, value in values.items()})
+
+    async def save_retention(self) -> None:
+        if not await access.may(Permission.MANAGE):
+            return
+        retention = self.wanted_retention()
+        if retention is not None:
+            await self.save(InstanceSettingsUpdate(retention=retention))
+
+    async def save(self, change: InstanceSettingsUpdate) -> None:
+        before = self.current
+        try:
+            self.current = await services().instance.update(change, by=access.principal())
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        said = describe_change(before, self.current)
+        if said == "nothing":
+            ui.notify("Nothing changed: those are the settings already")
+        else:
+            ui.notify(f"Saved: {said}", type="positive")
+
+    async def ask_prune(self) -> None:
+        retention = self.wanted_retention()
+        if retention is None:
+            return
+        if retention != self.current.retention:
+            show(self.retention_error, "Save the retention first: Prune now deletes by the saved one")
+            return
+        if not retention.active:
+            show(self.retention_error, "Nothing to prune: every status is kept forever. Set a number of days first")
+            return
+        rules = [
+            f"{label.lower()} older than {getattr(retention, field)} days"
+            for field, label, _ in RETENTION_FIELDS
+            if getattr(retention, field) is not None
+        ]
+        with self.host:
+            confirm(
+                "Prune old runs now?",
+                f"This deletes {', '.join(rules)}, with their step runs, approvals and callback deliveries. "
+                "It can't be undone.",
+                "Prune now",
+                self.prune,
+            )
+
+    async def prune(self) -> None:
+        if not await access.may(Permission.MANAGE):
+            return
+        try:
+            report = await services().instance.prune(by=access.principal())
+        except FlowyardError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        ui.notify(_deleted(report), type="positive")
+        self.current = await services().instance.get()
+        self.last_prune.refresh()
+
+    def defaults_card(self) -> None:
+        with ui.column().classes("fy-card fy-settings__card").mark("defaults"):
+            ui.label("Defaults for everyone").classes("fy-section-title")
+            ui.label(
+                "What applies where nobody chose: exact times on pages are shown in this time zone, and new "
+                "schedules start in it when the browser does not tell its own (and over the API when they name "
+                "none). The theme is what people see until they use the header's light/dark toggle."
+            ).classes("fy-muted")
+            with ui.row().classes("w-full gap-3"):
+                self.zone = ui.select(
+                    _zones(), label="Default time zone", value=self.current.default_time_zone, with_input=True
+                )
+                self.zone.props("outlined dense").classes("w-72").mark("default-time-zone")
+                self.theme = ui.select(THEMES, label="Default theme", value=self.current.default_theme.value)
+                self.theme.props("outlined dense").classes("w-56").mark("default-theme")
+            self.defaults_error = error_label().mark("defaults-error")
+            ui.button("Save defaults", on_click=self.save_defaults).props("unelevated no-caps").mark("save-defaults")
+
+    async def save_defaults(self) -> None:
+        if not await access.may(Permission.MANAGE):
+            return
+        try:
+            change = InstanceSettingsUpdate.model_validate(
+                {"default_time_zone": self.zone.value or "", "default_theme": self.theme.value or ""}
+            )
+        except ValidationError as exc:
+            show(self.defaults_error, _validation_message(exc))
+            return
+        self.defaults_error.set_visibility(False)
+        await self.save(change)
+
+    def about_card(self) -> None:
+        about = self.current.about
+        with ui.column().classes("fy-card fy-settings__card").mark("about"):
+            ui.label("About this instance").classes("fy-section-title")
+            with ui.element("div").classes("fy-facts").style("grid-template-columns: 140px minmax(0, 1fr)"):
+                for label, value, marker in (
+                    ("Version", f"Flowyard {about.version}", "about-version"),
+                    ("Database", {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(
+                        about.database_kind, about.database_kind
+                    ), "about-database"),
+                    ("Database URL", about.database_url, "about-database-url"),
+                    ("Data directory", about.data_dir, "about-data-dir"),
+                ):  # fmt: skip
+                    ui.label(label).classes("fy-facts__label")
+                    text = ui.label(value).mark(marker)
+                    if label in ("Database URL", "Data directory"):
+                        text.classes("font-mono fy-cell-text")

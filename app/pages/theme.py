@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
 from app import clock
+from app.models.instance import DEFAULT_TIME_ZONE
+from app.pages.context import services
 
 __all__ = [
     "ACCENT",
@@ -21,6 +24,7 @@ __all__ = [
     "STATUS_ICONS",
     "STATUS_LABELS",
     "css_variables",
+    "default_time_zone",
     "exact_time",
     "install",
     "relative_time",
@@ -119,9 +123,19 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     return f"{moment.astimezone(UTC):%d %b %Y}"
 
 
-def exact_time(moment: datetime) -> str:
-    """The moment to the second, in UTC (the server does not know the browser's time zone)."""
-    return f"{moment.astimezone(UTC):%d %b %Y, %H:%M:%S} UTC"
+def exact_time(moment: datetime, zone: str | None = None) -> str:
+    """The moment to the second, in `zone`; by default in the instance's default time zone (Settings → Instance),
+    since the server does not know the browser's."""
+    local = moment.astimezone(ZoneInfo(zone or default_time_zone()))
+    return f"{local:%d %b %Y, %H:%M:%S} {local.tzname()}"
+
+
+def default_time_zone() -> str:
+    """The instance's default time zone (UTC before the app has started, e.g. in unit tests)."""
+    try:
+        return services().instance.defaults.time_zone
+    except RuntimeError:
+        return DEFAULT_TIME_ZONE
 
 
 def time_label(moment: datetime, *, prefix: str = "") -> ui.label:

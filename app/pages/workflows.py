@@ -1,18 +1,21 @@
-"""The workflows page (`/workflows`): every workflow, searched and sorted, the actions on each, and the
-examples to start from. A workflow opens in the editor at `/workflows/{id}`.
+"""The workflows page (`/workflows`): every workflow, searched, filtered by tag and sorted, the actions on each,
+and the examples to start from. A workflow opens in the editor at `/workflows/{id}`.
+
+The tag filter lives in the URL (`/workflows?tag=sales`), so a filtered list can be bookmarked and linked to.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
 from nicegui import events, ui
 
 from app.engine.exceptions import Conflict, FlowyardError, InvalidInput, NotFound
 from app.models.base import Page
 from app.models.people import Permission
-from app.models.workflows import WorkflowSort, WorkflowSummary
+from app.models.workflows import MAX_TAGS, TAG_MAX, WorkflowSort, WorkflowSummary
 from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions as _actions
@@ -32,18 +35,20 @@ EXAMPLE_ICONS = ("alt_route", "mark_email_unread", "bolt", "hub", "auto_awesome"
 
 def register() -> None:
     @guard.page("/workflows", Permission.VIEW_WORKFLOWS)
-    async def workflows_page() -> None:
+    async def workflows_page(tag: str = "") -> None:
         with frame("Workflows"):
-            page = WorkflowsPage(await services().examples.list())
+            page = WorkflowsPage(await services().examples.list(), tag=tag.strip()[:TAG_MAX])
             await page.build()
 
 
 class WorkflowsPage:
     """The page's state (search, sort, page) and what it draws."""
 
-    def __init__(self, examples: list[ExampleWorkflow]) -> None:
+    def __init__(self, examples: list[ExampleWorkflow], *, tag: str = "") -> None:
         self.examples = examples
         self.search = ""
+        self.tag = tag
+        self.tags: list[str] = []  # every tag some workflow has: the filter's choices
         self.sort: WorkflowSort = "updated"
         self.descending: bool | None = None  # None: the sort's natural direction (see list_workflow_summaries)
         self.page = 0
@@ -71,9 +76,11 @@ class WorkflowsPage:
             search.props("outlined dense clearable debounce=250").classes("fy-search").mark("search")
             with search.add_slot("prepend"):
                 ui.icon("search", size="20px").classes("fy-muted")
+            self.tag_filter()
             ui.space()
             self.count = ui.label().classes("fy-muted text-sm")
         self.result = await self.fetch()
+        self.tag_filter.refresh()  # drawn empty above, before the tags in use were known
         self.listing()
         self.gallery()
         self.host = ui.element("div")  # dialogs live here, outside the list that refreshes under them
@@ -81,8 +88,14 @@ class WorkflowsPage:
     # --- the list ------------------------------------------------------------------------------------------
 
     async def fetch(self) -> Page[WorkflowSummary]:
+        self.tags = await services().workflows.tags()
         return await services().workflows.summaries(
-            page=self.page, size=PAGE_SIZE, search=self.search, sort=self.sort, descending=self.descending
+            page=self.page,
+            size=PAGE_SIZE,
+            search=self.search,
+            sort=self.sort,
+            descending=self.descending,
+            tag=self.tag or None,
         )
 
     async def reload(self) -> None:
@@ -96,21 +109,45 @@ class WorkflowsPage:
         if request == self._requests:
             self.result = result
             self.listing.refresh()
+            self.tag_filter.refresh()
+
+    @ui.refreshable_method
+    def tag_filter(self) -> None:
+        if not self.tags and not self.tag:
+            return
+        choices = {"": "Any tag", **{tag: tag for tag in self.tags}}
+        if self.tag and self.tag not in choices:
+            choices[self.tag] = self.tag
+        ui.select(choices, label="Tag", value=self.tag, on_change=lambda e: self.filter_tag(e.value or "")).props(
+            "outlined dense options-dense"
+        ).classes("w-44").mark("filter-tag")
+
+    async def filter_tag(self, tag: str) -> None:
+        if tag == self.tag:
+            return
+        self.tag, self.page = tag, 0
+        ui.navigate.history.replace("/workflows?tag=" + quote(tag) if tag else "/workflows")
+        await self.reload()
 
     @ui.refreshable_method
     def listing(self) -> None:
         result = self.result
-        self.toolbar.set_visibility(result.total > 0 or bool(self.search))
+        self.toolbar.set_visibility(result.total > 0 or bool(self.search or self.tag))
         self.count.set_text(_plural(result.total, "workflow"))
         with ui.column().classes("fy-list fy-card gap-0"):
-            if result.total == 0 and not self.search:
+            if result.total == 0 and not (self.search or self.tag):
                 self.empty_state()
                 return
             self.head()
             if not result.items:
                 with ui.column().classes("fy-empty"):
-                    ui.label(f"No workflows match “{self.search}”").classes("fy-empty__title")
-                    ui.label("Try another word, or clear the search to see them all.").classes("fy-empty__text")
+                    matching = " and ".join(
+                        part
+                        for part in (f"“{self.search}”" if self.search else "", f"tag {self.tag}" if self.tag else "")
+                        if part
+                    )
+                    ui.label(f"No workflows match {matching}").classes("fy-empty__title")
+                    ui.label("Try another word or tag, or clear them to see every workflow.").classes("fy-empty__text")
             for summary in result.items:
                 self.row(summary)
             if result.pages > 1:
@@ -153,6 +190,10 @@ class WorkflowsPage:
                         ui.label(summary.description).classes("fy-workflow__description")
                     else:
                         ui.label("No description").classes("fy-workflow__description fy-workflow__description--none")
+                    if summary.tags:
+                        with ui.row().classes("fy-tags gap-1").mark("workflow-tags"):
+                            for tag in summary.tags:
+                                ui.label(tag).classes("fy-tag")
                 ui.label(_plural(summary.steps, "step")).classes("fy-cell-text fy-col-steps")
                 with ui.element("div").classes("fy-col-run"):
                     if summary.last_run_status and summary.last_run_at:
@@ -166,7 +207,7 @@ class WorkflowsPage:
                 with ui.button(icon="more_vert", color=None).props("flat round dense").mark("workflow-actions"):
                     with ui.menu().props("anchor='bottom right' self='top right'"):
                         if self.may_edit:
-                            ui.menu_item("Rename", lambda: self.open_rename(summary)).mark("rename")
+                            ui.menu_item("Rename and tag", lambda: self.open_rename(summary)).mark("rename")
                             ui.menu_item("Clone", lambda: self.clone(summary)).mark("clone")
                         ui.menu_item("Export JSON", lambda: self.export(summary)).mark("export")
                         if self.may_edit:
@@ -244,6 +285,7 @@ class WorkflowsPage:
         with self.host, _dialog("New workflow") as dialog:
             name = _name_input("")
             description = _description_input("")
+            tags = _tags_input([self.tag] if self.tag else [], self.tags)
             error = _error_label()
 
             async def create() -> None:
@@ -253,7 +295,10 @@ class WorkflowsPage:
                     return
                 try:
                     workflow = await services().workflows.create(
-                        name=name.value.strip(), description=description.value.strip(), by=access.principal()
+                        name=name.value.strip(),
+                        description=description.value.strip(),
+                        tags=list(tags.value or []),
+                        by=access.principal(),
                     )
                 except FlowyardError as exc:
                     _show(error, _reason(exc))
@@ -267,9 +312,10 @@ class WorkflowsPage:
     def open_rename(self, summary: WorkflowSummary) -> None:
         if not access.allowed(Permission.EDIT):
             return
-        with self.host, _dialog("Rename workflow") as dialog:
+        with self.host, _dialog("Rename and tag workflow") as dialog:
             name = _name_input(summary.name)
             description = _description_input(summary.description)
+            tags = _tags_input(summary.tags, self.tags)
             error = _error_label()
 
             async def save() -> None:
@@ -282,12 +328,13 @@ class WorkflowsPage:
                         summary.id,
                         name=name.value.strip(),
                         description=description.value.strip(),
+                        tags=list(tags.value or []),
                         by=access.principal(),
                     )
                 except FlowyardError as exc:
                     _show(error, _reason(exc))
                     return
-                ui.notify("Renamed", type="positive")
+                ui.notify("Saved", type="positive")
                 await self.reload()
                 dialog.close()
 
@@ -415,6 +462,15 @@ def _name_input(value: str) -> ui.input:
         ui.input("Name", value=value, validation=rules).props("outlined autofocus hide-bottom-space").classes("w-full")
     )
     return field.without_auto_validation().mark("name")
+
+
+def _tags_input(value: list[str], known: list[str]) -> ui.input_chips:
+    """Tags as chips: type one and press Enter; the hint names some already in use."""
+    field = ui.input_chips("Tags (optional)", value=value, new_value_mode="add-unique")
+    hint = "Type a tag and press Enter" + (f" — in use: {', '.join(known[:6])}" if known else "")
+    field.props(f"outlined max-values={MAX_TAGS}")
+    field.props["hint"] = hint
+    return field.classes("w-full").mark("tags")
 
 
 def _description_input(value: str) -> ui.textarea:

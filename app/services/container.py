@@ -18,6 +18,7 @@ from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.instance import InstanceService
 from app.services.logins import LoginService
 from app.services.people import UserService
 from app.services.runs import RunService
@@ -52,3 +53,5 @@ class Services(Protocol):
     audit: AuditService
     approvers: ApproverRules
     callback_secrets: CallbackSecrets
+    instance: InstanceService
+    """The instance's settings (retention, defaults) and facts."""

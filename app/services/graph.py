@@ -22,7 +22,8 @@ from app.engine.store import AgentRecord
 __all__ = ["SPEC_FIELDS", "definition_to_graph", "graph_to_definition", "palette_entries", "problems_by_node"]
 
 SPEC_FIELDS = ("agent_id", "name", "action", "config", "input_mapping", "step_order", "needs_approval", "retries",
-               "retry_backoff_seconds", "timeout_seconds", "approval_deadline_seconds", "on_deadline")  # fmt: skip
+               "retry_backoff_seconds", "timeout_seconds", "approval_deadline_seconds", "on_deadline",
+               "disabled")  # fmt: skip
 SAVED_AGENTS = "Saved agents"
 
 
@@ -50,6 +51,7 @@ def node_data(node: NodeSpec, agent: AgentRecord | None) -> dict[str, Any]:
         "problems": [],
         "needsApproval": node.needs_approval or bool(kind and kind.pauses),
         "retries": node.retries,
+        "disabled": node.disabled,
         "spec": spec,
     }
 

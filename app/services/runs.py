@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,9 +22,10 @@ from app.engine.executor import Executor
 from app.engine.inputs import input_problems, workflow_input_schemas
 from app.engine.kinds import Kinds
 from app.engine.model import Approval, CallbackDelivery, RunRecord, RunStatus, Trigger, WorkflowDefinition
-from app.engine.plan import agents_fingerprint, validate
+from app.engine.plan import Plan, agents_fingerprint, validate
 from app.engine.store import AgentRecord, RunStore
 from app.models.base import Page
+from app.models.people import Principal
 from app.models.runs import (
     ActiveCounts,
     Activity,
@@ -38,6 +39,7 @@ from app.models.runs import (
     TokenUsage,
     duration_ms,
 )
+from app.services.audit import AuditService
 from app.services.references import reference_problems
 from app.services.workflows import find_workflow
 from storage import history
@@ -54,9 +56,17 @@ class RunService:
     """Runs on the database, driven by the executor."""
 
     def __init__(
-        self, db: Database, store: RunStore, executor: Executor, *, kinds: Kinds, now: Callable[[], datetime]
+        self,
+        db: Database,
+        store: RunStore,
+        executor: Executor,
+        audit: AuditService,
+        *,
+        kinds: Kinds,
+        now: Callable[[], datetime],
     ) -> None:
         self._db = db
+        self._audit = audit
         self._store = store
         self._executor = executor
         self._kinds = kinds
@@ -79,6 +89,7 @@ class RunService:
         parent_node_key: str | None = None,
         chain: tuple[str, ...] = (),
         started_by: str | None = None,
+        until: str | None = None,
     ) -> RunRecord:
         """Validate the workflow and the input, freeze the version, store a QUEUED run and start executing it.
 
@@ -87,12 +98,13 @@ class RunService:
         The input must fit the workflow's input schema (its entry steps'); `input_field` is where the caller
         sent it, to name bad fields the caller's way ("" when the input's fields are the body's own).
         When the run ends, its result is POSTed to `callback_url`. A sub-workflow's run names the run and
-        step that start it and the workflows it is nested in (`app.services.subworkflows`).
+        step that start it and the workflows it is nested in (`app.services.subworkflows`). With `until` (a
+        step's key) only that step and the steps it depends on run, and the input needs only what they need.
         """
         if callback_url is not None and (problem := callback_url_problem(callback_url)):
             raise InvalidInput("callbackUrl", problem)
         now = self._now()
-        version = await self._db.tx(lambda s: self._prepare(s, workflow_id, input, input_field, now))
+        version = await self._db.tx(lambda s: self._prepare(s, workflow_id, input, input_field, now, until))
         run = RunRecord(
             id=ids.new_run_id(),
             workflow_id=workflow_id,
@@ -108,13 +120,17 @@ class RunService:
             parent_run_id=parent_run_id,
             parent_node_key=parent_node_key,
             chain=chain,
+            until=until,
         )
         await self._store.create_run(run)
         self._executor.submit(run.id)
         return run
 
-    def _prepare(self, session: Session, workflow_id: str, input: Any, input_field: str, now: datetime) -> int:
-        """Check that the workflow can run with `input` and freeze its current version; return the version."""
+    def _prepare(
+        self, session: Session, workflow_id: str, input: Any, input_field: str, now: datetime, until: str | None = None
+    ) -> int:
+        """Check that the workflow can run with `input` (up to `until`) and freeze its current version; return
+        the version."""
         workflow = find_workflow(session, workflow_id)
         version = (workflow_id, workflow.version)
         definition = self._definitions.get(version)
@@ -132,7 +148,12 @@ class RunService:
         # Not cached: the workflows this one runs may have changed since.
         if problems := reference_problems(session, workflow_id, definition, agents):
             raise WorkflowInvalid(problems, workflow_id=workflow_id)
-        schemas = workflow_input_schemas(definition, agents, self._kinds)
+        needed = definition
+        if until is not None:
+            if until not in {n.key for n in definition.nodes}:
+                raise InvalidInput("until", f"the workflow has no step '{until}'")
+            needed = _up_to(definition, until)
+        schemas = workflow_input_schemas(needed, agents, self._kinds)
         bad_input = input_problems(schemas, input, path=input_field)
         if bad_input:
             raise InputInvalid(bad_input)
@@ -202,6 +223,7 @@ class RunService:
             output=run.output,
             error=run.error,
             parent_run_id=run.parent_run_id,
+            until=run.until_node,
             callback_url=run.callback_url,
             started_at=run.started_at,
             finished_at=run.finished_at,
@@ -218,6 +240,19 @@ class RunService:
 
     async def rerun_failed(self, run_id: str) -> RunRecord:
         return await self._executor.rerun_failed(run_id)
+
+    async def delete(self, run_ids: Sequence[str], *, by: Principal) -> PruneResult:
+        """Delete the runs of `run_ids` that have ended, with their steps, approvals and callback deliveries.
+
+        Queued, running and paused runs are kept (cancel them first); `PruneResult.runs` says how many went.
+        """
+        if len(run_ids) > history.MAX_PAGE_SIZE:
+            raise InvalidInput("runs", f"delete at most {history.MAX_PAGE_SIZE} runs at once")
+        gone = await asyncio.to_thread(history.delete_finished, self._db.engine, run_ids)
+        if gone.runs:
+            shown = ", ".join(list(run_ids)[:20]) + (" …" if len(run_ids) > 20 else "")
+            await self._audit.record(by, "runs.delete", detail=f"{gone.runs} of {len(run_ids)}: {shown}")
+        return gone
 
     async def callback_deliveries(self, run_id: str) -> builtins.list[CallbackDelivery]:
         """Every attempt at the run's callback, oldest first."""
@@ -280,12 +315,14 @@ class RunService:
         older_than: timedelta | None = None,
         keep_per_workflow: int | None = None,
         workflow_id: str | None = None,
+        statuses: Sequence[RunStatus] | None = None,
     ) -> PruneResult:
         """Delete finished runs with their node runs, approvals and callback deliveries, in short batches.
 
-        A run goes when it has ended, was created more than `older_than` ago (when given) and is not among
-        the `keep_per_workflow` newest runs of its workflow (when given); give at least one. Queued, running
-        and paused runs are never deleted. Runs in a worker thread so the event loop stays free.
+        A run goes when it has ended (with one of `statuses`, when given), was created more than `older_than`
+        ago (when given) and is not among the `keep_per_workflow` newest runs of its workflow (when given);
+        give at least one of those two. Queued, running and paused runs are never deleted. Runs in a worker
+        thread so the event loop stays free.
         """
         if workflow_id is not None:
             await self._db.tx(lambda s: find_workflow(s, workflow_id))
@@ -299,11 +336,21 @@ class RunService:
                 older_than=older_than,
                 keep_per_workflow=keep_per_workflow,
                 workflow_id=workflow_id,
+                statuses=statuses or history.FINISHED_STATUSES,
             ):
                 total += batch
             return total
 
         return await asyncio.to_thread(prune)
+
+
+def _up_to(definition: WorkflowDefinition, key: str) -> WorkflowDefinition:
+    """The part of `definition` that “run up to `key`” runs: the step and the steps it depends on."""
+    wanted = Plan.of(definition).upstream(key)
+    return WorkflowDefinition(
+        nodes=[n for n in definition.nodes if n.key in wanted],
+        edges=[e for e in definition.edges if e.source in wanted and e.target in wanted],
+    )
 
 
 def _node_public(row: NodeRunRow, agent_id: str | None) -> NodeRunPublic:

@@ -81,6 +81,7 @@ def add_step(definition: WorkflowDefinition, step: StepCreate) -> str:
             retries=step.retries,
             retry_backoff_seconds=step.retry_backoff_seconds,
             timeout_seconds=step.timeout_seconds,
+            disabled=step.disabled,
         )
     except ValidationError as exc:
         err = exc.errors()[0]

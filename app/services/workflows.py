@@ -31,10 +31,12 @@ from app.models.workflows import (
     WorkflowPublic,
     WorkflowSort,
     WorkflowSummary,
+    check_tags,
 )
 from app.services import documents, steps
 from app.services.audit import AuditService
 from app.services.references import reference_problems
+from app.services.version_diff import VersionDiff, compare_definitions
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AgentRow, NodeRow, WorkflowRow
@@ -86,8 +88,12 @@ class WorkflowService:
 
     # --- workflows ------------------------------------------------------------------------------------
 
-    async def list(self, *, page: int, size: int, search: str | None = None) -> Page[WorkflowPublic]:
-        rows, total = await self._db.tx(lambda s: repo.list_workflows(s, offset=page * size, limit=size, search=search))
+    async def list(
+        self, *, page: int, size: int, search: str | None = None, tag: str | None = None
+    ) -> Page[WorkflowPublic]:
+        rows, total = await self._db.tx(
+            lambda s: repo.list_workflows(s, offset=page * size, limit=size, search=search, tag=tag)
+        )
         return Page([_public(r) for r in rows], total, page, size)
 
     async def summaries(
@@ -98,8 +104,9 @@ class WorkflowService:
         search: str | None = None,
         sort: WorkflowSort = "updated",
         descending: bool | None = None,
+        tag: str | None = None,
     ) -> Page[WorkflowSummary]:
-        """Workflows with their step count and last run, searched by name or description.
+        """Workflows with their step count and last run, searched by name or description, filed under `tag`.
 
         `descending` defaults to what each sort is for: latest edits first, names A to Z, and runs
         that need attention (failed, waiting) first.
@@ -108,7 +115,13 @@ class WorkflowService:
 
         def read(session: Session) -> tuple[builtins.list[repo.WorkflowSummaryRow], int]:
             return repo.list_workflow_summaries(
-                session, offset=page * size, limit=size, search=search or None, sort=sort, descending=reverse
+                session,
+                offset=page * size,
+                limit=size,
+                search=search or None,
+                sort=sort,
+                descending=reverse,
+                tag=tag or None,
             )
 
         rows, total = await self._db.tx(read)
@@ -139,21 +152,37 @@ class WorkflowService:
 
         return await self._db.tx(read)
 
+    async def tags(self) -> builtins.list[str]:
+        """Every tag some workflow has, A to Z (in any case), each once."""
+        found: dict[str, str] = {}
+        for tags in await self._db.tx(repo.workflow_tags):
+            for tag in tags:
+                found.setdefault(tag.casefold(), tag)
+        return sorted(found.values(), key=str.casefold)
+
     async def create(
         self,
         *,
         name: str,
         description: str = "",
         definition: WorkflowDefinition | None = None,
+        tags: builtins.list[str] | None = None,
         by: Principal = SYSTEM,
     ) -> WorkflowPublic:
         check_name("name", name)
         _check_step_names(definition)
+        filed = check_tags("tags", tags or [])
 
         def create(session: Session) -> WorkflowRow:
             now = self._now()
             workflow = WorkflowRow(
-                id=ids.new_workflow_id(), name=name, description=description, version=0, created_at=now, updated_at=now
+                id=ids.new_workflow_id(),
+                name=name,
+                description=description,
+                tags=filed or None,
+                version=0,
+                created_at=now,
+                updated_at=now,
             )
             session.add(workflow)
             session.flush()
@@ -170,10 +199,18 @@ class WorkflowService:
         return _public(await self._db.tx(create))
 
     async def update(
-        self, workflow_id: str, *, name: str | None = None, description: str | None = None, by: Principal = SYSTEM
+        self,
+        workflow_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: builtins.list[str] | None = None,
+        by: Principal = SYSTEM,
     ) -> WorkflowPublic:
+        """Change what is given (None keeps it): its name, description, tags (the list replaces the old one)."""
         if name is not None:
             check_name("name", name)
+        filed = check_tags("tags", tags) if tags is not None else None
 
         def update(session: Session) -> WorkflowRow:
             workflow = find_workflow(session, workflow_id)
@@ -181,6 +218,8 @@ class WorkflowService:
                 workflow.name = name
             if description is not None:
                 workflow.description = description
+            if filed is not None:
+                workflow.tags = filed or None
             workflow.updated_at = self._now()
             session.add(workflow)
             self._audit.add(session, by, "workflow.update", target=workflow_id, detail=workflow.name)
@@ -206,7 +245,11 @@ class WorkflowService:
 
         original, definition = await self._db.tx(read)
         return await self.create(
-            name=f"{original.name} (Copy)", description=original.description, definition=definition, by=by
+            name=f"{original.name} (Copy)",
+            description=original.description,
+            definition=definition,
+            tags=original.tags,
+            by=by,
         )
 
     # --- the graph and its versions ----------------------------------------------------------------------
@@ -267,6 +310,12 @@ class WorkflowService:
         if definition is None:
             raise NotFound("version", f"{workflow_id} v{version}")
         return definition
+
+    async def compare_versions(self, workflow_id: str, before: int, after: int) -> VersionDiff:
+        """What changed from version `before` to version `after` (NotFound naming a version that isn't kept)."""
+        old = await self.version_definition(workflow_id, before)
+        new = await self.version_definition(workflow_id, after)
+        return compare_definitions(old, new, versions=(before, after))
 
     async def restore_version(self, workflow_id: str, version: int, *, by: Principal = SYSTEM) -> WorkflowPublic:
         """Make an older version current again, as a new version (history is never rewritten)."""
@@ -345,6 +394,7 @@ class WorkflowService:
             return WorkflowDocument(
                 name=workflow.name,
                 description=workflow.description,
+                tags=workflow.tags or [],
                 definition=definition,
                 agents=[
                     AgentDocument(id=a.id, name=a.name, kind=a.kind, description=a.description, config=a.config)
@@ -373,6 +423,7 @@ class WorkflowService:
                 id=ids.new_workflow_id(),
                 name=doc.name,
                 description=doc.description,
+                tags=check_tags("tags", doc.tags) or None,
                 version=0,
                 created_at=now,
                 updated_at=now,

@@ -108,6 +108,33 @@ async def test_run_step_reads_an_earlier_step_by_key(api: httpx.AsyncClient, flo
     assert run["output"] == "summary of ai news"
 
 
+async def test_run_up_to_a_step_runs_it_and_what_it_depends_on(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow_id = await workflow_with_steps(api, "{{ input }} news", "{{ input | upper }}", "Draft: {{ input }}")
+
+    accepted = await start_run(api, workflow_id, "ai", until="step_2")
+    run = await finished_run(api, flowyard_of, accepted["runId"])
+
+    assert (run["status"], run["output"], run["until"]) == ("COMPLETED", "AI NEWS", "step_2")
+    assert [(n["key"], n["status"]) for n in run["nodes"]] == [
+        ("step_1", "COMPLETED"),
+        ("step_2", "COMPLETED"),
+        ("step_3", "SKIPPED"),
+    ]
+    assert_refused(await api.post(f"{V1}/workflows/{workflow_id}/run", json={"input": "x", "until": "nope"}), "until")
+
+
+async def test_a_turned_off_step_passes_its_input_on(api: httpx.AsyncClient, flowyard_of: Flowyard) -> None:
+    workflow = await create_workflow(api)
+    await add_step(api, workflow["id"], "transform", "{{ input }} news")
+    off = await add_step(api, workflow["id"], "transform", "{{ input.nope.deeper }}", disabled=True)
+    await add_step(api, workflow["id"], "transform", "{{ input | upper }}")
+
+    run = await run_to_end(api, flowyard_of, workflow["id"], "ai")
+
+    assert off["disabled"] is True
+    assert (run["status"], run["output"]) == ("COMPLETED", "AI NEWS")
+
+
 async def test_run_without_input_is_refused(api: httpx.AsyncClient) -> None:
     workflow_id = await workflow_with_steps(api, "{{ input }}")
 

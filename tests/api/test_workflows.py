@@ -21,6 +21,28 @@ from tests.api.helpers import (
 # --- create ---------------------------------------------------------------------------------------------------------
 
 
+async def test_tags_file_a_workflow_and_filter_the_list(api: httpx.AsyncClient) -> None:
+    created = await api.post(f"{V1}/workflows", json={"name": "Leads", "tags": [" sales ", "Nightly", "SALES"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["tags"] == ["sales", "Nightly"]  # trimmed, each once in any case
+    other = (await api.post(f"{V1}/workflows", json={"name": "Digest"})).json()
+
+    listed = (await api.get(f"{V1}/workflows", params={"tag": "Sales"})).json()
+    assert [w["name"] for w in listed["content"]] == ["Leads"]
+
+    changed = await api.patch(f"{V1}/workflows/{other['id']}", json={"tags": ["sales"]})
+    assert changed.json()["tags"] == ["sales"]
+    listed = (await api.get(f"{V1}/workflows", params={"tag": "sales"})).json()
+    assert sorted(w["name"] for w in listed["content"]) == ["Digest", "Leads"]
+    kept = await api.patch(f"{V1}/workflows/{other['id']}", json={"name": "Daily digest"})
+    assert kept.json()["tags"] == ["sales"]  # tags omitted: kept
+
+    for bad in (["   "], ["x" * 41], ["a\u202eb"], [f"t{n}" for n in range(21)]):
+        refused = await api.patch(f"{V1}/workflows/{other['id']}", json={"tags": bad})
+        assert refused.status_code == 422, bad
+    assert (await api.get(f"{V1}/workflows/{other['id']}")).json()["tags"] == ["sales"]
+
+
 async def test_create_workflow_answers_201_with_the_new_workflow(api: httpx.AsyncClient) -> None:
     response = await api.post(
         f"{V1}/workflows", json={"name": "Tech News Briefing", "description": "Searches, summarizes, drafts."}
@@ -28,7 +50,8 @@ async def test_create_workflow_answers_201_with_the_new_workflow(api: httpx.Asyn
 
     assert response.status_code == 201
     workflow = response.json()
-    assert set(workflow) == {"id", "name", "description", "version", "createdAt", "updatedAt"}
+    assert set(workflow) == {"id", "name", "description", "version", "createdAt", "updatedAt", "tags"}
+    assert workflow["tags"] == []
     assert workflow["id"].startswith("wf-")
     assert workflow["name"] == "Tech News Briefing"
     assert workflow["description"] == "Searches, summarizes, drafts."

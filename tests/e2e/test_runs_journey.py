@@ -191,3 +191,29 @@ def test_a_page_that_lost_its_connection_catches_up(server: str, page: Page) -> 
 
     expect(three).to_have_class(re.compile(r"\bfy-status--completed\b"), timeout=10_000)
     expect(page.locator(".fy-page-header .fy-status--completed")).to_be_visible(timeout=10_000)
+
+
+def test_find_runs_by_what_they_were_given_and_delete_them_together(
+    server: str,
+    page: Page,  # noqa: F811
+) -> None:
+    workflow_id = _workflow(server, "Greeter", [{"agentId": "transform", "action": "Hello {{ input.name }}"}])
+    for name in ("Ada", "Grace", "Ada Lovelace"):
+        api_post(server, f"/workflows/{workflow_id}/run", {"input": {"name": name}})
+    page.goto(f"{server}/runs")
+    expect(page.locator(".fy-list__row")).to_have_count(3)
+
+    page.get_by_label("Search runs").press_sequentially("ada", delay=40)
+
+    expect(page).to_have_url(re.compile(r"/runs\?q=ada$"))
+    expect(page.locator(".fy-list__row")).to_have_count(2)
+    page.get_by_label("Select every run on this page").click()
+    expect(page.get_by_text("2 runs selected")).to_be_visible()
+    page.get_by_role("button", name="Delete (2)").click()
+    page.locator(".fy-dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Deleted 2 runs")).to_be_visible()
+    expect(page.get_by_text("No runs match these filters")).to_be_visible()
+    page.get_by_label("Search runs").press("Control+a")
+    page.get_by_label("Search runs").press("Backspace")
+    expect(page.locator(".fy-list__row")).to_have_count(1)
+    Shots(page, "runs-search")("one-left")

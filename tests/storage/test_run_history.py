@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.engine.exceptions import InvalidInput
 from app.engine.model import RunStatus, Trigger
+from app.models.people import SYSTEM
 from app.models.runs import RunQuery, RunSummary
 from app.root import Flowyard
 from app.settings import Settings
@@ -295,3 +296,47 @@ def test_cursors_are_opaque_and_url_safe() -> None:
 
     assert all(c.isascii() and "/" not in c and "+" not in c and "=" not in c for c in cursors)
     assert len(set(cursors)) == len(cursors)
+
+
+# --- search and delete --------------------------------------------------------------------------------------
+
+
+async def test_search_finds_a_run_by_id_session_or_text_in_its_input_or_output(flowyard: Flowyard) -> None:
+    add_workflow(flowyard, "wf-a", "Alpha")
+    base = run_row(1, workflow_id="wf-a", status=RunStatus.COMPLETED, trigger=Trigger.API, created_at=T0)
+    base["output"] = None  # every row names the same columns (one INSERT for all)
+    insert_runs(
+        flowyard,
+        [
+            {**base, "id": "wr-email", "input": {"email": "Ada@Example.com"}, "session_id": "s-1"},
+            {**base, "id": "wr-output", "input": {}, "output": {"reply": "Dear Zoë, 100% yes"}, "session_id": "s-2"},
+            {**base, "id": "wr-other", "input": {"email": "bob@example.com"}, "session_id": "s-ada"},
+        ],
+    )
+
+    async def found(text: str) -> list[str]:
+        return sorted(r.id for r in (await flowyard.runs.list_all(RunQuery(text=text))).items)
+
+    assert await found("ada@example") == ["wr-email"]  # any case
+    assert await found("wr-output") == ["wr-output"]  # a run id
+    assert await found("s-ada") == ["wr-other"]  # a session id, exactly
+    assert await found("Zoë") == ["wr-output"]  # non-ASCII, stored escaped
+    assert await found("100%") == ["wr-output"]  # LIKE's wildcards are only text
+    assert await found("_") == []
+    assert await found("example.com") == ["wr-email", "wr-other"]
+    assert await found("nobody") == []
+
+
+async def test_delete_takes_only_runs_that_have_ended(flowyard: Flowyard, history: list[dict[str, Any]]) -> None:
+    ended = [r["id"] for r in history[:10] if r["status"] in ("COMPLETED", "FAILED", "CANCELLED")]
+    active = [r["id"] for r in history[:10] if r["status"] in ("RUNNING", "PAUSED")]
+    gone = await flowyard.runs.delete([*ended, *active, "wr-unknown"], by=SYSTEM)
+
+    assert gone.runs == len(ended)
+    left = {r.id for r in (await flowyard.runs.list_all(size=500)).items}
+    assert not left & set(ended)
+    assert set(active) <= left
+    entries = await flowyard.audit.list()
+    assert [e.action for e in entries] == ["runs.delete"]
+    with pytest.raises(InvalidInput, match="at most 500"):
+        await flowyard.runs.delete([f"wr-{n}" for n in range(501)], by=SYSTEM)

@@ -12,9 +12,11 @@ from nicegui.testing import User
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind, AgentResult
 from app.engine.model import RunStatus, Trigger
+from app.models.people import Role
 from app.root import Flowyard
 from components.graph_editor import GraphEditor
 from tests.people import person
+from tests.ui.conftest import log_in_as
 from tests.ui.helpers import marked_rows, paused_run, run_to_end, steps
 
 # --- the runs page ------------------------------------------------------------------------------------------------
@@ -93,6 +95,79 @@ async def test_older_and_newer_pages(user: User, flowyard: Flowyard) -> None:
     user.find(marker="newer").click()
     await user.should_see("Page 1")
     assert marked_rows(user, "run-row") == first_page
+
+
+async def test_search_by_text_in_the_input_is_kept_in_the_url(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    ada = await run_to_end(flowyard, workflow.id, {"email": "ada@example.com"})
+    await run_to_end(flowyard, workflow.id, {"email": "bob@example.com"})
+    await user.open("/runs")
+    await user.should_see("Digest")
+
+    user.find(marker="search-runs").type("ADA@")
+
+    for _ in range(40):
+        if marked_rows(user, "run-row") == [ada.id]:
+            break
+        await asyncio.sleep(0.05)
+    assert marked_rows(user, "run-row") == [ada.id]
+    await user.open("/runs?q=" + ada.id)  # a run id, from the address
+    assert marked_rows(user, "run-row") == [ada.id]
+    await user.open("/runs?q=carol")
+    await user.should_see("No runs match these filters")
+
+
+async def test_selected_runs_are_deleted_after_asking_and_active_ones_kept(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    done = [await run_to_end(flowyard, workflow.id, i) for i in range(2)]
+    waiting = await paused_run(flowyard)
+    await user.open("/runs")
+    await user.should_see("Digest")
+
+    user.find(marker="select-page").elements.pop().set_value(True)
+    await user.should_see("3 runs selected")
+    await user.should_see("Delete (2)")
+    user.find(marker="bulk-delete").click()
+    await user.should_see("Delete 2 runs?")
+    user.find(marker="confirm").click()
+
+    await user.should_see("Deleted 2 runs")
+    left = await flowyard.runs.list_all()
+    assert [r.workflow_id for r in left.items] == [waiting]
+    assert not {r.id for r in done} & {r.id for r in left.items}
+    assert "runs.delete" in [e.action for e in await flowyard.audit.list()]
+
+
+async def test_selected_failed_runs_rerun_and_active_ones_cancel(user: User, flowyard: Flowyard) -> None:
+    bad = await flowyard.workflows.create(name="Bad", definition=steps("{{ input.nope.deeper }}"))
+    failed = await run_to_end(flowyard, bad.id)
+    slow = await flowyard.workflows.create(name="Slow", definition=steps("", agent_id="delay", config={"seconds": 30}))
+    running = await flowyard.runs.start(slow.id, input="x")
+    await user.open("/runs")
+    await user.should_see("Slow")
+
+    for box in user.find(marker="select-run").elements:
+        box.set_value(True)
+    await user.should_see("Re-run failed (1)")
+    user.find(marker="bulk-cancel").click()
+    await user.should_see("Cancelling 1 run")
+    assert (await flowyard.executor.wait(running.id, timeout=10)).status == RunStatus.CANCELLED  # type: ignore[union-attr]
+
+    user.find(marker="bulk-rerun").click()
+    await user.should_see("Re-running 1 run from the failed step")
+    again = await flowyard.executor.wait(failed.id, timeout=10)
+    assert again is not None and again.status == RunStatus.FAILED
+    nodes = await flowyard.store.get_node_runs(failed.id)
+    assert nodes[0].attempt >= 1 and nodes[0].status == "FAILED"
+
+
+async def test_a_viewer_selects_nothing(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    await run_to_end(flowyard, workflow.id)
+    await log_in_as(user, flowyard, "vic@example.com", Role.VIEWER)
+    await user.open("/runs")
+    await user.should_see("Digest")
+    await user.should_not_see(marker="select-run")
 
 
 # --- one run ------------------------------------------------------------------------------------------------------

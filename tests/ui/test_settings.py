@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
+from app import __version__, clock
+from app.models.instance import InstanceSettingsUpdate, Retention, Theme
 from app.models.people import SYSTEM, Role, Scope, TokenCreate
+from app.pages import theme
 from app.root import Flowyard
-from tests.ui.conftest import add_person
-from tests.ui.helpers import steps
+from storage.models import RunRow
+from tests.ui.conftest import add_person, log_in_as
+from tests.ui.helpers import run_to_end, steps
 
 
 async def test_an_admin_adds_a_person_with_a_role(user: User, flowyard: Flowyard) -> None:
@@ -115,3 +125,123 @@ async def test_the_audit_log_names_actions_in_words_and_keeps_its_filters_in_the
     await user.should_not_see("Created a workflow")  # only what the address asked for
     user.find(marker="audit-action").elements.pop().set_value("")
     await user.should_see("Created a workflow")
+
+
+# --- the instance: retention, defaults, facts ------------------------------------------------------------------
+
+
+async def _old_runs(flowyard: Flowyard, count: int, *, days_old: int) -> list[str]:
+    """`count` completed runs of a new workflow, made `days_old` days old."""
+    workflow = await flowyard.workflows.create(name=f"Old {days_old}", definition=steps("{{ input }}"))
+    made = [(await run_to_end(flowyard, workflow.id)).id for _ in range(count)]
+    runs = RunRow.__table__  # type: ignore[attr-defined]
+    with flowyard.db.engine.begin() as conn:
+        conn.execute(
+            sa.update(runs).where(runs.c.id.in_(made)).values(created_at=clock.now() - timedelta(days=days_old))
+        )
+    return made
+
+
+async def test_an_admin_keeps_runs_for_a_number_of_days_per_status(user: User, flowyard: Flowyard) -> None:
+    await user.open("/settings/instance")
+    await user.should_see("Not pruned yet.")
+
+    user.find(marker="retention-completed").type("30")
+    user.find(marker="retention-failed").type("90")
+    user.find(marker="save-retention").click()
+
+    await user.should_see("Saved: keep completed runs 30 days (was forever); keep failed runs 90 days (was forever)")
+    retention = (await flowyard.instance.get()).retention
+    assert (retention.completed_days, retention.failed_days, retention.cancelled_days) == (30, 90, None)
+    [entry, *_] = await flowyard.audit.list()
+    assert (entry.action, entry.actor) == ("settings.update", "ada@example.com")
+
+
+async def test_bad_retention_names_each_field_and_saves_nothing(user: User, flowyard: Flowyard) -> None:
+    await flowyard.instance.update(InstanceSettingsUpdate(retention=Retention(completed_days=30)), by=SYSTEM)
+    await user.open("/settings/instance")
+
+    user.find(marker="retention-completed").clear().type("0")
+    user.find(marker="retention-failed").type("2.5")
+    user.find(marker="save-retention").click()
+
+    await user.should_see(
+        "Completed runs: at least 1 day (leave it empty to keep them forever); Failed runs: a whole number of days"
+    )
+    retention = (await flowyard.instance.get()).retention
+    assert (retention.completed_days, retention.failed_days) == (30, None)
+
+
+async def test_prune_now_says_how_many_runs_it_deleted(user: User, flowyard: Flowyard) -> None:
+    old = await _old_runs(flowyard, 2, days_old=40)
+    recent = await _old_runs(flowyard, 1, days_old=3)
+    await flowyard.instance.update(InstanceSettingsUpdate(retention=Retention(completed_days=30)), by=SYSTEM)
+    await user.open("/settings/instance")
+
+    user.find(marker="prune-now").click()
+    await user.should_see("This deletes completed runs older than 30 days")
+    user.find(marker="confirm").click()
+
+    await user.should_see("Deleted 2 runs (with 2 step runs, 0 approvals and 0 callback deliveries)")
+    await user.should_see("2 runs deleted")
+    left = {run.id for run in (await flowyard.runs.list_all()).items}
+    assert recent[0] in left
+    assert not left & set(old)
+
+
+async def test_prune_now_asks_to_save_changed_fields_first(user: User, flowyard: Flowyard) -> None:
+    await _old_runs(flowyard, 1, days_old=40)
+    await user.open("/settings/instance")
+
+    user.find(marker="retention-completed").type("30")
+    user.find(marker="prune-now").click()
+
+    await user.should_see("Save the retention first: Prune now deletes by the saved one")
+    assert len((await flowyard.runs.list_all()).items) == 1
+
+
+async def test_the_default_theme_and_time_zone_apply_to_people_who_chose_none(user: User, flowyard: Flowyard) -> None:
+    await user.open("/settings/instance")
+
+    user.find(marker="default-time-zone").elements.pop().set_value("Asia/Tokyo")
+    user.find(marker="default-theme").elements.pop().set_value("dark")
+    user.find(marker="save-defaults").click()
+
+    await user.should_see("Saved: default time zone Asia/Tokyo (was UTC); default theme dark (was light)")
+    await user.open("/settings/instance")
+    with user:
+        [dark] = ElementFilter(kind=ui.dark_mode, local_scope=False)
+    assert dark.value is True
+    assert theme.exact_time(datetime(2030, 1, 1, 12, 0, tzinfo=UTC)) == "01 Jan 2030, 21:00:00 JST"
+
+
+async def test_the_facts_say_version_database_and_data_directory(user: User, data_dir: Path) -> None:
+    await user.open("/settings/instance")
+
+    await user.should_see(f"Flowyard {__version__}")
+    await user.should_see("SQLite")
+    await user.should_see(str(data_dir.resolve()))
+    await user.should_see(f"sqlite:///{(data_dir / 'flowyard.db').resolve()}")
+
+
+async def test_only_admins_have_the_instance_tab(user: User, flowyard: Flowyard) -> None:
+    await log_in_as(user, flowyard, "ed@example.com", Role.EDITOR)
+
+    await user.open("/settings")
+
+    await user.should_see("API tokens")
+    await user.should_not_see(marker="tab-instance")
+
+
+async def test_following_the_system_theme_the_toggle_switches_to_the_other_one(user: User, flowyard: Flowyard) -> None:
+    await flowyard.instance.update(InstanceSettingsUpdate(default_theme=Theme.SYSTEM), by=SYSTEM)
+    user.javascript_rules[re.compile(r".*prefers-color-scheme: dark.*")] = lambda _: True  # the system is dark
+    await user.open("/workflows")
+    with user:
+        [dark] = ElementFilter(kind=ui.dark_mode, local_scope=False)
+    assert dark.value is None  # (Quasar follows the system)
+
+    user.find(marker="theme-toggle").click()
+
+    await user.should_see("Switch to the dark theme")
+    assert dark.value is False

@@ -172,3 +172,13 @@ async def test_delete_the_last_row_of_the_last_page_shows_the_page_before(user: 
 
     await user.should_see("50 workflows")
     assert len(row_names(user)) == 50
+
+
+async def test_enter_in_the_name_creates_one_workflow(user: User, flowyard: Flowyard) -> None:
+    await user.open("/workflows")
+
+    user.find(marker="create").click()
+    user.find(marker="name").type("Morning briefing").trigger("keydown.enter")
+
+    await landed_on(user, "/workflows/wf-")
+    assert await _names(flowyard) == ["Morning briefing"]  # not one per Enter handler

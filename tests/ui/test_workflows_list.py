@@ -150,3 +150,40 @@ async def test_more_than_a_page_of_workflows_pages_through_them(user: User, flow
 
     await should_see_rows(user, ["Workflow 50", "Workflow 51", "Workflow 52"])
     await user.should_see("Showing 51-53 of 53")
+
+
+async def test_tags_show_on_rows_and_filter_the_list_from_the_address(user: User, flowyard: Flowyard) -> None:
+    await flowyard.workflows.create(name="Leads", tags=["sales", "nightly"])
+    await flowyard.workflows.create(name="Invoices", tags=["finance"])
+    await flowyard.workflows.create(name="Untagged")
+    await user.open("/workflows")
+    await should_see_rows(user, ["Untagged", "Invoices", "Leads"])
+    await user.should_see("nightly")
+
+    user.find(marker="filter-tag").elements.pop().set_value("sales")
+
+    await should_see_rows(user, ["Leads"])
+    await user.open("/workflows?tag=Finance")  # any case, from a bookmark
+    await should_see_rows(user, ["Invoices"])
+    await user.open("/workflows?tag=nobody")
+    await user.should_see("No workflows match tag nobody")
+
+
+async def test_tag_a_workflow_when_renaming_it(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Leads")
+    await user.open("/workflows")
+
+    with user.scope(marker=workflow.id):
+        user.find(marker="rename").click()
+    user.find(marker="tags").elements.pop().set_value(["sales", "  "])
+    user.find(marker="confirm").click()
+    await user.should_see("tag “”: ")  # a blank tag is refused, naming the problem
+    assert (await flowyard.workflows.get(workflow.id)).tags == []
+
+    user.find(marker="tags").elements.pop().set_value(["sales", "q3"])
+    user.find(marker="confirm").click()
+
+    await user.should_see("Saved")
+    assert (await flowyard.workflows.get(workflow.id)).tags == ["sales", "q3"]
+    with user.scope(marker=workflow.id):
+        await user.should_see("q3")

@@ -69,12 +69,16 @@ Starter = Callable[..., Any]
 def start(store: InMemoryRunStore, executor: Executor) -> Starter:
     """start(definition, payload) stores the definition and a QUEUED run, submits it, returns the run id."""
 
-    async def start_run(definition: WorkflowDefinition, payload: Any = None, *, session_id: str | None = None) -> str:
+    async def start_run(
+        definition: WorkflowDefinition, payload: Any = None, *, session_id: str | None = None, until: str | None = None
+    ) -> str:
         number = next(_numbers)
         workflow_id, run_id = f"wf-{number}", f"wr-{number}"
         store.put_definition(workflow_id, 1, definition)
         now = clock.now()
-        run = RunRecord(run_id, workflow_id, 1, RunStatus.QUEUED, payload, session_id=session_id, created_at=now)
+        run = RunRecord(
+            run_id, workflow_id, 1, RunStatus.QUEUED, payload, session_id=session_id, created_at=now, until=until
+        )
         await store.create_run(run)
         executor.submit(run_id)
         return run_id

@@ -334,3 +334,68 @@ async def test_resume_arriving_while_the_pausing_driver_winds_down_is_not_lost(
 
     assert run.status is RunStatus.COMPLETED
     assert run.output == "got fast"
+
+
+# --- steps turned off, and runs up to one step ------------------------------------------------------------------
+
+
+async def test_a_turned_off_step_passes_its_input_on_without_its_work_or_approval(
+    executor: Executor, store: InMemoryRunStore, start: Starter
+) -> None:
+    off = NodeSpec(
+        key="s2",
+        agent_id="transform",
+        action="{{ input.missing.deeper }}",  # would fail if it ran
+        input_mapping="{{ input.missing.deeper }}",  # would fail if rendered
+        needs_approval=True,  # would pause if it ran
+        step_order=2,
+        disabled=True,
+    )
+    definition = chain(("transform", "{{ input }}!"), off, ("transform", "{{ input | upper }}"))
+
+    run_id = await start(definition, "hi")
+    run = await _finish(executor, run_id)
+    records = await _nodes(store, run_id)
+
+    assert run.status is RunStatus.COMPLETED
+    assert run.output == "HI!"
+    assert records["s2"].status is NodeStatus.COMPLETED  # type: ignore[attr-defined]
+    assert records["s2"].output == "hi!"  # type: ignore[attr-defined]
+
+
+async def test_a_turned_off_last_step_gives_the_run_its_input(executor: Executor, start: Starter) -> None:
+    definition = chain(("transform", "{{ input }}!"), NodeSpec(key="s2", agent_id="delay", step_order=2, disabled=True))
+
+    run = await _finish(executor, await start(definition, "hi"))
+
+    assert (run.status, run.output) == (RunStatus.COMPLETED, "hi!")
+
+
+async def test_run_up_to_a_step_runs_only_what_it_depends_on(
+    executor: Executor, store: InMemoryRunStore, start: Starter
+) -> None:
+    definition = WorkflowDefinition(
+        nodes=[
+            NodeSpec(key="a", agent_id="transform", action="{{ input }}"),
+            NodeSpec(key="b", agent_id="transform", action="b {{ input }}"),
+            NodeSpec(key="other", agent_id="transform", action="other"),
+            NodeSpec(key="after", agent_id="transform", action="{{ input }} after"),
+        ],
+        edges=[
+            EdgeSpec(source="a", target="b"),
+            EdgeSpec(source="a", target="other"),
+            EdgeSpec(source="b", target="after"),
+        ],
+    )
+
+    run_id = await start(definition, "x", until="b")
+    run = await _finish(executor, run_id)
+    records = await _nodes(store, run_id)
+
+    assert (run.status, run.output) == (RunStatus.COMPLETED, "b x")
+    assert {k: r.status for k, r in records.items()} == {  # type: ignore[attr-defined]
+        "a": NodeStatus.COMPLETED,
+        "b": NodeStatus.COMPLETED,
+        "other": NodeStatus.SKIPPED,
+        "after": NodeStatus.SKIPPED,
+    }

@@ -99,3 +99,24 @@ def test_plan_orders_by_dependencies_then_step_order() -> None:
     assert plan.order == ["a", "b", "c", "d"]
     assert plan.entry_nodes == ["a", "b", "c"] and plan.sink_nodes == ["d"]
     assert plan.ancestors("d") == {"a", "b", "c"}
+
+
+def test_a_turned_off_branch_is_a_problem_naming_it() -> None:
+    definition = WorkflowDefinition(
+        nodes=[
+            NodeSpec(
+                key="check",
+                agent_id="branch",
+                config={"outcomes": [{"handle": "yes", "when": "{{ input }}"}]},
+                disabled=True,
+            ),
+            NodeSpec(key="yes", agent_id="transform", action="y"),
+        ],
+        edges=[EdgeSpec(source="check", target="yes", source_handle="yes")],
+    )
+    agents = {a: AgentRecord(a, a, a) for a in ("branch", "transform")}
+
+    problems = validate(definition, agents, KINDS)
+
+    assert [(p.node, p.field) for p in problems] == [("check", "disabled")]
+    assert "turned off" in problems[0].message

@@ -65,9 +65,11 @@ class ScheduleService:
         kinds: Kinds,
         poll_seconds: float,
         now: Callable[[], datetime],
+        default_zone: Callable[[], str] = lambda: "UTC",
     ) -> None:
         self._db = db
         self._bus = bus
+        self._default_zone = default_zone
         self._kinds = kinds
         self._poll_seconds = poll_seconds
         self._now = now
@@ -275,7 +277,12 @@ class ScheduleService:
             raise InputInvalid(problems)
 
     async def create(self, workflow_id: str, spec: ScheduleCreate) -> SchedulePublic:
-        """Save a new schedule of the workflow (refused, naming the field, when it cannot be scheduled)."""
+        """Save a new schedule of the workflow (refused, naming the field, when it cannot be scheduled).
+
+        A spec that does not name its time zone is read in the instance's default time zone.
+        """
+        if "timezone" not in spec.model_fields_set:
+            spec = spec.model_copy(update={"timezone": self._default_zone()})
 
         def create(session: Session) -> ScheduleRow:
             find_workflow(session, workflow_id)
