@@ -131,5 +131,6 @@ def create_app(settings: Settings, *, before_pages: Callable[[FastAPI], None] | 
         storage_secret=keys.storage_secret(settings),
         show_welcome_message=False,
         reconnect_timeout=10.0,
+        language="en-US",  # also the pages' <html lang>, which screen readers pronounce by
     )
     return api

@@ -31,6 +31,7 @@ from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService, StoredCredentials, Vault
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.inputs import InputService
 from app.services.instance import PRUNE_SECONDS, REFRESH_SECONDS, InstanceService
 from app.services.logins import LoginService
 from app.services.people import UserService
@@ -126,6 +127,7 @@ class Flowyard:
         self.credentials = CredentialService(db, vault, self.audit, now=now)
         self.sessions = SessionService(db)
         self.examples = ExampleService(self.workflows)
+        self.inputs = InputService(db, self.store, self.audit, kinds=kinds)
         self.drafts = DraftService(
             db, kinds=kinds, http=http, agent_services=lend, agents=self.agents, workflows=self.workflows
         )

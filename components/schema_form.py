@@ -1,8 +1,11 @@
 """A form generated from a JSON Schema (as pydantic writes them): the one generator wherever a schema
 becomes a form — agent configs in the editor and the agents page, run inputs.
 
-Plain data in, plain data out: `SchemaForm(schema, value, on_change=...)`; `value` is the current dict;
-`show_errors({"field.path": "message"})` puts messages beside their fields.
+Plain data in, plain data out: `SchemaForm(schema, value, on_change=..., on_commit=...)`; `value` is the
+current dict; `show_errors({"field.path": "message"})` puts messages beside their fields.
+
+`on_change` follows every keystroke; `on_commit` follows finished edits only (a typed field left, a switch or a
+choice changed), for callers whose reaction would redraw the form under the person typing in it.
 """
 
 from __future__ import annotations
@@ -39,24 +42,47 @@ def _label(name: str, schema: dict[str, Any]) -> str:
 
 class SchemaForm(ui.column):
     def __init__(
-        self, schema: dict[str, Any], value: dict[str, Any] | None = None, *, on_change: Change | None = None
+        self,
+        schema: dict[str, Any],
+        value: dict[str, Any] | None = None,
+        *,
+        on_change: Change | None = None,
+        on_commit: Change | None = None,
     ) -> None:
         """A form for the object described by `schema`.
 
         :param schema: a JSON Schema of an object (``model_json_schema()`` of a pydantic model)
         :param value: the current values; fields left out show the schema's defaults
-        :param on_change: called with the whole value after every edit
+        :param on_change: called with the whole value after every edit, each keystroke included
+        :param on_commit: called with the whole value when an edit is finished: a typed field loses focus (or
+            Enter is pressed in it), a switch, choice or list item changes, or `commit()` is called
         """
         super().__init__()
         self.classes("w-full gap-2")
         self.schema = schema
         self.value: dict[str, Any] = dict(value or {})
         self._on_change = on_change
+        self._on_commit = on_commit
+        self._committed = json.dumps(self.value, sort_keys=True, default=str)
         self._errors: dict[str, ui.label] = {}
         with self:
             self._render()
 
     # --- public ----------------------------------------------------------------------------------------
+
+    @property
+    def uncommitted(self) -> bool:
+        """Whether the value changed since it was last reported to `on_commit` (a field is being typed in)."""
+        return json.dumps(self.value, sort_keys=True, default=str) != self._committed
+
+    def commit(self) -> None:
+        """Report the value to `on_commit` if it changed since it was last reported (what was typed so far)."""
+        current = json.dumps(self.value, sort_keys=True, default=str)
+        if current == self._committed:
+            return
+        self._committed = current
+        if self._on_commit is not None:
+            self._on_commit(dict(self.value))
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show `errors` (field path → message) beside their fields; clears the others."""
@@ -86,10 +112,20 @@ class SchemaForm(ui.column):
     def _current(self, name: str, field: dict[str, Any]) -> Any:
         return self.value.get(name, field.get("default"))
 
-    def _set(self, name: str, value: Any) -> None:
+    def _set(self, name: str, value: Any, *, done: bool = False) -> None:
+        """Take a field's new value; `done`: the edit is finished (not a keystroke), so commit it too."""
         self.value[name] = value
         if self._on_change is not None:
             self._on_change(dict(self.value))
+        if done:
+            self.commit()
+
+    def _typed(self, field: ui.element) -> ui.element:
+        """A field typed into: its edits are finished when it loses focus or Enter is pressed."""
+        field.on("blur", lambda _: self.commit())
+        if not isinstance(field, ui.textarea):
+            field.on("keydown.enter", lambda _: self.commit())
+        return field
 
     def _field(self, name: str, field: dict[str, Any], required: bool) -> None:
         label = _label(name, field) + (" *" if required else "")
@@ -97,13 +133,13 @@ class SchemaForm(ui.column):
         kind = field.get("type")
         if "enum" in field or "const" in field:
             options = field.get("enum") or [field["const"]]
-            ui.select(options, label=label, value=current, on_change=lambda e: self._set(name, e.value)).classes(
-                "w-full"
-            )
+            ui.select(
+                options, label=label, value=current, on_change=lambda e: self._set(name, e.value, done=True)
+            ).classes("w-full")
         elif kind == "boolean":
-            ui.switch(label, value=bool(current), on_change=lambda e: self._set(name, e.value))
+            ui.switch(label, value=bool(current), on_change=lambda e: self._set(name, e.value, done=True))
         elif kind in ("integer", "number"):
-            ui.number(
+            number = ui.number(
                 label,
                 value=current,
                 min=field.get("minimum", field.get("exclusiveMinimum")),
@@ -111,12 +147,14 @@ class SchemaForm(ui.column):
                 precision=0 if kind == "integer" else None,
                 on_change=lambda e: self._set(name, _number(e.value, kind, field)),
             ).classes("w-full")
+            self._typed(number)
         elif kind == "string":
             long_text = (field.get("maxLength") or 0) > 500 or "\n" in str(current or "")
             widget = ui.textarea if long_text else ui.input
-            widget(label, value=current or "", on_change=lambda e: self._set(name, e.value)).classes(
+            text = widget(label, value=current or "", on_change=lambda e: self._set(name, e.value)).classes(
                 "w-full font-mono" if "{{" in str(current or "") else "w-full"
             )
+            self._typed(text)
         elif kind == "array" and _resolve(field.get("items", {}), self.schema).get("type") == "object":
             self._object_list(name, label, field)
         else:
@@ -138,7 +176,7 @@ class SchemaForm(ui.column):
             error.set_visibility(False)
             self._set(name, value)
 
-        ui.textarea(label, value=text, on_change=parse).classes("w-full font-mono").props("autogrow")
+        self._typed(ui.textarea(label, value=text, on_change=parse).classes("w-full font-mono").props("autogrow"))
 
     def _object_list(self, name: str, label: str, field: dict[str, Any]) -> None:
         """A list of small objects (a branch's outcomes): one row per item, add and remove."""
@@ -148,8 +186,8 @@ class SchemaForm(ui.column):
         ui.label(label).classes("text-sm font-medium")
         rows = ui.column().classes("w-full gap-1")
 
-        def publish() -> None:
-            self._set(name, [dict(i) for i in items])
+        def publish(*, done: bool = False) -> None:
+            self._set(name, [dict(i) for i in items], done=done)
 
         def draw() -> None:
             rows.clear()
@@ -163,20 +201,24 @@ class SchemaForm(ui.column):
                                 items[index][key] = event.value
                                 publish()
 
-                            ui.input(_label(key, sub), value=item.get(key, ""), on_change=update).classes(
-                                "grow font-mono" if key == "when" else "w-28"
-                            ).props("dense")
+                            self._typed(
+                                ui.input(_label(key, sub), value=item.get(key, ""), on_change=update)
+                                .classes("grow font-mono" if key == "when" else "w-28")
+                                .props("dense")
+                            )
 
                         def remove(index: int = index) -> None:
                             items.pop(index)
-                            publish()
+                            publish(done=True)
                             draw()
 
-                        ui.button(icon="delete", on_click=remove).props("flat dense round size=sm").tooltip("Remove")
+                        ui.button(icon="delete", on_click=remove).props(
+                            'flat dense round size=sm aria-label="Remove"'
+                        ).tooltip("Remove")
 
                 def add() -> None:
                     items.append(dict.fromkeys(keys, ""))
-                    publish()
+                    publish(done=True)
                     draw()
 
                 ui.button("Add", icon="add", on_click=add).props("flat dense size=sm")

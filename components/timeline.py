@@ -1,7 +1,9 @@
 """`Timeline`: when each node of a run ran, as bars on one time axis.
 
-Plain data in: a list of `{"key", "title", "status", "start", "end"}` (datetimes; `end` None while
+Plain data in: a list of `{"key", "title", "status", "start", "end", "label"}` (datetimes; `end` None while
 running, drawn up to `now`). Bars take their colour from the status (`--fy-status-<key>` CSS variables).
+A step that did not start (`start` None) is listed after the bars with its `label` ("Queued", "Skipped",
+"Not run") instead of a bar.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Timeline(ui.column):
         with self:
             if not started:
                 ui.label("No step has started yet.").classes("text-sm text-gray-500")
+                self._unstarted(items)
                 return
             origin = min(i["start"] for i in started)
             end = max((i["end"] or now) for i in started)
@@ -61,4 +64,19 @@ class Timeline(ui.column):
                     )
                 if self._on_click is not None:
                     row.classes("cursor-pointer").on("click", lambda _, k=item["key"]: self._on_click(k))
+            self._unstarted(items)
             ui.label(f"Total {duration_text(span)}").classes("text-xs text-gray-500 self-end")
+
+    def _unstarted(self, items: list[dict[str, Any]]) -> None:
+        """The steps that did not start, in the order given, each with its label where a bar would be."""
+        for item in (i for i in items if i.get("start") is None):
+            key = self._status_key(item["status"])
+            with ui.row().classes(
+                f"fy-timeline__row fy-timeline__row--idle w-full no-wrap items-center gap-2 fy-timeline--{key}"
+            ) as row:
+                ui.label(item["title"]).classes("fy-timeline__name text-sm truncate fy-muted")
+                ui.element("div").classes("fy-timeline__track grow")
+                ui.label(item.get("label") or "").classes("fy-timeline__time text-xs fy-muted")
+            row.props(f'data-status="{item["status"]}"')
+            if self._on_click is not None:
+                row.classes("cursor-pointer").on("click", lambda _, k=item["key"]: self._on_click(k))

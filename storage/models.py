@@ -101,6 +101,8 @@ class WorkflowRow(WorkflowBase, table=True):
     tags: list[str] | None = _json()
     # The sticky notes on its canvas (`app.engine.model.Note`), part of its current definition.
     notes: list[dict[str, Any]] | None = _json()
+    # Named sample inputs (`app.models.samples.SampleInput`) the Run dialog offers and Try uses.
+    samples: list[dict[str, Any]] | None = _json()
 
 
 class NodeRow(StepBase, table=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,7 @@ class Approval(AgentKind):
         "the approved (possibly edited) value becomes the output."
     )
     pauses: ClassVar[bool] = True
+    output_from: ClassVar[Literal["input", "action", ""]] = "action"
 
     instructions: str = Field("", description="What the approver should check.")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -32,6 +32,8 @@ class Branch(AgentKind):
     title: ClassVar[str] = "Branch"
     group: ClassVar[str] = Group.LOGIC
     icon: ClassVar[str] = "call_split"
+    uses_action: ClassVar[bool] = False
+    output_from: ClassVar[Literal["input", "action", ""]] = "input"
     description: ClassVar[str] = (
         "Chooses one outcome: the first whose condition holds, else the default. "
         "The input passes through to the chosen outcome's edges."
@@ -42,6 +44,13 @@ class Branch(AgentKind):
         description="Conditions tried in order.",
     )
     default: str = Field("false", description="Handle fired when no condition holds.")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _some_condition(cls, value: list[Outcome]) -> list[Outcome]:
+        if not value:  # with none, every input takes the default: a branch that decides nothing
+            raise ValueError("a branch needs at least one outcome with a condition (add one under Outcomes)")
+        return value
 
     @model_validator(mode="after")
     def _unique_handles(self) -> Branch:

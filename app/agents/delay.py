@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from app.engine.exceptions import AgentError
 class Delay(AgentKind):
     kind: ClassVar[str] = "delay"
     title: ClassVar[str] = "Delay"
+    output_from: ClassVar[Literal["input", "action", ""]] = "input"
     group: ClassVar[str] = Group.LOGIC
     icon: ClassVar[str] = "hourglass_top"
     description: ClassVar[str] = (

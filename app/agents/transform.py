@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from app.agents.base import AgentContext, AgentKind, Group
 
@@ -12,6 +12,7 @@ class Transform(AgentKind):
     title: ClassVar[str] = "Transform"
     group: ClassVar[str] = Group.UTILITIES
     icon: ClassVar[str] = "auto_fix_high"
+    output_from: ClassVar[Literal["input", "action", ""]] = "action"
     description: ClassVar[str] = (
         "Renders the action as a template over the input, payload and upstream outputs. "
         "An empty action passes the input through."

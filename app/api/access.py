@@ -36,6 +36,8 @@ RULES: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/workflows/{workflow_id}/callback-secret"): P.VIEW_WORKFLOWS,
     ("POST", "/api/v1/workflows/{workflow_id}/callback-secret/rotate"): P.EDIT,
     ("DELETE", "/api/v1/workflows/{workflow_id}/callback-secret"): P.EDIT,
+    ("GET", "/api/v1/workflows/{workflow_id}/input"): P.VIEW_WORKFLOWS,
+    ("PUT", "/api/v1/workflows/{workflow_id}/samples"): P.EDIT,
     # runs
     ("POST", "/api/v1/workflows/{workflow_id}/run"): P.RUN,
     ("GET", "/api/v1/workflows/{workflow_id}/runs"): P.VIEW_RUNS,

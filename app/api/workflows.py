@@ -14,6 +14,7 @@ from app.api.access import PrincipalDep
 from app.api.deps import ServicesDep, WorkflowsDep
 from app.api.openapi import conflict, not_found
 from app.api.schemas import PageNumber, PageOut, PageSize, page_out
+from app.models.samples import SamplesUpdate, WorkflowInput
 from app.models.workflows import (
     CallbackSecret,
     StepCreate,
@@ -174,3 +175,26 @@ async def delete_step(workflow_id: str, step_id: str, workflows: WorkflowsDep, p
     """Remove a step; its neighbours are joined so the sequence stays connected."""
     await workflows.delete_step(workflow_id, step_id, by=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/workflows/{workflow_id}/input", response_model=WorkflowInput, tags=["workflows"], responses=WORKFLOW_NOT_FOUND
+)
+async def get_input(workflow_id: str, services: ServicesDep) -> WorkflowInput:
+    """What a run of the workflow takes: the input schema (declared by its first step, else inferred from the
+    fields its templates read) and its named sample inputs."""
+    return await services.inputs.input(workflow_id)
+
+
+@router.put(
+    "/workflows/{workflow_id}/samples",
+    response_model=WorkflowInput,
+    tags=["workflows"],
+    responses=WORKFLOW_NOT_FOUND,
+)
+async def set_samples(
+    workflow_id: str, body: SamplesUpdate, services: ServicesDep, principal: PrincipalDep
+) -> WorkflowInput:
+    """Replace the workflow's named sample inputs (each name once; at most 20, each up to 64 KiB of JSON)."""
+    await services.inputs.save_samples(workflow_id, body.samples, by=principal)
+    return await services.inputs.input(workflow_id)

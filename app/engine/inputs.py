@@ -14,12 +14,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from app.engine.inference import inferred_schema
 from app.engine.kinds import Kinds, build
 from app.engine.model import WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import AgentRecord
 
-__all__ = ["form_schema", "input_problems", "workflow_input_schemas"]
+__all__ = ["INFERRED", "form_schema", "input_problems", "run_input_schema", "workflow_input_schemas"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -145,3 +146,19 @@ def form_schema(schemas: list[dict[str, Any]]) -> dict[str, Any] | None:
     if len(schemas) == 1 and schemas[0].get("type") == "object" and schemas[0].get("properties"):
         return schemas[0]
     return None
+
+
+INFERRED = "x-inferred"
+"""Marks a schema inferred from the templates (`app.engine.inference`): it guides, it refuses nothing."""
+
+
+def run_input_schema(
+    definition: WorkflowDefinition, agents: Mapping[str, AgentRecord], kinds: Kinds
+) -> dict[str, Any] | None:
+    """The object schema of the run's input that forms, CSV columns and the webhook tab follow: the one the entry
+    step declares, else the one inferred from the templates (marked `INFERRED`), else None (any JSON)."""
+    declared = form_schema(workflow_input_schemas(definition, agents, kinds))
+    if declared is not None:
+        return declared
+    inferred = inferred_schema(definition, agents)
+    return {**inferred, INFERRED: True} if inferred is not None else None

@@ -160,6 +160,11 @@ class AgentKind(BaseModel):
     """JSON Schema of the node's input; empty means any JSON value."""
     pauses: ClassVar[bool] = False
     """True when the kind always waits for a human (the approval kind)."""
+    uses_action: ClassVar[bool] = True
+    """False for kinds that ignore the step's action (a branch: its outcomes decide); the editor hides it."""
+    output_from: ClassVar[Literal["input", "action", ""]] = ""
+    """What the output is, as far as the editor can tell before running: "input" (passed on unchanged),
+    "action" (the rendered action, or the input without one); "" when only running tells."""
     holds_slot: ClassVar[bool] = True
     """False for kinds that mostly wait on other runs (workflow): they run outside the process's execution
     slots, or runs waiting on nested runs could take every slot and leave none for the runs they wait on."""
@@ -189,5 +194,8 @@ def config_errors(kinds: Kinds, kind: str, config: dict[str, Any]) -> list[str]:
     try:
         cls.model_validate(config)
     except ValidationError as exc:
-        return [f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()]
+        return [
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
     return []

@@ -79,8 +79,7 @@ def render(template: str, context: Mapping[str, Any], *, node: str | None = None
         raise MappingError(template[:80] + "…", f"longer than {MAX_TEMPLATE_CHARS:,} characters", node=node)
     try:
         value = sandbox.render(_compile(template), context)
-        if isinstance(value, Undefined):  # a lone expression hands back the Undefined instead of failing
-            value._fail_with_undefined_error()
+        _fail_if_undefined(value)
         return value
     except TemplateSyntaxError as exc:
         raise MappingError(template, f"syntax error on line {exc.lineno}: {exc.message}", node=node) from None
@@ -92,6 +91,19 @@ def render(template: str, context: Mapping[str, Any], *, node: str | None = None
         raise MappingError(template, f"not allowed: {exc}", node=node) from None
     except Exception as exc:  # a template may fail in any filter or operator (and Python's own limits)
         raise MappingError(template, f"{type(exc).__name__}: {exc}", node=node) from None
+
+
+def _fail_if_undefined(value: Any) -> None:
+    """Raise for an Undefined in a rendered value: a lone expression, or one inside a dict or list it built
+    (`{{ {'domain': input.email} }}` without an email), hands it back instead of failing."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    elif isinstance(value, dict):
+        for item in value.values():
+            _fail_if_undefined(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _fail_if_undefined(item)
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, node: str | None = None) -> Any:

@@ -177,7 +177,8 @@ def validate(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord], 
             except ValidationError as exc:
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"]) or "config"
-                    problems.append(Problem(f"step '{key}': config {where}: {err['msg']}", node=key, field="config"))
+                    message = str(err["msg"]).removeprefix("Value error, ")  # (pydantic's, before a validator's)
+                    problems.append(Problem(f"step '{key}': config {where}: {message}", node=key, field="config"))
         if node.disabled and handles is not None:
             problems.append(
                 Problem(

@@ -136,3 +136,8 @@ class BatchPreview(Public):
     total: int
     invalid: int
     mapping_problems: list[str]
+    cell_errors: list[str] = Field(
+        default_factory=list,
+        description="Cells that are not of their input's type (row, column, value, expected type): while there is "
+        "one, `create` refuses the file and starts nothing.",
+    )

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from app.engine.exceptions import InvalidInput
 from app.engine.model import WorkflowDefinition
 from app.models.base import Input, Label, Name, Public, name_problem
+from app.models.samples import MAX_SAMPLES, SampleInput
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -188,6 +189,7 @@ class WorkflowDocument(BaseModel):
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     definition: WorkflowDefinition
     agents: list[AgentDocument] = Field(default_factory=list)
+    samples: list[SampleInput] = Field(default_factory=list, max_length=MAX_SAMPLES)
 
 
 class WorkflowAccess(Input):

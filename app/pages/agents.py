@@ -120,7 +120,9 @@ class AgentsPage:
                 return
             with (
                 actions_cell,
-                ui.button(icon="more_vert", color=None).props("flat round dense").mark("agent-actions"),
+                ui.button(icon="more_vert", color=None)
+                .props('flat round dense aria-label="More actions"')
+                .mark("agent-actions"),
                 ui.menu().props("anchor='bottom right' self='top right'"),
             ):
                 ui.menu_item("Edit and test", lambda a=agent: ui.navigate.to(f"/agents/{a.id}")).mark("edit")
@@ -300,8 +302,10 @@ class AgentPage:
         ui.label("Action (the step's instruction or template)").classes("text-xs fy-muted")
         action = TemplateEditor("", completions=["input", "payload"]).classes("w-full h-20").mark("test-action")
         ui.label("Sample input (JSON, or plain text)").classes("text-xs fy-muted")
-        sample = ui.codemirror('{"email": "ada@example.com"}', language="JSON").classes(
-            "w-full h-28 border border-(--fy-border) rounded"
+        sample = (
+            ui.codemirror('{"email": "ada@example.com"}', language="JSON")
+            .classes("w-full h-28 border border-(--fy-border) rounded")
+            .props('data-label="Sample input"')
         )
         sample.mark("test-input")
         result = ui.column().classes("w-full gap-1")

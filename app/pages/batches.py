@@ -95,6 +95,31 @@ def progress_bar(batch: BatchPublic) -> None:
                 )
 
 
+def outcome(batch: BatchPublic) -> tuple[str, str]:
+    """(status colour key, words) of a batch: a finished batch with failed rows is not green and says how many."""
+    if batch.status == "RUNNING":
+        return "running", "Running"
+    if batch.status == "CANCELLED":
+        return "cancelled", "Cancelled"
+    failed = batch.counts.get("FAILED", 0) + batch.counts.get("CANCELLED", 0)
+    invalid = batch.counts.get("INVALID", 0)
+    if not failed and not invalid:
+        return "completed", "Completed"
+    words = f"Completed with {_count_text(failed)} of {_count_text(batch.total)} failed" if failed else "Completed"
+    if invalid:
+        words += f"{',' if failed else ' with'} {_count_text(invalid)} invalid"
+    return "failed", words
+
+
+def outcome_chip(batch: BatchPublic) -> ui.element:
+    """The batch's status pill, in the status colours runs use, with the words of `outcome`."""
+    key, words = outcome(batch)
+    with ui.element("span").classes(f"fy-status fy-status--{key}") as chip:
+        ui.element("span").classes("fy-status__dot")
+        ui.label(words).classes("fy-status__label")
+    return chip
+
+
 def count_chips(batch: BatchPublic) -> None:
     with ui.row().classes("gap-x-4 gap-y-1 items-center").mark("counts"):
         for key, label in COUNTS:
@@ -151,7 +176,7 @@ class BatchList:
                 ):
                     with ui.column().classes("fy-col-name gap-0"):
                         ui.label(batch.filename).classes("fy-workflow__name")
-                        ui.label(f"{_count_text(batch.total)} rows · {batch.status.lower()}").classes(
+                        ui.label(f"{_count_text(batch.total)} rows · {outcome(batch)[1].lower()}").classes(
                             "fy-workflow__description"
                         )
                     with ui.column().classes("gap-1 w-full"):
@@ -255,6 +280,13 @@ class NewBatch:
                         select.on_value_change(lambda e, f=field.name: self.remap(f, e.value))
             for problem in preview.mapping_problems:
                 ui.label(problem.capitalize()).classes("fy-error text-sm").mark("mapping-problem")
+            if preview.cell_errors:
+                with ui.column().classes("fy-error w-full gap-0").mark("cell-errors"):
+                    ui.label(
+                        "These cells are not of their input's type: fix them in the file, nothing starts until then"
+                    )
+                    for problem in preview.cell_errors:
+                        ui.label(problem[:1].upper() + problem[1:]).classes("text-sm font-mono").mark("cell-error")
             ui.label("First rows as the runs will get them").classes("fy-section-title")
             with ui.element("div").classes("fy-preview-rows").mark("preview-rows"):
                 for row in preview.rows:
@@ -266,7 +298,7 @@ class NewBatch:
                             ui.label(json.dumps(row.input, ensure_ascii=False, default=str)[:300]).classes(
                                 "font-mono text-xs break-all"
                             )
-            if preview.invalid:
+            if preview.invalid and not preview.cell_errors:
                 ui.label(
                     f"{_count_text(preview.invalid)} row(s) do not fit the first step's inputs: they will be listed "
                     "as invalid and not run."
@@ -276,8 +308,13 @@ class NewBatch:
                     "outlined dense"
                 )
                 self.concurrency.classes("w-36").mark("concurrency")
-                ui.label(f"{_count_text(ready)} run(s) will start").classes("text-sm fy-muted").mark("ready")
-        if ready and not preview.mapping_problems:
+                starts = (
+                    "Nothing starts until those cells are fixed"
+                    if preview.cell_errors
+                    else f"{_count_text(ready)} run(s) will start"
+                )
+                ui.label(starts).classes("text-sm fy-muted").mark("ready")
+        if ready and not preview.mapping_problems and not preview.cell_errors:
             self.start_button.enable()
         else:
             self.start_button.disable()
@@ -359,10 +396,7 @@ class BatchPage:
                 ui.label(f"{_count_text(done)} of {_count_text(batch.total)} rows done").classes(
                     "text-lg font-medium"
                 ).mark("done")
-                state = {"RUNNING": "running", "FINISHED": "completed", "CANCELLED": "cancelled"}.get(
-                    batch.status, "queued"
-                )
-                theme.status_chip(state).mark("batch-status")
+                outcome_chip(batch).mark("batch-status")
                 ui.space()
                 failed = batch.counts.get("FAILED", 0) + batch.counts.get("CANCELLED", 0)
                 ui.button("Download results", icon="download", on_click=self.ask_download).props(

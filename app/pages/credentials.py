@@ -87,7 +87,7 @@ class CredentialsPage:
                         theme.time_label(item.updated_at)
                     with (
                         ui.element("div").classes("fy-list__actions"),
-                        ui.button(icon="more_vert", color=None).props("flat round dense"),
+                        ui.button(icon="more_vert", color=None).props('flat round dense aria-label="More actions"'),
                         ui.menu().props("anchor='bottom right' self='top right'"),
                     ):
                         ui.menu_item("Replace value", lambda i=item: self.open_replace(i)).mark(f"replace-{item.name}")

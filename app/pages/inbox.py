@@ -9,6 +9,7 @@ workflow does not name as its approver, or the run's starter where self-approval
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -160,7 +161,8 @@ class Inbox:
                     ui.label("·")
                     ui.link(context.run_id, f"/runs/{context.run_id}").classes("fy-crumb font-mono").mark("run-link")
                     ui.label("·")
-                    theme.time_label(context.waiting_since, prefix="waiting since ")
+                    pending = context.status == ApprovalStatus.PENDING
+                    theme.time_label(context.waiting_since, prefix="waiting since " if pending else "asked ")
             if context.deadline_at is not None and context.status == ApprovalStatus.PENDING:
                 ui.label(_deadline_text(context.deadline_at, context.on_deadline)).classes("fy-deadline")
         if context.instructions:
@@ -219,11 +221,17 @@ class Inbox:
 
     def proposal_editor(self, proposal: Any) -> ui.textarea | ui.codemirror:
         if isinstance(proposal, str):
-            return ui.textarea(value=proposal).props("outlined autogrow").classes("w-full").mark("proposal")
+            return (
+                ui.textarea(value=proposal)
+                .props('outlined autogrow aria-label="Proposal"')
+                .classes("w-full")
+                .mark("proposal")
+            )
         text = json.dumps(proposal, indent=2, ensure_ascii=False, default=str)
         return (
             ui.codemirror(text, language="JSON", line_wrapping=True)
             .classes("w-full fy-proposal border border-(--fy-border) rounded")
+            .props('data-label="Proposal"')
             .mark("proposal")
         )
 
@@ -233,6 +241,8 @@ class Inbox:
         who = f" by {context.decided_by}" if context.decided_by else ""
         when = f", {theme.exact_time(context.decided_at)}" if context.decided_at else ""
         ui.label(f"{verb}{who}{when}").classes("text-base font-medium").mark("decision")
+        if context.status == ApprovalStatus.REJECTED:
+            ui.label("The step failed with this reason, and so did its run.").classes("text-sm").mark("decision-effect")
         if context.reason:
             ui.label(f"Reason: {context.reason}").classes("text-sm")
         if context.status == ApprovalStatus.APPROVED:
@@ -285,12 +295,22 @@ class Inbox:
             await self.load_context()
             self.detail.refresh()
             return
-        said = {
-            "approve": "Approved: the run goes on",
-            "approve_edited": "Approved with edits: the run goes on",
-            "reject": "Rejected: the step and its run fail with your reason",
-        }
-        ui.notify(said[decision], type="positive", timeout=2000)
+        if decision == "reject":  # the step fails, and so does its run: said as a failure, with the way to it
+            run_id, title = self.context.run_id, self.context.node_title
+            ui.notification(
+                f"Rejected: “{html.escape(title)}” failed, and so did its run — "
+                f'<a class="fy-notify-link" href="/runs/{html.escape(run_id)}">open the run</a>',
+                html=True,
+                type="negative",
+                actions=[{"label": "Close", "color": "white", "noCaps": True}],
+                timeout=None,
+                multi_line=True,
+            ).mark("decision-notice")
+        else:
+            said = (
+                "Approved with edits: the run goes on" if decision == "approve_edited" else "Approved: the run goes on"
+            )
+            ui.notify(said, type="positive", timeout=2000)
         self.result = await services().approvals.pending(size=PAGE_SIZE)
         following = next((i.id for i in self.result.items if i.id != approval_id), None)
         if following is not None:

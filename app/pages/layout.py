@@ -92,17 +92,20 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
                 with (
                     ui.link(target=section.path)
                     .classes("fy-nav__item" + (" fy-nav__item--active" if active else ""))
+                    .props('aria-current="page"' if active else "")
                     .mark(f"nav-{section.label.lower()}")
                 ):
                     icon = ui.icon(section.icon).classes("fy-nav__icon")
-                    if full_width:
+                    if full_width:  # a rail of icons (the label is there for screen readers only)
                         icon.tooltip(section.label)
                     ui.label(section.label).classes("fy-nav__label q-mini-drawer-hide")
                     if section.path == "/inbox":
                         inbox_badge = ui.label().classes("fy-nav__badge").mark("inbox-badge")
 
     with ui.header().classes("fy-header"):
-        ui.button(icon="menu", on_click=drawer.toggle, color=None).props("flat round dense").classes("fy-menu-button")
+        ui.button(icon="menu", on_click=drawer.toggle, color=None).props(
+            'flat round dense aria-label="Show or hide the navigation"'
+        ).classes("fy-menu-button")
         with ui.link(target="/workflows").classes("fy-brand"):
             ui.icon("hub").classes("fy-brand__mark")
             ui.label("Flowyard").classes("fy-brand__name")
@@ -191,11 +194,12 @@ def _theme_toggle(dark: ui.dark_mode) -> None:
         dark.set_value(not shown)
         nicegui_app.storage.user[THEME_KEY] = dark.value
         button.set_icon(icon())
+        button.props(f'aria-label="{tip()}"')
         tooltip.set_text(tip())
 
     with (
         ui.button(icon=icon(), on_click=toggle, color=None)
-        .props("flat round")
+        .props(f'flat round aria-label="{tip()}"')
         .classes("fy-theme-toggle")
         .mark("theme-toggle") as button
     ):
@@ -206,7 +210,8 @@ def _account_menu(who: Principal) -> None:
     """The person's initials in the header, opening their name and role, Settings and Log out."""
     name = who.name or who.label
     initials = "".join(part[0] for part in name.split()[:2]).upper() or "?"
-    with ui.button(color=None).props("flat round").classes("fy-account").mark("account-menu"):
+    with ui.button(color=None).props("flat round").classes("fy-account").mark("account-menu") as account:
+        account.props["aria-label"] = f"Account: {name}, {initials}"  # (a name holds the text it shows)
         ui.label(initials).classes("fy-account__initials")
         with ui.menu().classes("fy-account__menu"):
             with ui.column().classes("fy-account__who gap-0"):

@@ -89,7 +89,9 @@ class RunView:
             with ui.element("div").classes("fy-card fy-run-graph grow"):
                 if self.definition is not None:
                     graph = definition_to_graph(self.definition, self.agents)
-                    self.canvas: GraphEditor | None = GraphEditor(graph, readonly=True, on_select=self._selected)
+                    self.canvas: GraphEditor | None = GraphEditor(
+                        graph, readonly=True, wheel_zoom=False, on_select=self._selected
+                    )
                     self.canvas.classes("w-full h-full").mark("run-canvas")
                     self.canvas.set_statuses(self._statuses())
                     self.canvas.set_notes(self._token_notes())
@@ -135,9 +137,24 @@ class RunView:
         self.run, self.approvals, self.definition = run, run.approvals, definition
         self.nodes = {n.key: n for n in run.nodes}
 
+    def _keys(self) -> list[str]:
+        return [n.key for n in self.definition.nodes] if self.definition is not None else list(self.nodes)
+
     def _statuses(self) -> dict[str, str | None]:
-        keys = [n.key for n in self.definition.nodes] if self.definition is not None else list(self.nodes)
-        return {key: (self.nodes[key].status if key in self.nodes else "PENDING") for key in keys}
+        return {key: self._status(key) for key in self._keys()}
+
+    def _status(self, key: str) -> str:
+        """A step's status; once the run has ended, a step still queued (or never reached) is SKIPPED: it will not
+        run."""
+        node = self.nodes.get(key)
+        status = node.status if node is not None else "PENDING"
+        return "SKIPPED" if status == "PENDING" and RunStatus(self.run.status).is_terminal else status
+
+    def _not_run(self, key: str) -> bool:
+        """Whether the run ended without reaching this step (rather than skipping it on a branch)."""
+        node = self.nodes.get(key)
+        ended = RunStatus(self.run.status).is_terminal
+        return ended and (node is None or node.status == "PENDING")
 
     def _token_notes(self) -> dict[str, str | None]:
         """ "412 tokens" on the nodes that report token usage (llm steps)."""
@@ -242,6 +259,18 @@ class RunView:
             with ui.row().classes("fy-error w-full items-start no-wrap"):
                 ui.icon("error").classes("text-lg")
                 ui.label(run.error).classes("whitespace-pre-wrap font-mono text-sm").mark("run-error")
+            failed = next((n for n in self.nodes.values() if n.status == "FAILED"), None)
+            hint = self._hint(failed.key) if failed is not None else None
+            if hint:
+                with ui.row().classes("w-full items-center no-wrap gap-2 text-sm"):
+                    ui.icon("lightbulb").classes("text-lg fy-muted")
+                    ui.label(f"How to fix: {hint}").classes("font-medium").mark("run-hint")
+
+    def _hint(self, key: str) -> str | None:
+        """What the run's input lacked for step `key` (its templates read more than it had), if that is why."""
+        if self.definition is None:
+            return None
+        return services().inputs.hint(self.definition, key, self.run.input, self.agents)
 
     def _actions(self, status: RunStatus) -> None:
         with ui.row().classes("gap-2"):
@@ -321,8 +350,13 @@ class RunView:
         node = self.nodes.get(key)
         with ui.row().classes("w-full items-center gap-2 no-wrap"):
             ui.label(self.title_of(key)).classes("text-base font-medium grow truncate").mark("panel-title")
-            theme.status_chip(node.status if node else "PENDING")
+            theme.status_chip(self._status(key))
         ui.label(key).classes("font-mono text-xs fy-muted")
+        if self._not_run(key):
+            ui.label("Not run: the run ended before it reached this step.").classes("fy-muted text-sm").mark(
+                "node-not-run"
+            )
+            return
         if node is None:
             ui.label("This step has not started.").classes("fy-muted text-sm")
             return
@@ -351,6 +385,9 @@ class RunView:
         if node.error:
             ui.label("Error").classes("fy-section-label")
             ui.label(node.error).classes("fy-error whitespace-pre-wrap font-mono text-sm").mark("node-error")
+            hint = self._hint(key) if node.status == "FAILED" else None
+            if hint:
+                ui.label(f"How to fix: {hint}").classes("text-sm font-medium").mark("node-hint")
         ui.label("Input").classes("fy-section-label")
         JsonView(node.input, empty="No input").mark("node-input")
         ui.label("Output").classes("fy-section-label")
@@ -370,16 +407,14 @@ class RunView:
     # --- the tabs ---------------------------------------------------------------------------------------------
 
     def _draw_timeline(self) -> None:
-        items: list[dict[str, Any]] = [
-            {
-                "key": key,
-                "title": self.title_of(key),
-                "status": node.status,
-                "start": node.started_at,
-                "end": node.finished_at,
-            }
-            for key, node in self.nodes.items()
-        ]
+        items: list[dict[str, Any]] = []
+        for key in dict.fromkeys([*self._keys(), *self.nodes]):
+            node = self.nodes.get(key)
+            status = self._status(key)
+            label = "Not run" if self._not_run(key) else theme.STATUS_LABELS[theme.status_key(status)]
+            start, end = (node.started_at, node.finished_at) if node is not None else (None, None)
+            items.append({"key": key, "title": self.title_of(key), "status": status, "start": start, "end": end})
+            items[-1]["label"] = label  # shown instead of a bar by a step that did not start
         self.timeline.set(items, now=clock.now())
 
     @ui.refreshable_method

@@ -179,13 +179,15 @@ class ScheduleList:
                 with ui.element("div"):
                     if self.may_edit:
                         ui.switch(value=item.enabled, on_change=lambda e, s=item: self.toggle(s, e.value)).props(
-                            "dense"
+                            'dense aria-label="Schedule on"'
                         ).mark("enabled").tooltip("Turn this schedule off or on")
                     else:
                         ui.label("On" if item.enabled else "Off").classes("fy-cell-text").mark("enabled-state")
             with (
                 ui.element("div").classes("fy-list__actions"),
-                ui.button(icon="more_vert", color=None).props("flat round dense").mark("schedule-actions"),
+                ui.button(icon="more_vert", color=None)
+                .props('flat round dense aria-label="More actions"')
+                .mark("schedule-actions"),
                 ui.menu().props("anchor='bottom right' self='top right'"),
             ):
                 if self.may_edit:
@@ -386,8 +388,10 @@ class ScheduleForm:
         else:
             ui.label("Input of each run (JSON, or plain text)").classes("text-xs fy-muted")
             text = json.dumps(current, indent=2) if current is not None else "{}"
-            self.input_editor = ui.codemirror(text, language="JSON").classes(
-                "w-full h-24 border border-(--fy-border) rounded"
+            self.input_editor = (
+                ui.codemirror(text, language="JSON")
+                .classes("w-full h-24 border border-(--fy-border) rounded")
+                .props('data-label="Input of each run"')
             )
             self.input_editor.mark("input")
 

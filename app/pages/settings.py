@@ -251,9 +251,9 @@ class TokensSection:
             ui.label("Copy it now: it is shown only this once.").classes("fy-muted")
             with ui.row().classes("items-center w-full no-wrap"):
                 ui.input(value=token).props("outlined readonly").classes("w-full font-mono").mark("new-token-value")
-                ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(token)).props("flat round").tooltip(
-                    "Copy"
-                ).mark("copy-token")
+                ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(token)).props(
+                    'flat round aria-label="Copy"'
+                ).tooltip("Copy").mark("copy-token")
             with ui.row().classes("fy-dialog__actions"):
                 ui.button("Done", on_click=box.close).props("unelevated no-caps").mark("done")
 
@@ -321,7 +321,9 @@ class PeopleSection:
                             ui.label("Never").classes("fy-muted")
                     with (
                         ui.element("div").classes("fy-list__actions"),
-                        ui.button(icon="more_vert", color=None).props("flat round dense").mark(f"more-{user.email}"),
+                        ui.button(icon="more_vert", color=None)
+                        .props('flat round dense aria-label="More actions"')
+                        .mark(f"more-{user.email}"),
                         ui.menu().props("anchor='bottom right' self='top right'"),
                     ):
                         ui.menu_item("Set a new password", lambda u=user: self.open_password(u)).mark(

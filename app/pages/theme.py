@@ -34,7 +34,13 @@ __all__ = [
 ]
 
 ACCENT = "#6e56cf"
-ACCENT_DARK = "#8b76e8"  # the same violet, lifted to keep its contrast on dark surfaces
+ACCENT_DARK = "#a896f0"  # the same violet, lifted to keep its contrast as text on dark surfaces
+ACCENT_FILL = ACCENT  # behind white text (buttons, badges) in both themes: 5.4:1
+
+# Quasar's brand colours where they are text or a fill under white text, at 4.5:1 or better on Flowyard's surfaces
+# (Quasar's own positive green is 2.6:1 on white). Dark surfaces need lighter text and keep the darker fills.
+BRAND_LIGHT = {"positive": "#177a42", "negative": "#c10015"}
+BRAND_DARK = {"positive": "#4cc38a", "negative": "#ff7b7f"}
 
 # queued grey · running blue · waiting amber · completed green · failed red · skipped light grey · cancelled dark grey
 STATUS_COLORS: dict[str, str] = {
@@ -83,17 +89,80 @@ def status_key(status: str) -> str:
 
 
 def css_variables() -> str:
-    """Custom properties for the accent (light and dark) and every status colour."""
-    lines = [f"  --fy-accent: {ACCENT};"]
+    """Custom properties for the accent (light and dark), Quasar's brand colours and every status colour."""
+    lines = [f"  --fy-accent: {ACCENT};", f"  --fy-accent-fill: {ACCENT_FILL};"]
     lines += [f"  --fy-status-{key}: {color};" for key, color in STATUS_COLORS.items()]
-    # Quasar's primary is set inline on <body> by ui.colors(), so the dark one needs !important to win.
-    dark = f"body.body--dark {{\n  --fy-accent: {ACCENT_DARK};\n  --q-primary: {ACCENT_DARK} !important;\n}}\n"
-    return ":root {\n" + "\n".join(lines) + "\n}\n" + dark
+    # Quasar's colours are set inline on <body> by ui.colors(), so these need !important to win.
+    light = [f"  --q-{name}: {color} !important;" for name, color in BRAND_LIGHT.items()]
+    dark = [f"  --fy-accent: {ACCENT_DARK};", f"  --q-primary: {ACCENT_DARK} !important;"]
+    dark += [f"  --q-{name}: {color} !important;" for name, color in BRAND_DARK.items()]
+    return (
+        ":root {\n" + "\n".join(lines) + "\n}\n"
+        "body {\n" + "\n".join(light) + "\n}\n"
+        "body.body--dark {\n" + "\n".join(dark) + "\n}\n"
+    )
+
+
+# What Quasar and NiceGUI's CodeMirror leave out, done once for every page as elements appear (only added nodes are
+# looked at): a dialog (role="dialog") is named after its title; an uploader's file button after the uploader's
+# title; a code editor's text area gets a name (its `data-label`, else "Code editor"); and code editors take the
+# theme's colours (GitHub light or dark: their tokens keep 4.5:1; NiceGUI's default, basicLight, is light-only and
+# 2.5:1), also when the theme toggle flips.
+_PAGE_SCRIPT = """
+<script>
+(() => {
+  const TITLE = ".fy-dialog__title, .fy-title, .text-h6, .text-lg, .text-base.font-medium, .font-medium";
+  const dark = () => document.body.classList.contains("body--dark");
+  const nameDialog = (box) => {
+    if (box.hasAttribute("aria-label") || box.hasAttribute("aria-labelledby")) return;
+    const title = box.querySelector(TITLE);
+    box.setAttribute("aria-label", (title && title.textContent.trim()) || document.title.split(" · ")[0]);
+  };
+  const nameCode = (area) => {
+    if (area.hasAttribute("aria-label")) return;
+    const owner = area.closest("[data-label]");
+    area.setAttribute("aria-label", owner ? owner.dataset.label : "Code editor");
+  };
+  const nameUpload = (button) => {
+    if (button.hasAttribute("aria-label")) return;
+    const title = button.closest(".q-uploader")?.querySelector(".q-uploader__title");
+    button.setAttribute("aria-label", (title && title.textContent.trim()) || "Choose a file");
+  };
+  const themeCode = (box) => {
+    const editor = getElement(box);
+    if (!editor || !editor.editorPromise) return;
+    const theme = dark() ? "githubDark" : "githubLight";
+    Promise.resolve(editor.editor || editor.editorPromise).then(() => editor.setTheme(theme));
+  };
+  const visit = (node) => {
+    if (node.matches('[role="dialog"]')) nameDialog(node);
+    node.querySelectorAll('[role="dialog"]').forEach(nameDialog);
+    node.querySelectorAll(".cm-content").forEach(nameCode);
+    node.querySelectorAll(".q-uploader__header .q-btn").forEach(nameUpload);
+    if (node.matches(".nicegui-codemirror")) themeCode(node);
+    node.querySelectorAll(".nicegui-codemirror").forEach(themeCode);
+  };
+  new MutationObserver((changes) => {
+    for (const change of changes) for (const node of change.addedNodes) if (node.nodeType === 1) visit(node);
+  }).observe(document.body, { childList: true, subtree: true });
+  let wasDark = dark();
+  new MutationObserver(() => {
+    if (dark() !== wasDark) document.querySelectorAll(".nicegui-codemirror").forEach(themeCode);
+    wasDark = dark();
+  }).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+})();
+</script>
+"""
 
 
 def install() -> None:
-    """Add the variables and the stylesheet to every page (call once, where the pages are registered)."""
+    """Add the variables, the stylesheet and the page script to every page (call once, where pages are registered).
+
+    Menu entries get the menu item role (Quasar gives them "listitem", wrong inside a menu).
+    """
     ui.add_css(css_variables() + STYLESHEET.read_text(encoding="utf-8"), shared=True)
+    ui.add_body_html(_PAGE_SCRIPT, shared=True)
+    ui.menu_item.default_props("role=menuitem")
 
 
 def status_chip(status: str) -> ui.element:

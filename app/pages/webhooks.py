@@ -9,12 +9,14 @@ actions are for whoever may edit the workflow.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import Request
 from nicegui import ui
 
 from app.engine.exceptions import FlowyardError, InvalidInput
 from app.models.people import Permission
+from app.models.samples import WorkflowInput
 from app.models.webhooks import WebhookPublic
 from app.pages import access, guard, theme
 from app.pages.context import services
@@ -44,9 +46,11 @@ class WebhookPanel:
         self.workflow_id = workflow_id
         self.origin = origin
         self.info: WebhookPublic | None = None
+        self.input: WorkflowInput | None = None
 
     async def build(self) -> None:
         self.info = await services().webhooks.get(self.workflow_id)
+        self.input = await services().inputs.input(self.workflow_id)
         self.panel()
         self.host = ui.element("div")
 
@@ -78,9 +82,9 @@ class WebhookPanel:
                 ui.switch("On", value=info.enabled, on_change=lambda e: self.save(enabled=e.value)).mark("enabled")
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.input(value=url).props("outlined dense readonly").classes("grow font-mono").mark("webhook-url")
-                ui.button(icon="content_copy", on_click=lambda: self.copy(url)).props("flat round dense").tooltip(
-                    "Copy the URL"
-                ).mark("copy-url")
+                ui.button(icon="content_copy", on_click=lambda: self.copy(url)).props(
+                    'flat round dense aria-label="Copy"'
+                ).tooltip("Copy the URL").mark("copy-url")
                 ui.button("Rotate secret", icon="autorenew", on_click=self.ask_rotate).props("outline no-caps").mark(
                     "rotate"
                 )
@@ -124,7 +128,8 @@ class WebhookPanel:
                 ui.button("Delete webhook", on_click=self.ask_delete).props("flat no-caps color=negative")
             ui.separator()
             ui.label("Try it").classes("fy-section-title")
-            example = json.dumps({"email": "ada@example.com"})
+            self.body_fields()
+            example = json.dumps(example_body(self.input), ensure_ascii=False).replace("'", "'\\''")
             ui.code(f"curl -X POST '{url}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{example}'").classes(
                 "w-full text-xs"
             ).props("language=bash")
@@ -144,6 +149,24 @@ class WebhookPanel:
             with ui.row().classes("items-center gap-3"):
                 ui.label(" · ".join(facts).capitalize()).classes("fy-muted text-xs").mark("webhook-facts")
                 ui.link("Runs it started", f"/runs?workflow={self.workflow_id}&trigger=webhook").classes("text-xs")
+
+    def body_fields(self) -> None:
+        """The fields the body should carry, from the workflow's input schema (declared or inferred)."""
+        schema = self.input.input_schema if self.input is not None else None
+        properties = (schema or {}).get("properties") or {}
+        if not properties:
+            ui.label("The body is the run's input: any JSON.").classes("fy-muted text-sm")
+            return
+        required = set((schema or {}).get("required") or [])
+        source = "the fields its steps' templates read" if self.input and self.input.inferred else "its first step"
+        ui.label(f"The body is the run's input; {source}:").classes("fy-muted text-sm")
+        with ui.row().classes("gap-2 flex-wrap").mark("body-fields"):
+            for name, spec in properties.items():
+                kind = spec.get("type", "any") if isinstance(spec, dict) else "any"
+                text = f"{name}: {kind if isinstance(kind, str) else ' or '.join(kind)}" + (
+                    ", required" if name in required else ""
+                )
+                ui.label(text).classes("font-mono text-xs px-2 py-1 rounded border border-(--fy-border)")
 
     async def create(self) -> None:
         if not await access.may(Permission.EDIT):
@@ -206,3 +229,21 @@ class WebhookPanel:
                 box.close()
 
             actions(box, "Delete", delete, color="negative")
+
+
+PLACEHOLDERS: dict[str, Any] = {"number": 1, "integer": 1, "boolean": True, "object": {}, "array": []}
+
+
+def example_body(found: WorkflowInput | None) -> Any:
+    """A body to try the webhook with: the workflow's first sample input, else one value per field of its schema."""
+    if found is None:
+        return {}
+    if found.samples:
+        return found.samples[0].input
+    properties = (found.input_schema or {}).get("properties") or {}
+    return {name: PLACEHOLDERS.get(_type(spec), f"your {name}") for name, spec in properties.items()}
+
+
+def _type(spec: Any) -> str:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    return kind if isinstance(kind, str) else ""

@@ -204,7 +204,11 @@ class WorkflowsPage:
                 with ui.element("div").classes("fy-col-edited"):
                     theme.time_label(summary.updated_at)
             with ui.element("div").classes("fy-list__actions"):
-                with ui.button(icon="more_vert", color=None).props("flat round dense").mark("workflow-actions"):
+                with (
+                    ui.button(icon="more_vert", color=None)
+                    .props('flat round dense aria-label="More actions"')
+                    .mark("workflow-actions")
+                ):
                     with ui.menu().props("anchor='bottom right' self='top right'"):
                         if self.may_edit:
                             ui.menu_item("Rename and tag", lambda: self.open_rename(summary)).mark("rename")

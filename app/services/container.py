@@ -18,6 +18,7 @@ from app.services.callback_secrets import CallbackSecrets
 from app.services.credentials import CredentialService
 from app.services.drafts import DraftService
 from app.services.examples import ExampleService
+from app.services.inputs import InputService
 from app.services.instance import InstanceService
 from app.services.logins import LoginService
 from app.services.people import UserService
@@ -44,6 +45,7 @@ class Services(Protocol):
     credentials: CredentialService
     sessions: SessionService
     examples: ExampleService
+    inputs: InputService
     schedules: ScheduleService
     webhooks: WebhookService
     batches: BatchService

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -17,15 +17,17 @@ from sqlmodel import Session
 
 from app.engine import mapping
 from app.engine.exceptions import Problem
+from app.engine.inference import failure_hint
 from app.engine.inputs import form_schema, workflow_input_schemas
 from app.engine.kinds import AgentKind, AgentServices, Kinds, config_errors
 from app.engine.model import WorkflowDefinition
+from app.engine.needs import Needs, explain, needs_problems, step_needs
 from app.engine.plan import validate
 from app.engine.store import AgentRecord
-from app.engine.trial import Trial, preview, try_node
+from app.engine.trial import Trial, node_input, preview, try_node
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import NodeRunRow, RunRow
+from storage.models import NodeRunRow, RunRow, WorkflowVersionRow
 
 __all__ = ["DraftService", "PreviewKind", "RunData"]
 
@@ -41,6 +43,10 @@ class RunData:
     payload: Any
     outputs: dict[str, Any]
     statuses: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    """The failed steps' errors, by step key."""
+    hints: dict[str, str] = field(default_factory=dict)
+    """For a failed step whose run's input lacked what it reads: what to add ("enrich needs input.email: …")."""
 
 
 class AgentDirectory(Protocol):
@@ -79,7 +85,14 @@ class DraftService:
 
     def check(self, definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> list[Problem]:
         """Every reason the draft cannot run that the graph and the saved agents tell (instant)."""
-        return validate(definition, agents, self._kinds)
+        problems = validate(definition, agents, self._kinds)
+        if problems:  # (fields a step lacks matter once the graph itself holds together)
+            return problems
+        return needs_problems(definition, agents, self._kinds)
+
+    def needs(self, definition: WorkflowDefinition, key: str, agents: Mapping[str, AgentRecord]) -> Needs:
+        """The fields step `key` reads from its input and the run's input, and where its input comes from."""
+        return step_needs(definition, key, agents, self._kinds)
 
     @staticmethod
     def runs_workflows(definition: WorkflowDefinition, agents: Mapping[str, AgentRecord]) -> bool:
@@ -105,18 +118,35 @@ class DraftService:
     async def last_run(self, workflow_id: str) -> RunData | None:
         """The newest run's payload and its steps' outputs: what previews and completions are shown against."""
 
-        def read(session: Session) -> tuple[RunRow, list[NodeRunRow]] | None:
+        def read(session: Session) -> tuple[RunRow, list[NodeRunRow], dict[str, str]] | None:
             rows, _ = repo.list_runs(session, workflow_id=workflow_id, offset=0, limit=1)
             if not rows:
                 return None
-            return rows[0], repo.list_node_runs(session, run_id=rows[0].id)
+            nodes = repo.list_node_runs(session, run_id=rows[0].id)
+            return rows[0], nodes, self._hints(session, rows[0], nodes)
 
         found = await self._db.tx(read)
         if found is None:
             return None
-        run, nodes = found
+        run, nodes, hints = found
         outputs = {n.node_key: n.output for n in nodes if n.status == "COMPLETED"}
-        return RunData(run.id, run.input, outputs, {n.node_key: n.status for n in nodes})
+        errors = {n.node_key: n.error or "failed" for n in nodes if n.status == "FAILED"}
+        return RunData(run.id, run.input, outputs, {n.node_key: n.status for n in nodes}, errors, hints)
+
+    @staticmethod
+    def _hints(session: Session, run: RunRow, nodes: list[NodeRunRow]) -> dict[str, str]:
+        """Fix hints of the run's failed steps, from the version it ran (`app.engine.inference.failure_hint`)."""
+        failed = [n.node_key for n in nodes if n.status == "FAILED"]
+        version = session.get(WorkflowVersionRow, (run.workflow_id, run.workflow_version)) if failed else None
+        if version is None:
+            return {}
+        definition = WorkflowDefinition.model_validate(version.definition)
+        agents = {
+            a.id: AgentRecord(a.id, a.kind, a.name, a.config)
+            for a in repo.get_agents(session, agent_ids={n.agent_id for n in definition.nodes})
+        }
+        found = {key: failure_hint(definition, key, run.input, agents) for key in failed}
+        return {key: hint for key, hint in found.items() if hint}
 
     def preview_input(
         self, definition: WorkflowDefinition, key: str, *, payload: Any, outputs: Mapping[str, Any], workflow_id: str
@@ -134,7 +164,7 @@ class DraftService:
             return f"No output from {names} yet: run the workflow once to preview with its data.", "note"
         if shown.error is None:
             return json.dumps(shown.input, indent=2, default=str), "json"
-        return shown.error, "error"
+        return explain(shown.error), "error"
 
     @staticmethod
     def completions(
@@ -161,11 +191,58 @@ class DraftService:
                 names |= {f"nodes.{source}.output.{k}" for k in value if str(k).isidentifier()}
         return names
 
+    def sample_input(
+        self,
+        definition: WorkflowDefinition,
+        key: str,
+        agents: Mapping[str, AgentRecord],
+        *,
+        payload: Any,
+        outputs: Mapping[str, Any],
+    ) -> Any:
+        """What Try offers as the step's input: what the data at hand gives it, else the fields it reads, to fill in.
+
+        For an entry step that is the run's input, with the workflow's input fields; for another step, what flows
+        into it from the steps before.
+        """
+        given = node_input(definition, key, payload=payload, outputs=outputs)
+        needs = step_needs(definition, key, agents, self._kinds)
+        if given not in (None, {}) and not (isinstance(given, dict) and set(needs.fields) - set(given)):
+            return given
+        sample: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+        if needs.entry:
+            schema = self.input_schema(definition, agents) or {}
+            for name, field in (schema.get("properties") or {}).items():
+                sample.setdefault(name, field.get("default", _EMPTY.get(str(field.get("type")), "")))
+        for name in needs.fields:
+            sample.setdefault(name, "")
+        return sample
+
     async def try_step(
-        self, workflow_id: str, definition: WorkflowDefinition, key: str, *, payload: Any, outputs: dict[str, Any]
+        self,
+        workflow_id: str,
+        definition: WorkflowDefinition,
+        key: str,
+        *,
+        payload: Any,
+        outputs: dict[str, Any],
+        step_input: Any = None,
+        given: bool = False,
     ) -> Trial:
-        """Run one step of a (possibly unsaved) definition alone; nothing is stored."""
-        return await try_node(
+        """Run one step of a (possibly unsaved) definition alone; nothing is stored.
+
+        `given`: `step_input` is what flows into the step (the run's input for an entry step), instead of what
+        `payload` and `outputs` give it. A template error comes back as a sentence naming what is missing.
+        """
+        if given:
+            sources = list(dict.fromkeys(e.source for e in definition.edges if e.target == key))
+            if not sources:
+                payload = step_input
+            elif len(sources) == 1:
+                outputs = {**outputs, sources[0]: step_input}
+            elif isinstance(step_input, dict):
+                outputs = {**outputs, **{k: v for k, v in step_input.items() if k in sources}}
+        trial = await try_node(
             definition,
             key,
             await self._agents.by_id(),
@@ -176,3 +253,9 @@ class DraftService:
             workflow_id=workflow_id,
             services=self._agent_services(),
         )
+        if trial.error is not None:
+            trial.error = explain(trial.error)
+        return trial
+
+
+_EMPTY: dict[str, Any] = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}

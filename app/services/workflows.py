@@ -20,6 +20,7 @@ from app.engine.plan import validate
 from app.engine.store import RunStore
 from app.models.base import Page, check_name
 from app.models.people import SYSTEM, Principal
+from app.models.samples import check_samples
 from app.models.workflows import (
     AgentDocument,
     EdgePublic,
@@ -38,6 +39,7 @@ from app.services.audit import AuditService
 from app.services.references import reference_problems
 from app.services.version_diff import VersionDiff, compare_definitions
 from storage import repositories as repo
+from storage import samples
 from storage.db import Database
 from storage.models import AgentRow, NodeRow, WorkflowRow
 
@@ -244,13 +246,17 @@ class WorkflowService:
             return workflow, repo.get_definition(session, workflow_id=workflow_id)
 
         original, definition = await self._db.tx(read)
-        return await self.create(
+        copy = await self.create(
             name=f"{original.name} (Copy)",
             description=original.description,
             definition=definition,
             tags=original.tags,
             by=by,
         )
+        kept = list(original.samples or [])
+        if kept:
+            await self._db.tx(lambda s: samples.set_samples(s, workflow_id=copy.id, samples=kept))
+        return copy
 
     # --- the graph and its versions ----------------------------------------------------------------------
 
@@ -396,6 +402,7 @@ class WorkflowService:
                 description=workflow.description,
                 tags=workflow.tags or [],
                 definition=definition,
+                samples=workflow.samples or [],
                 agents=[
                     AgentDocument(id=a.id, name=a.name, kind=a.kind, description=a.description, config=a.config)
                     for a in agents
@@ -424,6 +431,7 @@ class WorkflowService:
                 name=doc.name,
                 description=doc.description,
                 tags=check_tags("tags", doc.tags) or None,
+                samples=[s.model_dump(mode="json") for s in check_samples(doc.samples)] or None,
                 version=0,
                 created_at=now,
                 updated_at=now,

@@ -23,6 +23,7 @@ import {
   useOverlays,
   useReady,
   useSelection,
+  useView,
   useVueFlow,
 } from "flowyard-graph-editor";
 import { markRaw, ref, toRaw } from "vue";
@@ -33,8 +34,10 @@ export default {
     graph: Object,
     palette: Array,
     readonly: Boolean,
+    // false: the wheel scrolls the page around the canvas (a run's page) and Ctrl+wheel zooms
+    wheelZoom: { type: Boolean, default: true },
   },
-  emits: ["change", "select", "save", "run", "help"],
+  emits: ["change", "select", "save", "run", "help", "add", "panel"],
   setup(props, { emit, attrs }) {
     const flowId = `flowyard-graph-${attrs.id || Math.random().toString(36).slice(2)}`;
     const flow = useVueFlow(flowId);
@@ -62,6 +65,7 @@ export default {
     }
     // raw: reading a reactive prop node by node is slow
     const { loaded, showMinimap, whenReady, setGraph, onPaneReady } = useReady(toRaw(props.graph), loadGraph);
+    const view = useView({ root, painted: showMinimap, wheelZoom: () => props.wheelZoom });
 
     const { onPointerDownCapture } = useKeyboard({
       root,
@@ -70,6 +74,9 @@ export default {
         save: () => emit("save"),
         run: () => emit("run"),
         help: () => emit("help"),
+        add: () => emit("add"),
+        togglePalette: () => emit("panel", "palette"),
+        toggleInspector: () => emit("panel", "inspector"),
         selectAll: selection.selectAll,
         copySelection: clipboard.copySelection,
         cutSelection: clipboard.cutSelection,
@@ -93,7 +100,11 @@ export default {
       nodeTypes: { agent: markRaw(AgentNode) },
       nodeCount: graph.nodeCount,
       dropping: dragdrop.dropping,
-      showMinimap,
+      minimapShown: view.minimapShown,
+      minimapSize: view.minimapSize,
+      toggleMinimap: view.toggleMinimap,
+      wheelHint: view.wheelHint,
+      onWheel: view.onWheel,
       loaded,
       fitOptions: FIT_OPTIONS,
       grid: GRID,
@@ -127,11 +138,13 @@ export default {
       paste: whenReady(clipboard.paste),
       copySelection: whenReady(clipboard.copySelection),
       deleteSelection: whenReady(edits.deleteSelection),
+      focus: () => root.value?.focus({ preventScroll: true }),
     };
   },
   template: `
     <div ref="root" class="fy-editor" :class="{ 'fy-readonly': readonly, 'fy-dropping': dropping }" tabindex="-1"
-         @dragover="onDragOver" @dragleave="onDragLeave" @drop="onDrop" @pointerdown.capture="onPointerDownCapture">
+         @dragover="onDragOver" @dragleave="onDragLeave" @drop="onDrop" @pointerdown.capture="onPointerDownCapture"
+         @wheel.passive="onWheel">
       <VueFlow
         :id="flowId"
         :node-types="nodeTypes"
@@ -151,6 +164,8 @@ export default {
         :only-render-visible-elements="true"
         :elevate-edges-on-select="true"
         :zoom-on-double-click="false"
+        :zoom-on-scroll="wheelZoom"
+        :prevent-scrolling="wheelZoom"
         @pane-ready="onPaneReady"
         @connect="onConnect"
         @node-drag-stop="commit"
@@ -159,18 +174,28 @@ export default {
       >
         <Background variant="dots" :gap="20" :size="1.4" />
         <Controls position="bottom-left" :show-interactive="false" :fit-view-params="fitOptions">
+          <template #icon-zoom-in><q-icon name="add" /><span class="fy-visually-hidden">Zoom in</span></template>
+          <template #icon-zoom-out><q-icon name="remove" /><span class="fy-visually-hidden">Zoom out</span></template>
+          <template #icon-fit-view>
+            <q-icon name="fit_screen" /><span class="fy-visually-hidden">Fit the view</span>
+          </template>
           <ControlButton v-if="!readonly" title="Tidy layout (Shift+Alt+T)" class="fy-tidy" @click="tidy">
             <q-icon name="account_tree" />
           </ControlButton>
+          <ControlButton :title="minimapShown ? 'Hide the minimap' : 'Show the minimap'" class="fy-minimap-toggle"
+                         :class="{ 'fy-minimap-toggle--on': minimapShown }" @click="toggleMinimap">
+            <q-icon name="map" />
+          </ControlButton>
         </Controls>
-        <MiniMap v-if="showMinimap" position="bottom-right" pannable zoomable :node-color="minimapColour" :node-border-radius="6"
-                 :width="180" :height="120" />
+        <MiniMap v-if="minimapShown" position="bottom-right" pannable zoomable :node-color="minimapColour"
+                 :node-border-radius="6" :width="minimapSize.width" :height="minimapSize.height" />
       </VueFlow>
       <div v-if="loaded && nodeCount === 0 && !readonly" class="fy-empty">
         <q-icon name="account_tree" class="fy-empty__icon" />
         <div class="fy-empty__title">An empty workflow</div>
-        <div class="fy-empty__hint">Drag an agent from the palette onto the canvas to start.</div>
+        <div class="fy-empty__hint">Drag an agent from the palette onto the canvas, or press +, to start.</div>
       </div>
+      <div v-if="wheelHint" class="fy-wheel-hint" role="status">Ctrl + wheel to zoom</div>
     </div>
   `,
 };

@@ -38,7 +38,7 @@ DRAG_TYPE = "application/flowyard-agent"
 
 STATUSES = ("PENDING", "RUNNING", "WAITING_APPROVAL", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED")
 
-_EVENTS = ("change", "select", "save", "run", "help")
+_EVENTS = ("change", "select", "save", "run", "help", "add", "panel")
 _OVERLAYS = ("status", "problems", "note")
 _BUNDLE = Path(__file__).parent / "dist" / "index.js"
 
@@ -68,11 +68,14 @@ class GraphEditor(
         *,
         palette: list[dict[str, Any]] | None = None,
         readonly: bool = False,
+        wheel_zoom: bool = True,
         on_change: Handler[GenericEventArguments] | None = None,
         on_select: Handler[GenericEventArguments] | None = None,
         on_save: Handler[GenericEventArguments] | None = None,
         on_run: Handler[GenericEventArguments] | None = None,
         on_help: Handler[GenericEventArguments] | None = None,
+        on_add: Handler[GenericEventArguments] | None = None,
+        on_panel: Handler[GenericEventArguments] | None = None,
     ) -> None:
         """Graph editor
 
@@ -84,25 +87,32 @@ class GraphEditor(
         :param palette: palette entries (`agentId`, `title`, `kind`, `icon`, `group`, `handles`, `description`);
             a dropped or added entry is completed from the palette entry with the same `agentId`
         :param readonly: view and select only (no dragging, connecting, deleting or dropping)
+        :param wheel_zoom: the wheel zooms (a canvas that fills its page); False: it scrolls the page around the
+            canvas (a run's page) and Ctrl+wheel or the zoom buttons zoom
         :param on_change: called after every committed edit with the whole graph in `e.args`
         :param on_select: called when the selection changes, `e.args` = `{"nodes": [keys], "edges": [ids]}`
         :param on_save: called on Ctrl+S
         :param on_run: called on Ctrl+Enter
         :param on_help: called on `?`
+        :param on_add: called on `+` (not read-only): the page offers the steps to add (its palette's search)
+        :param on_panel: called on `[` (`e.args` = `"palette"`, not read-only) and `]` (`"inspector"`): the page
+            hides or shows that side panel
         """
         super().__init__()
         self._props["graph"] = _normalized(graph)
         self._props["palette"] = copy.deepcopy(palette or [])
         self._props["readonly"] = readonly
+        self._props["wheelZoom"] = wheel_zoom
         self._selection: dict[str, list[str]] = {"nodes": [], "edges": []}
         self._handlers: dict[str, list[Handler[GenericEventArguments]]] = {name: [] for name in _EVENTS}
-        for name, handler in zip(_EVENTS, (on_change, on_select, on_save, on_run, on_help), strict=True):
+        handlers = (on_change, on_select, on_save, on_run, on_help, on_add, on_panel)
+        for name, handler in zip(_EVENTS, handlers, strict=True):
             if handler is not None:
                 self._handlers[name].append(handler)
         # every listener is registered now: adding one after the first render would re-render the element
         self.on("change", self._handle_change)
         self.on("select", self._handle_select)
-        for name in ("save", "run", "help"):
+        for name in ("save", "run", "help", "add", "panel"):
             self.on(name, lambda e, name=name: self._dispatch(name, e))
 
     # --- state -----------------------------------------------------------------------------------------
@@ -164,6 +174,16 @@ class GraphEditor(
     def on_help(self, handler: Handler[GenericEventArguments]) -> Self:
         """Add a handler for `?`."""
         self._handlers["help"].append(handler)
+        return self
+
+    def on_add(self, handler: Handler[GenericEventArguments]) -> Self:
+        """Add a handler for `+` (add a step)."""
+        self._handlers["add"].append(handler)
+        return self
+
+    def on_panel(self, handler: Handler[GenericEventArguments]) -> Self:
+        """Add a handler for `[` and `]` (`e.args`: `"palette"` or `"inspector"`, the side panel to hide or show)."""
+        self._handlers["panel"].append(handler)
         return self
 
     def _dispatch(self, name: str, event: GenericEventArguments) -> None:
@@ -248,9 +268,14 @@ class GraphEditor(
         self.run_method("addNode", copy.deepcopy(entry), position, key)
         return key
 
-    def update_node(self, key: str, data: dict[str, Any]) -> None:
-        """Merge `data` into a node's data (title, spec, retries…; `status`/`problems` are ignored): an edit."""
+    def update_node(self, key: str, data: dict[str, Any], *, renamed_handles: dict[str, str] | None = None) -> None:
+        """Merge `data` into a node's data (title, spec, retries…; `status`/`problems` are ignored): an edit.
+
+        When `data` changes the node's `handles`, edges from outcomes it lost are dropped, except those from
+        the outcomes in `renamed_handles` (old name → new name), which follow the new name.
+        """
         node = self.node(key)
+        renamed = dict(renamed_handles or {})
         if node is None:
             raise KeyError(f"no node {key!r} in the graph")
         update = {name: copy.deepcopy(value) for name, value in data.items() if name not in _OVERLAYS}
@@ -259,12 +284,16 @@ class GraphEditor(
             if "handles" in update:
                 handles = update["handles"]
                 outcomes = set(handles) if handles is not None else {None}
+                for edge in self.graph["edges"]:
+                    new_name = renamed.get(edge.get("sourceHandle") or "")
+                    if edge.get("source") == key and edge.get("sourceHandle") not in outcomes and new_name in outcomes:
+                        edge.update(sourceHandle=new_name, label=new_name)
                 self.graph["edges"] = [
                     edge
                     for edge in self.graph["edges"]
                     if edge.get("source") != key or edge.get("sourceHandle") in outcomes
                 ]
-        self.run_method("updateNode", key, update)
+        self.run_method("updateNode", key, update, renamed or None)
 
     def rename_node(self, old_key: str, new_key: str) -> None:
         """Change a node's key; its edges follow (an edit). Raises ValueError for a malformed or taken key."""
@@ -308,6 +337,10 @@ class GraphEditor(
     def fit_view(self) -> None:
         """Zoom and pan so that every node is visible."""
         self.run_method("fitView")
+
+    def focus(self) -> None:
+        """Give the canvas the keyboard focus (its shortcuts act)."""
+        self.run_method("focus")
 
     @staticmethod
     def make_draggable(element: ui.element, entry: dict[str, Any]) -> ui.element:

@@ -17,11 +17,14 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+A", "select all"),
     ("Shift+drag", "box select"),
     ("Shift+Alt+T", "tidy the layout"),
+    ("+", "add a step: search the palette, Enter adds"),
+    ("[ / ]", "hide or show the palette / the inspector"),
     ("?", "this list"),
 ]
 
 VIEWING_SHORTCUTS: list[tuple[str, str]] = [
     ("Shift+drag", "box select"),
+    ("]", "hide or show the inspector"),
     ("?", "this list"),
 ]
 """What still works on a canvas its viewer may not change."""

@@ -20,6 +20,7 @@ export default {
     value: String,
     completions: Array,
     placeholder: String,
+    label: String,
     language: String,
     disable: Boolean,
   },
@@ -59,6 +60,7 @@ export default {
           language,
           CM.EditorView.lineWrapping,
           CM.placeholder(this.placeholder || ""),
+          CM.EditorView.contentAttributes.of({ "aria-label": this.label || this.placeholder || "Template" }),
           CM.EditorState.readOnly.of(!!this.disable),
           CM.EditorState.languageData.of(() => [{ autocomplete: complete }]),
           CM.EditorView.updateListener.of((update) => {

@@ -188,3 +188,19 @@ async def test_uploads_over_the_upload_limit_get_413_and_create_nothing(small_up
     assert ui_fits.status_code == 404  # past the size check: no UI is mounted on the bare API
     assert other.status_code == 413
     assert [b["filename"] for b in (await api.get(f"{V1}/batches")).json()] == ["a.csv"]
+
+
+async def test_a_cell_of_the_wrong_type_is_named_in_the_preview_and_refuses_the_file(api: httpx.AsyncClient) -> None:
+    workflow_id = (await api.post(f"{V1}/workflows", json={"name": "Divide"})).json()["id"]
+    await api.post(
+        f"{V1}/workflows/{workflow_id}/steps", json={"agentId": "transform", "action": "{{ 10 // input.n }}"}
+    )
+    content = b"n\n2\ntwo\n"
+
+    preview = await api.post(f"{V1}/workflows/{workflow_id}/batches/preview", files={"file": ("n.csv", content)})
+    created = await api.post(f"{V1}/workflows/{workflow_id}/batches", files={"file": ("n.csv", content)})
+
+    assert preview.json()["cellErrors"] == ["row 2, column 'n': \"two\" is not a number"]
+    assert_refused(created, "file")
+    assert "row 2, column 'n': \"two\" is not a number" in created.json()["detail"]
+    assert (await api.get(f"{V1}/batches")).json() == []

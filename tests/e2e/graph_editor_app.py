@@ -126,6 +126,27 @@ def scrambled() -> dict[str, Any]:
     }
 
 
+def crossed() -> dict[str, Any]:
+    """A branch whose outcomes (hot, warm, cold) lead to steps drawn in the opposite order, far apart."""
+    return {
+        "nodes": [
+            node("start", "Start", "transform", "transform", "bolt", 0, 300),
+            node("route", "Route", "branch", "branch", "call_split", 400, 0, handles=["hot", "warm", "cold"]),
+            node("to_hot", "Hot", "transform", "transform", "bolt", 1400, 900),
+            node("to_warm", "Warm", "transform", "transform", "bolt", 1400, 300),
+            node("to_cold", "Cold", "transform", "transform", "bolt", 1400, -400),
+            node("after_hot", "After hot", "transform", "transform", "bolt", 2000, 1000),
+        ],
+        "edges": [
+            edge("start", "route"),
+            edge("route", "to_hot", "hot"),
+            edge("route", "to_warm", "warm"),
+            edge("route", "to_cold", "cold"),
+            edge("to_hot", "after_hot"),
+        ],
+    }
+
+
 def big(count: int = 300, links: int = 400) -> dict[str, Any]:
     """`count` nodes in columns with `links` forward edges (a 300-node, 400-edge workflow)."""
     rng = random.Random(7)
@@ -143,6 +164,7 @@ def big(count: int = 300, links: int = 400) -> dict[str, Any]:
 GRAPHS: dict[str, Callable[[], dict[str, Any] | None]] = {
     "branching": branching,
     "scrambled": scrambled,
+    "crossed": crossed,
     "big": big,
     "empty": lambda: None,
 }
@@ -151,7 +173,13 @@ EVENTS: dict[str, list[dict[str, Any]]] = {}
 
 
 @ui.page("/")
-def index(graph: str = "branching", session: str = "default", readonly: bool = False, dark: bool = False) -> None:
+def index(
+    graph: str = "branching",
+    session: str = "default",
+    readonly: bool = False,
+    dark: bool = False,
+    wheel: str = "zoom",
+) -> None:
     ui.dark_mode(dark)
     ui.query(".nicegui-content").classes("p-0")
     events = EVENTS.setdefault(session, [])
@@ -162,7 +190,9 @@ def index(graph: str = "branching", session: str = "default", readonly: bool = F
 
         return handler
 
-    with ui.row().classes("w-full no-wrap gap-0").style("height: 100vh"):
+    # wheel=scroll: the canvas sits in a page taller than the window, as on a run's page
+    height = "70vh" if wheel == "scroll" else "100vh"
+    with ui.row().classes("w-full no-wrap gap-0").style(f"height: {height}"):
         with ui.column().classes("w-56 h-full p-3 gap-1 border-r"):
             ui.input(placeholder="Search agents").props("dense outlined").classes("w-full").props("data-testid=search")
             for entry in PALETTE:
@@ -180,7 +210,12 @@ def index(graph: str = "branching", session: str = "default", readonly: bool = F
             on_save=record("save"),
             on_run=record("run"),
             on_help=record("help"),
+            on_add=record("add"),
+            on_panel=record("panel"),
+            wheel_zoom=wheel != "scroll",
         ).classes("grow h-full")
+    if wheel == "scroll":
+        ui.label("Below the canvas").classes("p-4").style("height: 120vh")
     EDITORS[session] = editor
 
 

@@ -37,8 +37,8 @@ class Editor:
         self.url = url
         self.session = uuid.uuid4().hex[:12]
 
-    def open(self, graph: str = "branching", *, readonly: bool = False) -> Editor:
-        query = f"graph={graph}&session={self.session}" + ("&readonly=true" if readonly else "")
+    def open(self, graph: str = "branching", *, readonly: bool = False, wheel: str = "zoom") -> Editor:
+        query = f"graph={graph}&session={self.session}&wheel={wheel}" + ("&readonly=true" if readonly else "")
         self.page.goto(f"{self.url}/?{query}")
         self.page.wait_for_function("window.did_handshake === true")
         self.page.wait_for_selector(".fy-editor")

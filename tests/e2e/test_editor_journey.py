@@ -321,7 +321,7 @@ def _view_the_saved_version(journey: Journey) -> None:
     """(7b) the saved version, viewed read-only from the history."""
     tab = journey.page
     tab.get_by_role("button", name="History").click()
-    tab.get_by_role("button", name="View").first.click()
+    tab.get_by_role("button", name="View", exact=True).first.click()
     version = tab.locator(".q-dialog").filter(has_text="version 2")
     expect(version.locator(".vue-flow__node")).to_have_count(3)
     expect(version.get_by_role("button", name="Restore this version")).to_be_visible()

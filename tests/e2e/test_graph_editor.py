@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
 from tests.e2e.graph_editor_helpers import (
@@ -247,6 +247,25 @@ def test_shortcuts_emit_save_run_and_help(editor: Editor) -> None:
     assert [event["event"] for event in state["events"] if event["event"] != "select"] == ["save", "run", "help"]
 
 
+def test_plus_and_bracket_keys_ask_the_page_to_add_a_step_and_toggle_its_panels(editor: Editor) -> None:
+    editor.open("branching")
+    editor.click_pane()
+    for key in ("+", "[", "]"):  # "+" as a person types it: Shift and "=" on most layouts
+        editor.page.keyboard.press(key)
+    state = editor.wait_for(lambda s: len([e for e in s["events"] if e["event"] != "select"]) >= 3)
+    shown = [(event["event"], event["args"]) for event in state["events"] if event["event"] != "select"]
+    assert shown == [("add", None), ("panel", "palette"), ("panel", "inspector")]
+
+
+def test_plus_does_nothing_on_a_read_only_canvas(editor: Editor) -> None:
+    editor.open("branching", readonly=True)
+    editor.click_pane()
+    editor.page.keyboard.press("+")
+    editor.page.keyboard.press("]")  # the details panel may still be hidden
+    state = editor.wait_for(lambda s: any(e["event"] == "panel" for e in s["events"]))
+    assert not [e for e in state["events"] if e["event"] == "add"]
+
+
 def test_shortcuts_do_nothing_while_typing_in_an_input(editor: Editor) -> None:
     editor.open("branching")
     editor.node("score").click()
@@ -276,6 +295,83 @@ def test_tidy_lays_nodes_out_left_to_right(editor: Editor) -> None:
     state = editor.wait_for(lambda s: len(editor.events("change")) == 2)
     x = {node["id"]: node["position"]["x"] for node in state["graph"]["nodes"]}
     assert x["a"] > x["b"] > x["c"] > x["d"]
+
+
+def _tidy(editor: Editor) -> dict[str, float]:
+    """Tidy with Shift+Alt+T; the nodes' tops (y) once Python has the new layout."""
+    editor.click_pane()
+    editor.page.keyboard.press("Shift+Alt+T")
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    editor.settle()
+    return {node["id"]: node["position"]["y"] for node in state["graph"]["nodes"]}
+
+
+def test_tidy_orders_a_branch_s_steps_by_its_outcomes_without_crossings(editor: Editor) -> None:
+    editor.open("crossed")
+    y = _tidy(editor)
+    # hot, warm, cold: top to bottom, as the branch lists its outcome handles
+    assert y["to_hot"] < y["to_warm"] < y["to_cold"]
+    assert y["after_hot"] == pytest.approx(y["to_hot"], abs=1)  # a chain stays straight
+    # what is on screen: each outcome handle lies above the next one's step
+    handles = [editor.output("route", name).bounding_box() for name in ("hot", "warm", "cold")]
+    steps = [editor.node(key).bounding_box() for key in ("to_hot", "to_warm", "to_cold")]
+    assert all(box is not None for box in handles + steps)
+    assert [b["y"] for b in handles] == sorted(b["y"] for b in handles)  # type: ignore[index]
+    assert [b["y"] for b in steps] == sorted(b["y"] for b in steps)  # type: ignore[index]
+
+
+def test_tidy_fits_a_small_graph_at_a_readable_zoom_never_above_100_percent(editor: Editor) -> None:
+    editor.open("scrambled")
+    _tidy(editor)
+    assert 0.75 <= editor.zoom() <= 1.0
+    editor.page.set_viewport_size({"width": 1024, "height": 700})
+    narrow = Editor(editor.page, editor.url).open("crossed")
+    _tidy(narrow)
+    assert 0.75 <= narrow.zoom() <= 1.0
+    assert narrow.node("start").is_visible()  # too wide to fit: it shows the entry side
+
+
+# --- the minimap and the wheel ----------------------------------------------------------------------------------
+
+
+def test_minimap_keeps_to_a_corner_hides_on_a_narrow_canvas_and_toggles(editor: Editor) -> None:
+    editor.open("branching")
+    minimap = editor.page.locator(".vue-flow__minimap")
+    canvas = editor.page.locator(".fy-editor").bounding_box()
+    box = minimap.bounding_box()
+    assert canvas is not None and box is not None
+    assert box["width"] * box["height"] <= 0.06 * canvas["width"] * canvas["height"]
+    assert box["x"] > canvas["x"] + canvas["width"] / 2 and box["y"] > canvas["y"] + canvas["height"] / 2
+    toggle = editor.page.locator(".fy-minimap-toggle")
+    toggle.click()
+    expect(minimap).to_have_count(0)
+    toggle.click()
+    expect(minimap).to_have_count(1)
+    # a narrow canvas (the window of a small laptop with both side panels open) has no room for it
+    editor.page.set_viewport_size({"width": 760, "height": 700})
+    expect(minimap).to_have_count(0)
+    toggle.click()  # unless asked for
+    expect(minimap).to_have_count(1)
+    box, canvas = minimap.bounding_box(), editor.page.locator(".fy-editor").bounding_box()
+    assert box is not None and canvas is not None
+    assert box["width"] <= canvas["width"] / 3
+
+
+def test_wheel_scrolls_the_page_over_a_canvas_in_a_page_and_ctrl_wheel_zooms(editor: Editor) -> None:
+    editor.open("branching", wheel="scroll")
+    zoom = editor.zoom()
+    pane = editor.page.locator(".vue-flow__pane").bounding_box()
+    assert pane is not None
+    editor.page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
+    editor.page.mouse.wheel(0, 300)
+    editor.page.wait_for_function("window.scrollY > 100")
+    assert editor.zoom() == zoom
+    expect(editor.page.locator(".fy-wheel-hint")).to_be_visible()  # how to zoom instead
+    editor.page.keyboard.down("Control")
+    editor.page.mouse.wheel(0, -300)
+    editor.page.keyboard.up("Control")
+    editor.page.wait_for_timeout(300)
+    assert editor.zoom() > zoom
 
 
 # --- read-only and size --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from nicegui.testing import User
 
 from app.agents import registry
 from app.agents.base import AgentContext, AgentKind
-from app.engine.model import NodeSpec, RunStatus, WorkflowDefinition
+from app.engine.model import NodeSpec, Note, Position, RunStatus, WorkflowDefinition
 from app.root import Flowyard
 from components.graph_editor import GraphEditor
 from components.template_editor import TemplateEditor
@@ -103,6 +103,19 @@ async def test_save_keeps_a_new_version_with_the_edit(user: User, flowyard: Flow
     assert [v.version for v in await flowyard.workflows.versions(workflow.id)] == [2]
 
 
+async def test_saving_in_the_editor_keeps_the_workflows_sticky_notes(user: User, flowyard: Flowyard) -> None:
+    note = Note(id="why", text="Ask sales before changing the threshold", position=Position(x=0, y=-120))
+    definition = steps("{{ input }}").model_copy(update={"notes": [note]})
+    workflow = await flowyard.workflows.create(name="Digest", definition=definition)
+    await user.open(f"/workflows/{workflow.id}")
+
+    _edit(user, lambda graph: graph["nodes"].append(_node("transform", "shout", 300)))
+    user.find("Save").click()
+
+    await user.should_see("Saved · v2")
+    assert (await flowyard.workflows.definition(workflow.id)).notes == [note]
+
+
 async def test_an_older_version_is_viewed_read_only_then_restored(user: User, flowyard: Flowyard) -> None:
     workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
     await flowyard.workflows.save_definition(workflow.id, steps("{{ input }}", "{{ input | upper }}"))  # v2: two nodes
@@ -183,6 +196,24 @@ async def test_run_from_the_editor_colours_the_nodes(user: User, flowyard: Flowy
     runs = await flowyard.runs.list(workflow.id, page=0, size=5)
     assert [r.status for r in runs.items] == [RunStatus.COMPLETED.value]
     assert runs.items[0].trigger == "ui"
+
+
+async def test_a_failed_run_shows_the_steps_it_never_reached_as_skipped_not_queued(
+    user: User, flowyard: Flowyard
+) -> None:
+    workflow = await flowyard.workflows.create(name="Breaks", definition=steps("{{ 1 // 0 }}", "{{ input }}?"))
+    await user.open(f"/workflows/{workflow.id}")
+
+    user.find(marker="run-workflow").click()
+    await user.should_see("Run workflow")
+    user.find(marker="start-run").click()
+
+    for _ in range(100):
+        statuses = {n["id"]: n["data"].get("status") for n in _canvas(user).graph["nodes"]}
+        if statuses == {"s1": "FAILED", "s2": "SKIPPED"}:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses == {"s1": "FAILED", "s2": "SKIPPED"}
 
 
 def _code_editor(user: User, marker: str) -> TemplateEditor:
@@ -328,3 +359,50 @@ async def test_a_step_running_this_same_workflow_is_a_problem_while_editing(user
     await user.should_see("1 problem")  # found in the database (what the step runs), not only in the graph
     [message] = _canvas(user).node("again")["data"]["problems"]
     assert "itself" in message or "recurs" in message, message
+
+
+async def test_a_late_confirmation_of_the_inspectors_own_edit_does_not_redraw_it(
+    user: User, flowyard: Flowyard
+) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    title = user.find(marker="step-title")
+    [field] = title.elements
+    title.clear().type("One").trigger("blur")
+    after_one = copy.deepcopy(_canvas(user).graph)
+    title.clear().type("One and two").trigger("blur")
+    after_two = copy.deepcopy(_canvas(user).graph)
+
+    user.find(GraphEditor).trigger("change", after_one)  # the canvas confirms the first edit after the second
+    user.find(GraphEditor).trigger("change", after_two)
+
+    [still] = user.find(marker="step-title").elements
+    assert still is field  # not redrawn under the person typing
+    assert _canvas(user).node("s1")["data"]["title"] == "One and two"  # type: ignore[index]
+
+
+async def test_an_edit_confirmed_after_saving_leaves_it_saved(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    user.find(marker="step-title").clear().type("Renamed")
+    await user.should_see("Unsaved changes")  # at the first key, before the field is left
+    user.find(marker="step-title").trigger("blur")
+    user.find(GraphEditor).trigger("save")
+    await user.should_see("Saved · v2")
+
+    user.find(GraphEditor).trigger("change", copy.deepcopy(_canvas(user).graph))  # the canvas confirms the title
+
+    await user.should_see("Saved · v2")
+    await user.should_not_see("Unsaved changes")
+
+
+async def test_a_step_renamed_in_the_inspector_takes_the_next_edits_there(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Digest", definition=steps("{{ input }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    user.find(marker="step-key").clear().type("digest").trigger("blur")
+    user.find(marker="step-title").clear().type("Digest the news").trigger("blur")
+
+    assert _canvas(user).node("digest")["data"]["title"] == "Digest the news"  # type: ignore[index]

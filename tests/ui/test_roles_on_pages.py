@@ -134,7 +134,7 @@ async def test_what_an_editor_changes_and_starts_is_recorded_as_theirs(user: Use
     user.find(marker="run-workflow").click()
     await user.should_see("Run workflow")
     user.find(marker="start-run").click()
-    await user.should_see("Run started")
+    await user.should_see(marker="run-notice")  # “Run started — open its page”, until closed
 
     [saved] = await flowyard.audit.list(AuditQuery(action="workflow.save"))
     assert saved.actor == "eve@example.com"

@@ -192,6 +192,31 @@ async def test_run_page_shows_each_steps_input_and_output(user: User, flowyard: 
         await user.should_see("HELLO!")
 
 
+async def test_a_failed_run_shows_the_steps_it_never_reached_as_not_run_never_queued(
+    user: User, flowyard: Flowyard
+) -> None:
+    workflow = await flowyard.workflows.create(
+        name="Breaks", definition=steps("{{ 1 // 0 }}", "{{ input }}", "{{ input }}")
+    )
+    run = await run_to_end(flowyard, workflow.id, "x")
+
+    await user.open(f"/runs/{run.id}")
+
+    await user.should_see("Failed")
+    canvas = user.find(GraphEditor).elements.pop()
+    assert isinstance(canvas, GraphEditor)
+    assert {n["id"]: n["data"]["status"] for n in canvas.graph["nodes"]} == {
+        "s1": "FAILED",
+        "s2": "SKIPPED",
+        "s3": "SKIPPED",
+    }
+    assert canvas.props["wheelZoom"] is False  # on this page the wheel scrolls the page
+    await user.should_not_see("Queued")
+    await user.should_see("Not run")  # the timeline's rows of the two steps
+    user.find(GraphEditor).trigger("select", {"nodes": ["s2"], "edges": []})
+    await user.should_see("Not run: the run ended before it reached this step.")
+
+
 async def test_a_failed_run_shows_its_error_and_can_rerun_from_the_failed_step(user: User, flowyard: Flowyard) -> None:
     workflow = await flowyard.workflows.create(name="Bad", definition=steps("{{ input }}", "{{ input.nope.deeper }}"))
     run = await run_to_end(flowyard, workflow.id, "x")
@@ -315,7 +340,7 @@ async def test_reject_needs_a_reason_and_keeps_it(user: User, flowyard: Flowyard
     user.find(marker="reason").type("Off topic this week")
     user.find(marker="reject").click()
 
-    await user.should_see("Rejected: the step and its run fail with your reason")
+    await user.should_see("The step failed with this reason, and so did its run.")
     [item] = (await flowyard.runs.list_all()).items
     for _ in range(100):
         if (await flowyard.runs.get(item.id)).status == RunStatus.FAILED:

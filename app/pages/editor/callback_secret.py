@@ -51,10 +51,10 @@ class _SecretView:
         ).classes("fy-muted").mark("callback-secret-kind")
         with ui.row().classes("items-center w-full no-wrap"):
             ui.input(value=current.secret, password=True, password_toggle_button=True).props(
-                "outlined readonly"
+                'outlined readonly aria-label="Callback secret"'
             ).classes("w-full font-mono").mark("callback-secret")
             ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(current.secret)).props(
-                "flat round"
+                'flat round aria-label="Copy"'
             ).tooltip("Copy").mark("copy-callback-secret")
         with ui.row().classes("fy-dialog__actions"):
             ui.button("Close", on_click=self.box.close).props("flat no-caps").mark("close")

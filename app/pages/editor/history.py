@@ -53,6 +53,7 @@ async def view_version(editor: Draft, version: int) -> None:
     """An older version on a read-only canvas, to look at before restoring it."""
     definition = await services().workflows.version_definition(editor.workflow_id, version)
     info = next((v for v in await services().workflows.versions(editor.workflow_id) if v.version == version), None)
+    page = ui.context.client.content
     with (
         ui.dialog().props("maximized transition-show=none transition-hide=none") as dialog,  # measured unscaled
         ui.card().classes("w-full h-full p-0 gap-0"),
@@ -68,8 +69,9 @@ async def view_version(editor: Draft, version: int) -> None:
             ui.space()
 
             async def restore() -> None:
-                dialog.close()
-                await restore_version(editor, version)
+                dialog.close()  # (and deleted: what follows runs on the page, not inside it)
+                with page:
+                    await restore_version(editor, version)
 
             if editor.may_edit:
                 ui.button("Restore this version", icon="restore", on_click=restore).props("unelevated no-caps")
@@ -86,7 +88,8 @@ async def restore_version(editor: Draft, version: int) -> None:
     if not await access.may(Permission.EDIT):
         return
     if editor.dirty:  # restoring replaces the canvas: unsaved edits would be lost silently
-        with ui.dialog() as confirm, ui.card():
+        # on the page itself: the version view asking for this is closing, and its children go with it
+        with ui.context.client.content, ui.dialog() as confirm, ui.card():
             ui.label(f"Restore version {version}?").classes("text-lg font-medium")
             ui.label("Your unsaved changes will be lost.").classes("text-sm")
             with ui.row().classes("w-full justify-end"):
@@ -94,6 +97,7 @@ async def restore_version(editor: Draft, version: int) -> None:
                 ui.button("Discard and restore", on_click=lambda: confirm.submit(True)).props(
                     "unelevated no-caps color=negative"
                 )
+        confirm.on("hide", confirm.delete)
         if not await confirm:
             return
     workflow = await services().workflows.restore_version(editor.workflow_id, version, by=access.principal())

@@ -1,8 +1,10 @@
 """The editor's inspector: the selected step's Settings, Input (mapping with a live preview), Output and Try.
 
-Edits go to the canvas (one undo step each) through the editor; template editors apply their text when
-they lose focus, or before anything that needs it (`apply_pending`). For whoever may not edit the workflow
-the Settings and Input are shown inert (read-only) and there is no Try.
+Edits go to the canvas (one undo step each) through the editor. A field typed into marks the draft unsaved
+at the first key and applies its text when it loses focus, or before anything that needs it (`apply_pending`):
+applying on every key would send each keystroke to the canvas and back, and the panel would be redrawn under
+the person typing. For whoever may not edit the workflow the Settings and Input are shown inert (read-only)
+and there is no Try.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.value_element import ValueElement
+from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 
 from app.engine.model import NODE_KEY, WorkflowDefinition
 from app.models.people import Permission
@@ -20,6 +25,7 @@ from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from app.services.graph import graph_to_definition, node_data
+from components.json_view import JsonView
 from components.schema_form import SchemaForm
 from components.template_editor import TemplateEditor
 
@@ -36,9 +42,12 @@ class Inspector:
         self.container = container
         self.selected: str | None = None
         self._inspected: str | None = None
-        self._unapplied: list[Callable[[], None]] = []  # the code editors' appliers of typed text
+        self._unapplied: list[tuple[Callable[[], bool], Callable[[], None]]] = []  # typed fields: (typed?, apply)
+        self._echoes: list[str] = []  # snapshots after this panel's own edits, until the canvas confirms them
         self._tab = "Settings"  # the tab, kept when the panel is redrawn (an undo, another step)
         self._problem_box: ui.column | None = None  # the step's problems, kept current by validation
+        self._needs_box: ui.column | None = None  # the fields it reads, likewise
+        self._keys: dict[str, str] = {}  # the step's key when the panel was drawn → its key since a rename
 
     # --- what the editor asks ---------------------------------------------------------------------------------
 
@@ -52,8 +61,23 @@ class Inspector:
         self.show()
 
     def changed_elsewhere(self) -> bool:
-        """Whether the selected step changed by something other than this panel (an undo, the canvas)."""
-        return self._snapshot(self.selected) != self._inspected
+        """Whether the selected step changed by something other than this panel (an undo, the canvas).
+
+        The canvas confirms each of this panel's edits with the whole graph; a confirmation may arrive after
+        a later edit was sent (then it shows an older state), which is no reason to redraw the panel.
+        """
+        now = self._snapshot(self.selected)
+        if now is not None and now in self._echoes:
+            del self._echoes[: self._echoes.index(now) + 1]
+            return False
+        self._echoes.clear()
+        return now != self._inspected
+
+    def _sent(self) -> None:
+        """Remember the selected step as this panel's edit left it (the canvas will confirm it)."""
+        self._inspected = self._snapshot(self.selected)
+        if self._inspected is not None:
+            self._echoes = [*self._echoes[-20:], self._inspected]
 
     def forget_missing(self) -> None:
         if self.selected is not None and self.node(self.selected) is None:
@@ -72,6 +96,8 @@ class Inspector:
         if self._problem_box is None or self.selected is None:
             return
         messages = self.editor.problems.get(self.selected, [])
+        if self._needs_box is not None:  # (what the step reads changes with its templates)
+            self._show_needs(self._needs_box, self.selected)
         self._problem_box.clear()
         self._problem_box.set_visibility(bool(messages))  # (empty, it would still take a gap)
         with self._problem_box:
@@ -79,14 +105,23 @@ class Inspector:
                 ui.label(message).classes("text-xs text-negative")
 
     def apply_pending(self) -> None:
-        for apply in self._unapplied:  # text typed into a template editor whose blur has not arrived yet
+        for _, apply in self._unapplied:  # text typed into a field whose blur has not arrived yet
             apply()
+
+    def discard_pending(self) -> None:
+        """Forget text typed but not applied (the draft it was typed into is being replaced)."""
+        self._unapplied = []
+
+    def has_pending(self) -> bool:
+        """Whether a field holds typed text not applied to the canvas yet."""
+        return any(typed() for typed, _ in self._unapplied)
 
     def show(self) -> None:
         self.apply_pending()
         self._unapplied = []
         self.container.clear()
-        self._problem_box = None
+        self._problem_box = self._needs_box = None
+        self._keys = {}
         node = self.node(self.selected)
         self._inspected = self._snapshot(self.selected)
         with self.container:
@@ -104,6 +139,7 @@ class Inspector:
                 ui.icon(data.get("icon") or "extension").classes("text-primary text-xl")
                 ui.label(data.get("title") or key).classes("text-base font-medium grow")
             self._problem_box = ui.column().classes("w-full gap-1")
+            self._needs_box = ui.column().classes("w-full gap-0").mark("step-needs")
             self.show_problems()
             names = TABS if self.editor.may_edit else TABS[:-1]  # trying a step runs its agent: an edit
             with ui.tabs().classes("w-full").props("dense no-caps") as tabs:
@@ -124,6 +160,33 @@ class Inspector:
                         self._try(key)
             tabs.on_value_change(lambda e: setattr(self, "_tab", e.value))
 
+    def _show_needs(self, box: ui.column, key: str) -> None:
+        """The fields the step reads and where they come from, before any run fails for lack of one."""
+        box.clear()
+        definition = self.editor.definition()
+        needs = None
+        if definition is not None and key in {n.key for n in definition.nodes}:
+            needs = services().drafts.needs(definition, key, self.editor.agents)
+        box.set_visibility(needs is not None and bool(needs.fields or needs.payload_fields))  # (empty: no gap)
+        if needs is None:
+            return
+        with box, ui.row().classes("w-full items-center gap-1"):
+            ui.label("Needs").classes("text-xs font-medium mr-1")
+            for name in needs.fields:
+                missing = name in needs.missing
+                ui.chip(name, icon="error_outline" if missing else None).props(
+                    "dense outline square" + (" color=negative" if missing else "")
+                ).classes("font-mono text-xs m-0").tooltip(
+                    f"not in {needs.source}" if missing else f"input.{name}, from {needs.source}"
+                )
+            for name in needs.payload_fields:
+                ui.chip(f"payload.{name}").props("dense outline square").classes("font-mono text-xs m-0").tooltip(
+                    f"payload.{name}, from the run's input"
+                )
+        if needs.fields:
+            with box:
+                ui.label(f"input comes from {needs.source}").classes("text-xs text-gray-500")
+
     def _inert_unless_editable(self) -> AbstractContextManager[Any]:
         """Fields to read, not change, for whoever may not edit (the canvas is read-only for them too)."""
         if self.editor.may_edit:
@@ -132,14 +195,18 @@ class Inspector:
 
     # --- edits ----------------------------------------------------------------------------------------------------
 
-    def _update(self, key: str, data: dict[str, Any]) -> None:
-        self.editor.canvas.update_node(key, data)
-        self._inspected = self._snapshot(self.selected)
+    def _now(self, key: str) -> str:
+        """The key now of the step drawn as `key` (its Key field may have renamed it since)."""
+        return self._keys.get(key, key)
+
+    def _update(self, key: str, data: dict[str, Any], *, renamed_handles: dict[str, str] | None = None) -> None:
+        self.editor.canvas.update_node(self._now(key), data, renamed_handles=renamed_handles)
+        self._sent()
         self.editor.mark_dirty()
         self.editor.revalidate(self.editor.canvas.graph)
 
     def _update_spec(self, key: str, **changes: Any) -> None:
-        node = self.node(key)
+        node = self.node(self._now(key))
         if node is None:
             return
         spec = {**(node["data"].get("spec") or {}), **changes}
@@ -149,10 +216,27 @@ class Inspector:
             extra["needsApproval"] = bool(changes["needs_approval"]) or bool(kind and kind.pauses)
         if "retries" in changes:
             extra["retries"] = changes["retries"]
-        self._update(key, {"spec": spec, **extra})
+        renamed: dict[str, str] = {}
+        if "config" in changes:  # a branch's outcomes are its card's handles: show them (and their edges) at once
+            handles, old = self._handles(node, spec), node["data"].get("handles")
+            if handles is not None and handles != old:
+                extra["handles"] = handles
+                if old and len(old) == len(handles):  # an outcome renamed: its edges follow it
+                    renamed = {a: b for a, b in zip(old, handles, strict=True) if a != b and a not in handles}
+        self._update(key, {"spec": spec, **extra}, renamed_handles=renamed)
 
-    def _rename(self, key: str, key_input: ui.input) -> None:
-        new = (key_input.value or "").strip()
+    def _handles(self, node: dict[str, Any], spec: dict[str, Any]) -> list[str] | None:
+        """The outcome handles of `node` with `spec`; None for one output, or while its settings are invalid."""
+        agent = self.editor.agents.get(node["data"].get("agentId", ""))
+        try:
+            changed = graph_to_definition({"nodes": [{**node, "data": {**node["data"], "spec": spec}}], "edges": []})
+        except (ValidationError, KeyError, TypeError, ValueError):
+            return None
+        handles: list[str] | None = node_data(changed.nodes[0], agent)["handles"]
+        return handles
+
+    def _rename(self, drawn: str, key_input: ui.input) -> None:
+        key, new = self._now(drawn), (key_input.value or "").strip()
         if new == key:
             return
         taken = {n["id"] for n in self.editor.canvas.graph.get("nodes", [])}
@@ -161,9 +245,9 @@ class Inspector:
             ui.notify(f"Key '{new}' cannot be used: {reason}", type="warning")
             key_input.value = key
             return
-        self.selected = new
+        self.selected, self._keys[drawn] = new, new
         self.editor.canvas.rename_node(key, new)
-        self._inspected = self._snapshot(new)
+        self._sent()
         self.editor.mark_dirty()
         self.editor.revalidate(self.editor.canvas.graph)
 
@@ -172,7 +256,7 @@ class Inspector:
         if agent is None:
             return
         spec = data.get("spec") or {}
-        card = node_data(graph_to_definition({"nodes": [self.node(key)], "edges": []}).nodes[0], agent)
+        card = node_data(graph_to_definition({"nodes": [self.node(self._now(key))], "edges": []}).nodes[0], agent)
         self._update(
             key, {**card, "agentId": agent.id, "title": data.get("title"), "spec": {**spec, "agent_id": agent.id}}
         )
@@ -181,17 +265,25 @@ class Inspector:
 
     def _settings(self, key: str, data: dict[str, Any]) -> None:
         spec = data.get("spec") or {}
-        ui.input("Title", value=data.get("title", "")).classes("w-full").on(
-            "blur", lambda e: self._update(key, {"title": e.sender.value or key})
-        )
-        key_input = ui.input("Key (used as nodes.<key>.output)", value=key).classes("w-full font-mono")
-        key_input.on("blur", lambda _: self._rename(key, key_input))
+        title = ui.input("Title", value=data.get("title", "")).classes("w-full").mark("step-title")
+        self._apply_when_left(title, lambda: self._update(key, {"title": title.value or key}))
+        key_input = ui.input("Key (used as nodes.<key>.output)", value=key).classes("w-full font-mono").mark("step-key")
+        self._apply_when_left(key_input, lambda: self._rename(key, key_input))
         ui.select(
             sorted(self.editor.agents),
             label="Agent",
             value=data.get("agentId"),
             on_change=lambda e: self._change_agent(key, data, e.value),
         ).classes("w-full")
+        agent = self.editor.agents.get(data.get("agentId", ""))
+        kind = services().drafts.kind(agent.kind) if agent else None
+        if kind is None or kind.uses_action or spec.get("action"):  # (a branch's outcomes decide, not an action)
+            self._action(key, spec)
+        self._kind_settings(key, data)
+        self._reliability(key, spec)
+        self._approval(key, data)
+
+    def _action(self, key: str, spec: dict[str, Any]) -> None:
         ui.label("Action (a template: {{ input }}, {{ payload.x }}, {{ nodes.<key>.output }}, {{ run.id }})").classes(
             "text-xs text-gray-500 mt-1"
         )
@@ -200,9 +292,6 @@ class Inspector:
         ).classes("w-full h-32")
         action.mark("action-editor")
         self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value))
-        self._kind_settings(key, data)
-        self._reliability(key, spec)
-        self._approval(key, data)
 
     def _kind_settings(self, key: str, data: dict[str, Any]) -> None:
         spec = data.get("spec") or {}
@@ -212,24 +301,34 @@ class Inspector:
         if agent is None or kind is None:
             return
         ui.label(f"{kind.title} settings").classes("text-sm font-medium mt-2")
-        form = SchemaForm(kind.model_json_schema(), {**(agent.config or {}), **(spec.get("config") or {})})
 
-        def config_changed(value: dict[str, Any]) -> None:
+        def typed(value: dict[str, Any]) -> None:  # each key: the errors beside the fields, nothing redrawn
             errors = drafts.config_errors(kind.kind, value)
             form.show_errors({e.split(":", 1)[0]: e.split(":", 1)[1].strip() for e in errors if ":" in e})
-            self._update_spec(key, config=value)
+            self.editor.mark_dirty()
 
-        form._on_change = config_changed
+        given = {**(agent.config or {}), **(spec.get("config") or {})}
+        # a default made by a factory (a branch's first outcome) is not in the schema: show it all the same
+        made = {
+            name: field.get_default(call_default_factory=True)
+            for name, field in kind.model_fields.items()
+            if field.default_factory is not None and name not in given
+        }
+        form = SchemaForm(
+            kind.model_json_schema(),
+            {**to_jsonable_python(made), **given},
+            on_change=typed,
+            on_commit=lambda value: self._update_spec(key, config=value),
+        ).mark("kind-settings")
+        self._unapplied.append((lambda: form.uncommitted, form.commit))
 
     def _reliability(self, key: str, spec: dict[str, Any]) -> None:
         ui.label("Reliability").classes("text-sm font-medium mt-2")
         with ui.row().classes("w-full no-wrap gap-2"):
-            ui.number("Retries", value=spec.get("retries", 0), min=0, max=20, precision=0).classes("w-1/2").on(
-                "blur", lambda e: self._update_spec(key, retries=int(e.sender.value or 0))
-            )
-            ui.number("Timeout (s)", value=spec.get("timeout_seconds"), min=0.1, max=86400).classes("w-1/2").on(
-                "blur", lambda e: self._update_spec(key, timeout_seconds=e.sender.value or None)
-            )
+            retries = ui.number("Retries", value=spec.get("retries", 0), min=0, max=20, precision=0).classes("w-1/2")
+            self._apply_when_left(retries, lambda: self._update_spec(key, retries=int(retries.value or 0)))
+            timeout = ui.number("Timeout (s)", value=spec.get("timeout_seconds"), min=0.1, max=86400).classes("w-1/2")
+            self._apply_when_left(timeout, lambda: self._update_spec(key, timeout_seconds=timeout.value or None))
 
     def _approval(self, key: str, data: dict[str, Any]) -> None:
         spec = data.get("spec") or {}
@@ -247,14 +346,19 @@ class Inspector:
         )
         with ui.row().classes("w-full no-wrap gap-2") as deadline_row:
             seconds = spec.get("approval_deadline_seconds")
-            ui.number(
-                "Deadline (hours)", value=round(seconds / 3600, 2) if seconds else None, min=0.01, max=8784
-            ).props("clearable").classes("w-1/2").tooltip("Empty: no deadline").on(
-                "blur",
-                lambda e: self._update_spec(
-                    key, approval_deadline_seconds=round(float(e.sender.value) * 3600) if e.sender.value else None
+            deadline = (
+                ui.number("Deadline (hours)", value=round(seconds / 3600, 2) if seconds else None, min=0.01, max=8784)
+                .props("clearable")
+                .classes("w-1/2")
+                .tooltip("Empty: no deadline")
+                .mark("approval-deadline")
+            )
+            self._apply_when_left(
+                deadline,
+                lambda: self._update_spec(
+                    key, approval_deadline_seconds=round(float(deadline.value) * 3600) if deadline.value else None
                 ),
-            ).mark("approval-deadline")
+            )
             ui.select(
                 {"wait": "Keep waiting", "approve": "Approve as proposed", "reject": "Reject"},
                 label="When it passes",
@@ -319,6 +423,23 @@ class Inspector:
         self._apply_on_blur(editor, commit)
         preview_typed()
 
+    def _apply_when_left(self, field: ValueElement[Any], apply: Callable[[], None]) -> None:
+        """Apply a typed field's value when it loses focus (or Enter is pressed), or before anything that needs it.
+
+        Each key only marks the draft unsaved, so the header never says "Saved" over typed text.
+        """
+        applied = [field.value]
+
+        def apply_if_changed() -> None:
+            if field.value != applied[0]:
+                applied[0] = field.value
+                apply()
+
+        field.on_value_change(lambda e: self.editor.mark_dirty() if e.value != applied[0] else None)
+        field.on("blur", lambda _: apply_if_changed())
+        field.on("keydown.enter", lambda _: apply_if_changed())
+        self._unapplied.append((lambda: field.value != applied[0], apply_if_changed))
+
     def _apply_on_blur(self, editor: TemplateEditor, apply: Callable[[], None]) -> Callable[[], None]:
         """Apply a template editor's text when it loses focus, or before anything that needs it; returns the applier.
 
@@ -334,7 +455,7 @@ class Inspector:
 
         editor.on_change(lambda e: self.editor.mark_dirty() if e.value != applied[0] else None)
         editor.on_blur(lambda _: apply_if_changed())
-        self._unapplied.append(apply_if_changed)
+        self._unapplied.append((lambda: editor.value != applied[0], apply_if_changed))
         return apply_if_changed
 
     def _completions(self, key: str) -> set[str]:
@@ -349,15 +470,31 @@ class Inspector:
             ui.label("No run has reached this step yet.").classes("text-sm text-gray-500")
             return
         ui.label(f"Status in the last run: {last.statuses[key]}").classes("text-sm")
+        if key in last.errors:  # why it failed, and what to change when the run's input lacked what it reads
+            ui.label(last.errors[key]).classes("text-sm text-negative font-mono break-all").mark("output-error")
+            if key in last.hints:
+                ui.label(f"How to fix: {last.hints[key]}").classes("text-sm font-medium").mark("output-hint")
         if key in last.outputs:
-            ui.json_editor({"content": {"json": last.outputs[key]}, "readOnly": True, "mainMenuBar": False}).classes(
-                "w-full"
-            )
+            JsonView(last.outputs[key], empty="No output")
 
     def _try(self, key: str) -> None:
-        source = "the last run's data" if self.editor.last else "the sample payload"
-        ui.label(f"Run just this step with its mapped input from {source}. Nothing is stored.").classes(
+        definition = self.editor.definition()
+        if definition is None or key not in {n.key for n in definition.nodes}:
+            ui.label("Fix the step's settings to try it.").classes("text-sm text-gray-500")
+            return
+        payload, outputs = self._data()
+        drafts = services().drafts
+        entry = not any(e.target == key for e in definition.edges)
+        sample = drafts.sample_input(definition, key, self.editor.agents, payload=payload, outputs=outputs)
+        what = "the run's input" if entry else "what flows in from the steps before"
+        ui.label(f"Run just this step once, with this input ({what}). Nothing is stored.").classes(
             "text-xs text-gray-500"
+        )
+        box = (
+            ui.textarea("Input (JSON)", value=json.dumps(sample, indent=2, default=str))
+            .props("autogrow outlined dense")
+            .classes("w-full font-mono text-xs")
+            .mark("try-input")
         )
         result = ui.column().classes("w-full gap-1")
 
@@ -368,21 +505,35 @@ class Inspector:
             if definition is None:
                 ui.notify("Fix the step's settings first", type="warning")
                 return
-            payload, outputs = self._data()
+            try:
+                given = json.loads(box.value) if (box.value or "").strip() else None
+            except json.JSONDecodeError as exc:
+                box.props(f'error error-message="Not valid JSON: {exc.msg} (line {exc.lineno})"')
+                return
+            box.props(remove="error error-message")
             result.clear()
             with result:
                 ui.spinner()
-            trial = await services().drafts.try_step(
-                self.editor.workflow_id, definition, key, payload=payload, outputs=outputs
+            trial = await drafts.try_step(
+                self.editor.workflow_id,
+                definition,
+                self._now(key),
+                payload=payload,
+                outputs=outputs,
+                step_input=given,
+                given=True,
             )
             result.clear()
             with result:
                 if trial.error:
-                    ui.label(trial.error).classes("text-sm text-negative font-mono")
-                else:
-                    note = " · would wait for approval" if trial.waits_for_approval else ""
-                    ui.label(f"Output in {trial.duration_ms:g} ms{note}").classes("text-sm text-positive")
-                    ui.code(json.dumps(trial.output, indent=2, default=str), language="json").classes("w-full text-xs")
+                    ui.label(trial.error).classes("text-sm text-negative").mark("try-error")
+                    return
+                note = " · would wait for approval" if trial.waits_for_approval else ""
+                ui.label(f"Output in {trial.duration_ms:g} ms{note}").classes("text-sm text-positive")
+                if trial.handles:  # a branch: which way the run would go
+                    taken = ", ".join(f"'{h}'" for h in trial.handles)
+                    ui.label(f"Outcome taken: {taken}").classes("text-sm font-medium").mark("try-outcome")
+                ui.code(json.dumps(trial.output, indent=2, default=str), language="json").classes("w-full text-xs")
 
         ui.button("Try this step", icon="science", on_click=go).props("unelevated dense no-caps")
 

@@ -1,21 +1,48 @@
-"""The editor's Run dialog: the input for the first step (a form when it declares what it takes), then the run."""
+"""The editor's Run dialog, and the notice that follows a run it started until the run ends.
+
+The dialog asks for the run's input with a form of the workflow's input schema (the one its first step
+declares, or the one inferred from the fields its templates read), filled in with the last input that fits or
+the workflow's first sample input; "Run with sample" runs a named sample as it is, and "Save as sample" keeps
+what was typed under a name. A field the steps need that is missing or of the wrong type is named beside the
+field, and nothing starts. Without a schema the input is any JSON (or plain text).
+
+The notice carries a link to the run's page and stays until it is closed: "Run started", then what happened
+— for a failed run, the step that failed, its error and what to change ("enrich needs input.email: add it to
+the run's input"). `sample_input` is what Try runs a step with when there is no run to take data from.
+"""
 
 from __future__ import annotations
 
+import html
 import json
-from typing import Any
+import weakref
+from typing import Any, Literal
 
 from nicegui import ui
 
-from app.engine.exceptions import FlowyardError, InputInvalid, WorkflowInvalid
-from app.engine.model import Trigger
+from app.engine.exceptions import FlowyardError, InputInvalid, InvalidInput, WorkflowInvalid
+from app.engine.inputs import INFERRED, input_problems
+from app.engine.model import RunStatus, Trigger
 from app.models.people import Permission
+from app.models.samples import SampleInput
 from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from components.schema_form import SchemaForm
 
-__all__ = ["ask_run"]
+__all__ = ["announce_run_end", "ask_run", "sample_input"]
+
+_notices: weakref.WeakValueDictionary[str, ui.notification] = weakref.WeakValueDictionary()
+"""The open notice of each run a Run dialog started (per run id), updated when the run ends."""
+
+
+async def sample_input(editor: Draft) -> Any:
+    """The input to try steps with when no run has data yet: the last input the dialog ran with, else the
+    workflow's first sample input, else {}."""
+    if editor.sample_payload not in (None, {}, ""):
+        return editor.sample_payload
+    first = await services().inputs.first_sample(editor.workflow_id)
+    return first if first is not None else {}
 
 
 async def ask_run(editor: Draft) -> None:
@@ -27,56 +54,225 @@ async def ask_run(editor: Draft) -> None:
         ui.notify(f"Cannot run: {len(editor.problem_list)} problem(s) to fix first", type="negative")
         editor.show_problem_list()
         return
-    schema = services().drafts.input_schema(editor.definition(), editor.agents)
-    with ui.dialog() as dialog, ui.card().classes("min-w-[32rem]"):
-        ui.label("Run workflow").classes("text-lg font-medium")
-        form: SchemaForm | None = None
-        code: ui.codemirror | None = None
-        if schema is not None:  # the entry step says what it takes: a form for it
-            ui.label("Input for the first step").classes("text-sm text-gray-500")
-            sample = editor.sample_payload if isinstance(editor.sample_payload, dict) else {}
-            form = SchemaForm(schema, sample).mark("run-form")
-        else:  # any JSON value
-            ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm text-gray-500")
-            text = json.dumps(editor.sample_payload, indent=2) if editor.sample_payload is not None else ""
-            code = ui.codemirror(text, language="JSON").classes("w-full h-48 border border-(--fy-border) rounded")
-        error = ui.label().classes("text-sm text-negative").mark("run-error")
-
-        async def start() -> None:
-            if not await access.may(Permission.RUN):
-                return
-            payload = dict(form.value) if form is not None else _typed_payload(code.value if code else "")
-            if editor.dirty and not await editor.save():
-                return
-            try:
-                run = await services().runs.start(
-                    editor.workflow_id, input=payload, trigger=Trigger.UI, started_by=access.principal().label
-                )
-            except WorkflowInvalid as exc:
-                error.set_text("; ".join(p.message for p in exc.problems))
-                return
-            except InputInvalid as exc:
-                if form is not None:
-                    form.show_errors(dict(exc.problems))
-                error.set_text(f"The input does not fit the first step: {exc}")
-                return
-            except FlowyardError as exc:
-                error.set_text(str(exc))
-                return
-            dialog.close()
-            editor.sample_payload = payload
-            editor.watch(run.id)
-            ui.notify(
-                f'Run started — <a class="fy-notify-link" href="/runs/{run.id}">open its page</a>',
-                html=True,
-                color="primary",
-                timeout=4000,
-            )
-
-        with ui.row().classes("w-full justify-end"):
-            ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Run", icon="play_arrow", on_click=start).props("unelevated no-caps").mark("start-run")
+    definition = editor.definition()
+    schema = services().inputs.schema(definition, editor.agents) if definition is not None else None
+    samples = await services().inputs.samples(editor.workflow_id)
+    with ui.dialog() as dialog, ui.card().classes("min-w-[34rem] max-w-[44rem]"):
+        RunDialog(editor, dialog, schema, samples)
     dialog.open()
+
+
+class RunDialog:
+    """The dialog's content: samples, the input (a form or JSON), saving a sample, and starting the run."""
+
+    def __init__(
+        self, editor: Draft, dialog: ui.dialog, schema: dict[str, Any] | None, samples: list[SampleInput]
+    ) -> None:
+        self.editor = editor
+        self.dialog = dialog
+        self.schema = schema
+        self.samples = samples
+        self.form: SchemaForm | None = None
+        self.code: ui.codemirror | None = None
+        ui.label("Run workflow").classes("text-lg font-medium")
+        self.chosen: ui.select | None = None
+        if samples:
+            with ui.row().classes("w-full items-center gap-2 no-wrap").mark("samples"):
+                self.chosen = (
+                    ui.select(
+                        [s.name for s in samples], label="Sample input", value=samples[0].name, on_change=self._fill
+                    )
+                    .props("outlined dense")
+                    .classes("grow")
+                    .mark("sample")
+                )
+                ui.button("Run with sample", icon="play_circle", on_click=self._run_sample).props(
+                    "outline no-caps"
+                ).mark("run-sample").tooltip("Run with the chosen sample exactly as it is kept")
+        if schema is not None and schema.get(INFERRED):
+            fields = ", ".join(f"input.{name}" for name in schema.get("properties", {}))
+            ui.label(f"Input for the first step: its templates read {fields}").classes("text-sm fy-muted")
+        elif schema is not None:
+            ui.label("Input for the first step").classes("text-sm fy-muted")
+        else:
+            ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm fy-muted")
+        self.body = ui.column().classes("w-full gap-2")
+        self._draw(self._initial())
+        self.error = ui.label().classes("text-sm text-negative whitespace-pre-wrap").mark("run-error")
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            if editor.may_edit:
+                self.sample_name = (
+                    ui.input("Save as sample named…").props("outlined dense").classes("grow").mark("sample-name")
+                )
+                ui.button("Save as sample", icon="bookmark_add", on_click=self._save_sample).props("flat no-caps").mark(
+                    "save-sample"
+                )
+            else:
+                ui.space()
+            ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+            ui.button("Run", icon="play_arrow", on_click=self._run_typed).props("unelevated no-caps").mark("start-run")
+
+    # --- the input ------------------------------------------------------------------------------------------
+
+    def _initial(self) -> Any:
+        """The last input the workflow ran with when it fits the schema, else the first sample, else empty."""
+        last = self.editor.sample_payload
+        usable = last not in (None, {}, "") and not self._problems(last)
+        if usable or not self.samples:
+            return last if last is not None else ({} if self.schema is not None else None)
+        return self.samples[0].input
+
+    def _draw(self, value: Any) -> None:
+        self.body.clear()
+        with self.body:
+            if self.schema is not None:
+                self.form = SchemaForm(self.schema, value if isinstance(value, dict) else {}).mark("run-form")
+            else:
+                text = "" if value is None else value if isinstance(value, str) else json.dumps(value, indent=2)
+                self.code = ui.codemirror(text, language="JSON").classes(
+                    "w-full h-48 border border-(--fy-border) rounded"
+                )
+
+    def _fill(self) -> None:
+        sample = self._sample()
+        if sample is not None:
+            self._draw(sample.input)
+
+    def _sample(self) -> SampleInput | None:
+        name = self.chosen.value if self.chosen is not None else None
+        return next((s for s in self.samples if s.name == name), None)
+
+    def _typed(self) -> Any:
+        if self.form is not None:
+            return {name: _whole(value) for name, value in self.form.value.items()}
+        return _typed_payload(self.code.value if self.code else "")
+
+    def _problems(self, payload: Any) -> dict[str, str]:
+        """Field → what is wrong with it, for what the schema says (declared or inferred)."""
+        if self.schema is None:
+            return {}
+        schema = {k: v for k, v in self.schema.items() if k != INFERRED}
+        return {field: message for field, message in input_problems([schema], payload)}
+
+    # --- actions -----------------------------------------------------------------------------------------------
+
+    async def _run_typed(self) -> None:
+        payload = self._typed()
+        problems = self._problems(payload)
+        if problems:
+            if self.form is not None:
+                self.form.show_errors(problems)
+            said = "; ".join(f"{field} {message}" for field, message in problems.items())
+            lead = (
+                "The steps need more from the input"
+                if self.schema and self.schema.get(INFERRED)
+                else ("The input does not fit the first step")
+            )
+            self.error.set_text(f"{lead}: {said}")
+            return
+        await self._start(payload)
+
+    async def _run_sample(self) -> None:
+        sample = self._sample()
+        if sample is not None:
+            await self._start(sample.input)
+
+    async def _save_sample(self) -> None:
+        if not await access.may(Permission.EDIT):
+            return
+        name = (self.sample_name.value or "").strip()
+        if not name:
+            self.error.set_text("Give the sample a name to save it under.")
+            return
+        try:
+            self.samples = await services().inputs.keep_sample(
+                self.editor.workflow_id, name, self._typed(), by=access.principal()
+            )
+        except InvalidInput as exc:
+            self.error.set_text(f"Not saved: {exc.message}")
+            return
+        except FlowyardError as exc:
+            self.error.set_text(f"Not saved: {exc}")
+            return
+        self.error.set_text("")
+        if self.chosen is not None:
+            self.chosen.set_options([s.name for s in self.samples], value=name)
+        ui.notify(f"Sample “{name}” saved with the workflow", type="positive", timeout=2000)
+
+    async def _start(self, payload: Any) -> None:
+        if not await access.may(Permission.RUN):
+            return
+        editor = self.editor
+        if editor.dirty and not await editor.save():
+            return
+        try:
+            run = await services().runs.start(
+                editor.workflow_id, input=payload, trigger=Trigger.UI, started_by=access.principal().label
+            )
+        except WorkflowInvalid as exc:
+            self.error.set_text("; ".join(p.message for p in exc.problems))
+            return
+        except InputInvalid as exc:
+            if self.form is not None:
+                self.form.show_errors(dict(exc.problems))
+            self.error.set_text(f"The input does not fit the first step: {exc}")
+            return
+        except FlowyardError as exc:
+            self.error.set_text(str(exc))
+            return
+        self.dialog.close()
+        editor.sample_payload = payload
+        editor.watch(run.id)
+        _notices[run.id] = ui.notification(
+            _with_link("Run started", run.id),
+            html=True,
+            type="ongoing",
+            spinner=True,
+            actions=CLOSE,
+            timeout=None,
+            multi_line=True,
+        ).mark("run-notice")
+
+
+CLOSE = [{"label": "Close", "color": "white", "noCaps": True}]
+"""The notice's one action: Quasar's own close button takes the accent colour, unreadable on red."""
+NoticeType = Literal["positive", "negative", "warning", "info"]
+ENDINGS: dict[str, tuple[str, NoticeType]] = {
+    RunStatus.COMPLETED: ("Run completed", "positive"),
+    RunStatus.PAUSED: ("Run waiting for approval", "warning"),
+    RunStatus.CANCELLED: ("Run cancelled", "info"),
+    RunStatus.FAILED: ("Run failed", "negative"),
+}
+
+
+async def announce_run_end(run_id: str, status: str) -> None:
+    """Say how run `run_id` ended (or that it waits), with a link to its page, until the person closes it.
+
+    A failed run names the step, its error and the fix when the run's input lacked what the step reads.
+    """
+    said, kind = ENDINGS.get(status, (f"Run {status.lower()}", "info"))
+    if status == RunStatus.FAILED:
+        failure = await services().inputs.failure(run_id)
+        if failure is not None:
+            said = f"Run failed: {failure.summary()}"
+    message = _with_link(said, run_id)
+    notice = _notices.get(run_id)
+    if notice is not None and not notice.is_deleted:
+        notice.message, notice.type, notice.spinner = message, kind, False
+        return
+    _notices[run_id] = ui.notification(
+        message, html=True, type=kind, actions=CLOSE, timeout=None, multi_line=True
+    ).mark("run-notice")
+
+
+def _with_link(text: str, run_id: str) -> str:
+    """The notice's text (escaped: errors quote what people typed) and the link to the run's page."""
+    return f'{html.escape(text)} — <a class="fy-notify-link" href="/runs/{html.escape(run_id)}">open its page</a>'
+
+
+def _whole(value: Any) -> Any:
+    """A form's number without a needless fraction (420.0 → 420): templates do `//` and `range` with them."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _typed_payload(text: str) -> Any:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app import ids
 from app.engine.exceptions import Conflict, InvalidInput, NotFound, WorkflowInvalid
+from app.engine.inference import inferred_schema
 from app.engine.inputs import workflow_input_schemas
 from app.engine.kinds import Kinds
 from app.engine.model import RunRecord, WorkflowDefinition
@@ -37,7 +38,16 @@ from app.models.batches import (
     RowStatus,
 )
 from app.services.batches.files import ParsedFile, parse_file
-from app.services.batches.mapping import check_mapping, input_fields, missing_required, row_input, suggest_mapping
+from app.services.batches.mapping import (
+    MAX_CELL_ERRORS,
+    cell_errors,
+    check_mapping,
+    input_fields,
+    missing_required,
+    row_input,
+    suggest_mapping,
+    with_other_columns,
+)
 from app.services.batches.results import csv_lines, field_options, parse_fields
 from app.services.batches.runner import BatchRunner
 from app.services.references import reference_problems
@@ -120,9 +130,15 @@ class BatchService:
     def _inputs(
         self, definition: WorkflowDefinition, agents: dict[str, AgentRecord], columns: list[str], mapping: Any
     ) -> _Inputs:
-        """The inputs of the definition, and the mapping of `columns` to them (None: the suggested one)."""
+        """The inputs of the definition, and the mapping of `columns` to them (None: the suggested one).
+
+        Without a declared input schema, the fields the templates read are the inputs (typed by their use,
+        `app.engine.inference`), and the file's other columns go with them as they are."""
         schemas = workflow_input_schemas(definition, agents, self._kinds)
         fields = input_fields(schemas)
+        if fields is None and (inferred := inferred_schema(definition, agents)) is not None:
+            schemas = [*schemas, inferred]
+            fields = with_other_columns(input_fields([inferred]) or [], columns)
         suggested = suggest_mapping(fields, columns)
         used = suggested if mapping is None else check_mapping(mapping, fields=fields, columns=columns)
         return _Inputs(schemas, fields, suggested, used)
@@ -149,6 +165,7 @@ class BatchService:
         inputs = self._inputs(definition, agents, parsed.columns, mapping)
         rows: list[PreviewRow] = []
         invalid = 0
+        cells = self._cell_errors(parsed, inputs)
         for row in parsed.rows:
             value, problems = self._row(row, inputs)
             invalid += bool(problems)
@@ -173,7 +190,19 @@ class BatchService:
             total=len(parsed.rows),
             invalid=invalid,
             mapping_problems=[f"the required input '{name}' has no column" for name in missing],
+            cell_errors=cells,
         )
+
+    @staticmethod
+    def _cell_errors(parsed: ParsedFile, inputs: _Inputs) -> list[str]:
+        """The file's cells that are not of their input's type (at most MAX_CELL_ERRORS, then how many more)."""
+        found: list[str] = []
+        for row in parsed.rows:
+            if row.values is not None:
+                found.extend(cell_errors(row.index, row.values, inputs.mapping, inputs.fields))
+        if len(found) > MAX_CELL_ERRORS:
+            return [*found[:MAX_CELL_ERRORS], f"and {len(found) - MAX_CELL_ERRORS} more"]
+        return found
 
     @staticmethod
     def _row(row: Any, inputs: _Inputs) -> tuple[Any, list[str]]:
@@ -244,6 +273,8 @@ class BatchService:
                 raise InvalidInput("mapping", f"the required input(s) {names} have no column")
             if not inputs.mapping:
                 raise InvalidInput("mapping", "maps no column to an input")
+            if cells := self._cell_errors(parsed, inputs):  # a wrong cell is a wrong file: nothing starts
+                raise InvalidInput("file", f"cells that are not of their input's type: {'; '.join(cells)}")
             items = []
             for row in parsed.rows:
                 value, row_problems = self._row(row, inputs)

@@ -18,7 +18,18 @@ from app.engine.exceptions import InvalidInput
 from app.engine.inputs import form_schema, input_problems
 from app.models.batches import InputField
 
-__all__ = ["check_mapping", "input_fields", "missing_required", "row_input", "suggest_mapping"]
+__all__ = [
+    "MAX_CELL_ERRORS",
+    "cell_errors",
+    "check_mapping",
+    "input_fields",
+    "missing_required",
+    "row_input",
+    "suggest_mapping",
+    "with_other_columns",
+]
+
+MAX_CELL_ERRORS = 20
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _TRUE = frozenset({"true", "yes", "y", "1"})
@@ -51,6 +62,14 @@ def input_fields(schemas: list[dict[str, Any]]) -> list[InputField] | None:
         types = _types(spec)
         fields.append(InputField(name=name, type=" or ".join(types), required=name in required, types=types))
     return fields
+
+
+def with_other_columns(fields: list[InputField], columns: list[str]) -> list[InputField]:
+    """`fields` (inferred from the templates), then every column that none of them takes, as it is: an inferred
+    schema is open, and the steps may read the whole input."""
+    taken = {_key(f.name) for f in fields}
+    others = [InputField(name=c, type="", required=False) for c in columns if _key(c) not in taken]
+    return [*fields, *others]
 
 
 def _key(name: str) -> str:
@@ -106,6 +125,7 @@ def row_input(
     by_name = {f.name: f for f in fields or []}
     result: dict[str, Any] = {}
     problems: list[str] = []
+    unreadable: set[str] = set()  # cells not of their field's type: said once, not again as missing
     for name, column in mapping.items():
         if column not in values:
             continue
@@ -115,13 +135,33 @@ def row_input(
             converted, problem = _coerce(value, field)
             if problem:
                 problems.append(f"{name}: {problem} (column '{column}')")
+                unreadable.add(name)
                 continue
             if converted is _OMIT:
                 continue
             value = converted
         result[name] = value
-    problems.extend(f"{field}: {message}" for field, message in input_problems(schemas, result))
+    problems.extend(
+        f"{field}: {message}" for field, message in input_problems(schemas, result) if field not in unreadable
+    )
     return result, list(dict.fromkeys(problems))
+
+
+def cell_errors(
+    index: int, values: Mapping[str, Any], mapping: Mapping[str, str], fields: list[InputField] | None
+) -> list[str]:
+    """Every cell of row `index` (from 0) that is not its input's type: row, column, value and expected type."""
+    by_name = {f.name: f for f in fields or []}
+    found = []
+    for name, column in mapping.items():
+        field = by_name.get(name)
+        value = values.get(column)
+        if field is None or not isinstance(value, str):
+            continue
+        _, problem = _coerce(value, field)
+        if problem:
+            found.append(f"row {index + 1}, column '{column}': {problem}")
+    return found
 
 
 _OMIT = object()

@@ -7,5 +7,5 @@ export const NODE_HEIGHT = 64;
 export const GRID = 10;
 /** How far a pasted copy, or a new node that would cover another, is shifted right and down. */
 export const PASTE_OFFSET = 40;
-/** Fit view: the Controls button, tidy, and the view a graph opens with. */
-export const FIT_OPTIONS = { padding: 0.2, maxZoom: 1.1 };
+/** Fit view: the Controls button, tidy, and the view a graph opens with (never closer than 100 %). */
+export const FIT_OPTIONS = { padding: 0.2, maxZoom: 1 };

@@ -80,6 +80,7 @@ export function useEdits({ flow, graph, overlays, history, selection, layout, pa
         source: connection.source,
         target: connection.target,
         sourceHandle,
+        label: sourceHandle, // a branch's edge says which outcome it is, at once
       }),
     ]);
     history.commit();
@@ -96,8 +97,11 @@ export function useEdits({ flow, graph, overlays, history, selection, layout, pa
     selection.schedule();
   }
 
-  /** Merge `data` into a node's settings (overlays are ignored); edges from outcomes it lost are dropped. */
-  function updateNode(key, data) {
+  /**
+   * Merge `data` into a node's settings (overlays are ignored); edges from outcomes it lost are dropped, except
+   * those from outcomes `renamed` (old name → new name), which follow the new name.
+   */
+  function updateNode(key, data, renamed = null) {
     const node = flow.findNode(key);
     if (!node || !data) return;
     const update = clone(data);
@@ -110,7 +114,16 @@ export function useEdits({ flow, graph, overlays, history, selection, layout, pa
       const stale = flow.edges.value.filter(
         (edge) => edge.source === key && (handles ? !handles.includes(edge.sourceHandle) : edge.sourceHandle != null),
       );
+      const taken = new Set(flow.edges.value.map((edge) => edge.id));
+      const moved = stale
+        .filter((edge) => handles && handles.includes(renamed?.[edge.sourceHandle]))
+        .map((edge) => {
+          const sourceHandle = renamed[edge.sourceHandle];
+          const id = newEdgeId(key, sourceHandle, edge.target, taken);
+          return toFlowEdge({ ...edge, id, sourceHandle, label: sourceHandle });
+        });
       if (stale.length) flow.removeEdges(stale);
+      if (moved.length) flow.addEdges(moved);
       nextTick(() => flow.updateNodeInternals([key]));
     }
     history.commit();

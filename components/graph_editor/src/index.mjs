@@ -18,12 +18,14 @@ export { useOverlays } from "./overlays.mjs";
 export { useGraph } from "./graph.mjs";
 export { useSelection } from "./selection.mjs";
 export { useHistory } from "./history.mjs";
-export { tidyLayout, useLayout } from "./layout.mjs";
+export { openingViewport, useLayout } from "./layout.mjs";
+export { tidyLayout } from "./tidy.mjs";
 export { useEdits } from "./edits.mjs";
 export { useClipboard } from "./clipboard.mjs";
 export { DRAG_TYPE, useDragDrop } from "./dragdrop.mjs";
 export { SHORTCUTS, useKeyboard } from "./keyboard.mjs";
 export { useReady } from "./ready.mjs";
+export { useView } from "./view.mjs";
 
 const STYLE_ID = "flowyard-graph-editor-css";
 if (typeof document !== "undefined" && !document.getElementById(STYLE_ID)) {

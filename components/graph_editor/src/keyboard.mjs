@@ -27,6 +27,10 @@ export const SHORTCUTS = [
   { keys: "Ctrl+A", does: "select all", action: "selectAll", ignores: "Alt" },
   { keys: "Shift+drag", does: "box select" },
   { keys: "Shift+Alt+T", does: "tidy the layout", action: "tidy", edit: true },
+  // "+" is Shift and "=" on many layouts, a key of its own on the number pad
+  { keys: "+", does: "add a step: search the palette, Enter adds", action: "add", edit: true, ignores: "Shift" },
+  { keys: "[", does: "hide or show the palette", action: "togglePalette", edit: true },
+  { keys: "]", does: "hide or show the inspector", action: "toggleInspector" },
   { keys: "?", does: "this list", action: "help", ignores: "Shift" },
 ];
 
@@ -39,7 +43,12 @@ function pressedKey(event) {
 /** Whether `event` (whose key is `key`, see `pressedKey`) is the combination `shortcut.keys`. */
 function matches(shortcut, event, key) {
   const parts = shortcut.keys.split("+");
-  const wanted = parts.pop();
+  let wanted = parts.pop();
+  if (wanted === "") {
+    // the key is "+" itself ("+", "Ctrl++")
+    parts.pop();
+    wanted = "+";
+  }
   const pressed = { Ctrl: event.ctrlKey || event.metaKey, Shift: event.shiftKey, Alt: event.altKey };
   const ignored = shortcut.ignores?.split("+") || [];
   if (MODIFIERS.some((name) => !ignored.includes(name) && pressed[name] !== parts.includes(name))) return false;

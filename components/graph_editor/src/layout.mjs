@@ -1,39 +1,16 @@
-// Where things are on the canvas: the tidy layout (dagre, ranks left to right like the flow of a run), the
-// view a graph opens with, fitting and centring.
-import dagre from "@dagrejs/dagre";
+// Where things are on the canvas: the tidy layout (`tidy.mjs`), the view a graph opens with, fitting and
+// centring.
 import { nextTick } from "vue";
-import { FIT_OPTIONS, NODE_HEIGHT, NODE_WIDTH, PASTE_OFFSET } from "./constants.mjs";
+import { FIT_OPTIONS, GRID, NODE_HEIGHT, NODE_WIDTH, PASTE_OFFSET } from "./constants.mjs";
+import { tidyLayout } from "./tidy.mjs";
 
-const FALLBACK = { width: 240, height: 72 };
 // A large graph opens readable rather than whole: never below this zoom, anchored on its entry (left) side.
 const OPEN_MIN_ZOOM = 0.5;
-
-/**
- * Top-left positions for `nodes` ({id, width, height}) connected by `edges` ({source, target}),
- * laid out left to right. Returns a Map id → {x, y}.
- */
-export function tidyLayout(nodes, edges, { rankSep = 100, nodeSep = 40 } = {}) {
-  const graph = new dagre.graphlib.Graph({ multigraph: true });
-  graph.setGraph({ rankdir: "LR", ranksep: rankSep, nodesep: nodeSep, edgesep: 20, marginx: 0, marginy: 0 });
-  graph.setDefaultEdgeLabel(() => ({}));
-  const ids = new Set();
-  for (const node of nodes) {
-    ids.add(node.id);
-    graph.setNode(node.id, { width: node.width || FALLBACK.width, height: node.height || FALLBACK.height });
-  }
-  edges.forEach((edge, index) => {
-    if (ids.has(edge.source) && ids.has(edge.target) && edge.source !== edge.target) {
-      graph.setEdge(edge.source, edge.target, {}, `e${index}`);
-    }
-  });
-  dagre.layout(graph);
-  const positions = new Map();
-  for (const node of nodes) {
-    const laid = graph.node(node.id);
-    positions.set(node.id, { x: Math.round(laid.x - laid.width / 2), y: Math.round(laid.y - laid.height / 2) });
-  }
-  return positions;
-}
+// After a tidy, a small graph stays readable: never below this zoom (a larger one: `OPEN_MIN_ZOOM`).
+const TIDY_MIN_ZOOM = 0.75;
+const SMALL_GRAPH = 20;
+// a tidy graph is compact: a narrower margin than a fit's lets it show whole at that zoom more often
+const TIDY_MARGIN = 0.1;
 
 function boundsOf(nodes) {
   let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
@@ -48,18 +25,18 @@ function boundsOf(nodes) {
 
 /**
  * The viewport a graph opens with on a `width` × `height` canvas: all of its (Vue Flow) `nodes` when that is
- * readable, else its entry side at a readable zoom.
+ * readable (at `minZoom` or closer, with a `margin` around), else its entry side at `minZoom`.
  */
-export function openingViewport(nodes, width, height) {
+export function openingViewport(nodes, width, height, { minZoom = OPEN_MIN_ZOOM, margin = FIT_OPTIONS.padding } = {}) {
   if (!nodes.length) return { x: width / 2, y: height / 2, zoom: 1 };
   const { left, top, right, bottom } = boundsOf(nodes);
-  const padding = 1 + FIT_OPTIONS.padding;
+  const padding = 1 + margin;
   const fitZoom = Math.min(width / ((right - left) * padding), height / ((bottom - top) * padding));
-  if (fitZoom >= OPEN_MIN_ZOOM) {
+  if (fitZoom >= minZoom) {
     const zoom = Math.min(fitZoom, FIT_OPTIONS.maxZoom);
     return { x: width / 2 - ((left + right) / 2) * zoom, y: height / 2 - ((top + bottom) / 2) * zoom, zoom };
   }
-  const zoom = OPEN_MIN_ZOOM;
+  const zoom = minZoom;
   // too wide only (a chain): centred up and down, not pinned to the top edge
   let middle = (top + bottom) / 2;
   if ((bottom - top) * zoom > height - 80) {
@@ -76,19 +53,32 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
     flow.fitView({ ...FIT_OPTIONS, duration: 0 });
   }
 
-  /** Lay the graph out left to right (an edit), then fit it. */
+  /** Lay the graph out left to right (an edit), then show it at a readable zoom (see `openingViewport`). */
   function tidy() {
     if (isReadonly() || !flow.nodes.value.length) return;
+    const nodes = flow.nodes.value;
     const positions = tidyLayout(
-      flow.nodes.value.map((node) => ({ id: node.id, width: node.dimensions.width, height: node.dimensions.height })),
+      nodes.map((node) => ({
+        id: node.id,
+        width: node.dimensions.width,
+        height: node.dimensions.height,
+        x: node.position.x,
+        y: node.position.y,
+        handles: node.handleBounds?.source || [],
+      })),
       flow.edges.value,
+      { grid: GRID, outcomes: (id) => flow.findNode(id)?.data.handles || null },
     );
-    for (const node of flow.nodes.value) {
+    for (const node of nodes) {
       const position = positions.get(node.id);
       if (position) node.position = position;
     }
     history.commit();
-    nextTick(() => fitView());
+    nextTick(() => {
+      const { width, height } = flow.dimensions.value;
+      const minZoom = nodes.length <= SMALL_GRAPH ? TIDY_MIN_ZOOM : OPEN_MIN_ZOOM;
+      if (width && height) flow.setViewport(openingViewport(nodes, width, height, { minZoom, margin: TIDY_MARGIN }));
+    });
   }
 
   /** Set the view for `plain` (a graph about to be loaded): see `openingViewport`. */
