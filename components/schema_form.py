@@ -6,19 +6,42 @@ current dict; `show_errors({"field.path": "message"})` puts messages beside thei
 
 `on_change` follows every keystroke; `on_commit` follows finished edits only (a typed field left, a switch or a
 choice changed), for callers whose reaction would redraw the form under the person typing in it.
+
+A field whose schema says `"format": "credential"` (an agent's `credential` setting) is a picker of the stored
+credentials when the page gives them (`credentials=CredentialChoices(...)`), with "Create new credential…"
+when the page gives a way to create one; without them it is a text field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
 
-__all__ = ["SchemaForm"]
+__all__ = ["NEW_CREDENTIAL", "CredentialChoices", "SchemaForm"]
 
 Change = Callable[[dict[str, Any]], Any]
+
+NEW_CREDENTIAL = "\x00new"
+"""The picker's option that opens the page's "new credential" dialog instead of being chosen."""
+
+
+@dataclasses.dataclass
+class CredentialChoices:
+    """What a credential field offers: the stored credentials, and a way to add one (or why there is none).
+
+    :param names: each stored credential's name → what the picker shows for it ("name · type")
+    :param create: opens the page's "new credential" dialog; it calls the callback it is given with the new
+        credential's name once saved (the field then selects it). None: this person may not add credentials.
+    :param hint: shown under the field when there is no `create` (who may add one)
+    """
+
+    names: dict[str, str] = dataclasses.field(default_factory=dict)
+    create: Callable[[Callable[[str], None]], Any] | None = None
+    hint: str = ""
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +71,7 @@ class SchemaForm(ui.column):
         *,
         on_change: Change | None = None,
         on_commit: Change | None = None,
+        credentials: CredentialChoices | None = None,
     ) -> None:
         """A form for the object described by `schema`.
 
@@ -56,6 +80,7 @@ class SchemaForm(ui.column):
         :param on_change: called with the whole value after every edit, each keystroke included
         :param on_commit: called with the whole value when an edit is finished: a typed field loses focus (or
             Enter is pressed in it), a switch, choice or list item changes, or `commit()` is called
+        :param credentials: the choices of credential fields (`"format": "credential"`); None: typed as text
         """
         super().__init__()
         self.classes("w-full gap-2")
@@ -63,6 +88,7 @@ class SchemaForm(ui.column):
         self.value: dict[str, Any] = dict(value or {})
         self._on_change = on_change
         self._on_commit = on_commit
+        self._credentials = credentials
         self._committed = json.dumps(self.value, sort_keys=True, default=str)
         self._errors: dict[str, ui.label] = {}
         with self:
@@ -131,7 +157,9 @@ class SchemaForm(ui.column):
         label = _label(name, field) + (" *" if required else "")
         current = self._current(name, field)
         kind = field.get("type")
-        if "enum" in field or "const" in field:
+        if field.get("format") == "credential" and self._credentials is not None:
+            self._credential(name, label, current, self._credentials)
+        elif "enum" in field or "const" in field:
             options = field.get("enum") or [field["const"]]
             ui.select(
                 options, label=label, value=current, on_change=lambda e: self._set(name, e.value, done=True)
@@ -159,6 +187,38 @@ class SchemaForm(ui.column):
             self._object_list(name, label, field)
         else:
             self._json(name, label, current)
+
+    def _credential(self, name: str, label: str, current: Any, choices: CredentialChoices) -> None:
+        """A picker of the stored credentials by name; "Create new credential…" opens the page's dialog."""
+        options = dict(choices.names)
+        if current and current not in options:  # named in the settings but not stored (deleted, or not added yet)
+            options[current] = f"{current} · not found"
+        if choices.create is not None:
+            options[NEW_CREDENTIAL] = "Create new credential…"
+        picker = (
+            ui.select(options, label=label, value=current or None, clearable=True)
+            .classes("w-full")
+            .mark(f"credential-{name}")
+        )
+
+        def select(new: str) -> None:  # the dialog saved a credential: offer it and choose it
+            offered = {k: v for k, v in options.items() if k != NEW_CREDENTIAL}
+            options.clear()
+            options.update({**offered, new: choices.names.get(new, new), NEW_CREDENTIAL: "Create new credential…"})
+            picker.set_options(dict(options), value=new)
+
+        def chosen(event: Any) -> None:
+            if event.value == NEW_CREDENTIAL:
+                picker.set_value(event.previous_value)  # (not a credential: the field keeps what it had)
+                if choices.create is not None:
+                    choices.create(select)
+                return
+            if (event.value or None) != self.value.get(name, current or None):
+                self._set(name, event.value or None, done=True)
+
+        picker.on_value_change(chosen)
+        if choices.create is None and choices.hint:
+            ui.label(choices.hint).classes("text-xs text-gray-500").mark(f"credential-hint-{name}")
 
     def _json(self, name: str, label: str, current: Any) -> None:
         """Free-form values (dicts, lists of scalars, anything) as JSON text, parsed on every edit."""

@@ -246,6 +246,7 @@ class Http(AgentKind):
         None,
         description="Name of a credential: api_key and bearer send 'Authorization: Bearer', basic sends basic auth, "
         "header sends its own header.",
+        json_schema_extra={"format": "credential"},
     )
     body: Any = Field(None, description="Body (templates inside); empty sends the step's input.")
     body_type: Literal["json", "form", "text"] = Field(

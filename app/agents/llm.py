@@ -47,7 +47,9 @@ class Llm(AgentKind):
     base_url: str = Field("https://api.openai.com/v1", description="The endpoint's base URL (…/v1).")
     model: str = Field("gpt-4o-mini", min_length=1, description="The model name the endpoint knows.")
     credential: str | None = Field(
-        None, description="Name of the stored credential holding the API key; none for local servers."
+        None,
+        description="Name of the stored credential holding the API key; none for local servers.",
+        json_schema_extra={"format": "credential"},
     )
     system_prompt: str = Field("", description="The system message (a template).")
     temperature: float | None = Field(None, ge=0, le=2)

@@ -40,7 +40,11 @@ class Notify(AgentKind):
     format: Literal["slack", "text"] = Field(
         "slack", description='slack: a JSON body {"text": message}; text: the message as plain text.'
     )
-    credential: str | None = Field(None, description="Name of a credential, for receivers that want auth.")
+    credential: str | None = Field(
+        None,
+        description="Name of a credential, for receivers that want auth.",
+        json_schema_extra={"format": "credential"},
+    )
     timeout_seconds: float = Field(15.0, gt=0, le=600)
 
     def _url(self, ctx: AgentContext) -> str:

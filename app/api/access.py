@@ -38,6 +38,7 @@ RULES: dict[tuple[str, str], Permission] = {
     ("DELETE", "/api/v1/workflows/{workflow_id}/callback-secret"): P.EDIT,
     ("GET", "/api/v1/workflows/{workflow_id}/input"): P.VIEW_WORKFLOWS,
     ("PUT", "/api/v1/workflows/{workflow_id}/samples"): P.EDIT,
+    ("GET", "/api/v1/workflows/{workflow_id}/versions/{before}/compare/{after}"): P.VIEW_WORKFLOWS,
     # runs
     ("POST", "/api/v1/workflows/{workflow_id}/run"): P.RUN,
     ("GET", "/api/v1/workflows/{workflow_id}/runs"): P.VIEW_RUNS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from app.api.access import PrincipalDep
 from app.api.deps import ServicesDep, WorkflowsDep
@@ -17,20 +17,27 @@ from app.api.schemas import PageNumber, PageOut, PageSize, page_out
 from app.models.samples import SamplesUpdate, WorkflowInput
 from app.models.workflows import (
     CallbackSecret,
+    EdgeChangePublic,
+    SettingChangePublic,
+    StepChangePublic,
     StepCreate,
     StepPublic,
+    VersionComparison,
     WorkflowAccess,
     WorkflowCreate,
     WorkflowDetail,
     WorkflowPublic,
     WorkflowUpdate,
 )
+from app.services.json_diff import MISSING
+from app.services.version_diff import VersionDiff
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
 WORKFLOW_NOT_FOUND = not_found("workflow")
+Version = Annotated[int, Path(ge=1, le=2_000_000_000, description="A kept version's number.")]
 
 
 @router.get("/workflows", response_model=PageOut[WorkflowPublic], tags=["workflows"])
@@ -198,3 +205,51 @@ async def set_samples(
     """Replace the workflow's named sample inputs (each name once; at most 20, each up to 64 KiB of JSON)."""
     await services.inputs.save_samples(workflow_id, body.samples, by=principal)
     return await services.inputs.input(workflow_id)
+
+
+def _comparison(diff: VersionDiff) -> VersionComparison:
+    def value(found: Any) -> Any:
+        return None if found is MISSING else found
+
+    return VersionComparison(
+        before=diff.before,
+        after=diff.after,
+        same=diff.same,
+        steps=[
+            StepChangePublic(
+                key=step.key,
+                title=step.title,
+                change=step.change,
+                fields=[
+                    SettingChangePublic(path=f.path, kind=f.kind, before=value(f.before), after=value(f.after))
+                    for f in step.fields
+                ],
+            )
+            for step in diff.steps
+        ],
+        edges=[
+            EdgeChangePublic(
+                source=edge.source,
+                target=edge.target,
+                outcome=edge.outcome,
+                change=edge.change,
+                condition_before=edge.condition_before,
+                condition_after=edge.condition_after,
+            )
+            for edge in diff.edges
+        ],
+    )
+
+
+@router.get(
+    "/workflows/{workflow_id}/versions/{before}/compare/{after}",
+    response_model=VersionComparison,
+    tags=["workflows"],
+    responses=not_found("workflow, or no kept version of it,", key="number"),
+)
+async def compare_versions(
+    workflow_id: str, before: Version, after: Version, workflows: WorkflowsDep
+) -> VersionComparison:
+    """What changed from version `before` to version `after`: steps added, removed, changed (setting by setting)
+    or only moved, and edges added, removed or given another condition."""
+    return _comparison(await workflows.compare_versions(workflow_id, before, after))

@@ -19,10 +19,14 @@ __all__ = [
     "EXPORT_VERSION",
     "AgentDocument",
     "CallbackSecret",
+    "EdgeChangePublic",
     "EdgePublic",
+    "SettingChangePublic",
     "StepBase",
+    "StepChangePublic",
     "StepCreate",
     "StepPublic",
+    "VersionComparison",
     "VersionPublic",
     "WorkflowAccess",
     "WorkflowBase",
@@ -114,6 +118,43 @@ class VersionPublic(Public):
     created_at: datetime
     name: str
     nodes: int
+
+
+class SettingChangePublic(Public):
+    """One setting of a step that differs between two versions."""
+
+    path: str = Field(description='Where, from the step: "$.config.url", "$.action", "$.input_mapping.email".')
+    kind: Literal["added", "removed", "changed"]
+    before: Any = Field(None, description="The older version's value (absent when `kind` is added).")
+    after: Any = Field(None, description="The newer version's value (absent when `kind` is removed).")
+
+
+class StepChangePublic(Public):
+    key: str
+    title: str = Field(description="The step's name in the newer version (the older one's when removed), or its key.")
+    change: Literal["added", "removed", "changed", "moved"] = Field(
+        description="`moved`: only its place on the canvas differs, which changes nothing about a run."
+    )
+    fields: list[SettingChangePublic] = Field(default_factory=list, description="For a changed step: what differs.")
+
+
+class EdgeChangePublic(Public):
+    source: str
+    target: str
+    outcome: str | None = Field(None, description="The source's outcome (a branch's handle) the edge leaves from.")
+    change: Literal["added", "removed", "changed"]
+    condition_before: str | None = None
+    condition_after: str | None = None
+
+
+class VersionComparison(Public):
+    """What changed from one kept version of a workflow to another."""
+
+    before: int
+    after: int
+    same: bool = Field(description="Whether a run of either version does the same (steps only moved, if anything).")
+    steps: list[StepChangePublic] = Field(description="In the newer version's order, then the removed steps.")
+    edges: list[EdgeChangePublic]
 
 
 class StepBase(SQLModel):

@@ -18,10 +18,11 @@ from app.models.agents import AgentSummary
 from app.models.people import Permission
 from app.pages import access, guard
 from app.pages.context import services
+from app.pages.credentials import credential_choices
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
 from components.json_view import JsonView
-from components.schema_form import SchemaForm
+from components.schema_form import CredentialChoices, SchemaForm
 from components.template_editor import TemplateEditor
 from components.timeline import duration_text
 
@@ -48,7 +49,7 @@ def register() -> None:
             return
         with frame(agent.name or agent.id):
             summaries = {s.id: s for s in await services().agents.summaries()}
-            AgentPage(summaries[agent.id]).build()
+            AgentPage(summaries[agent.id], credentials=await credential_choices()).build()
 
 
 def _kind_title(kind: str) -> str:
@@ -224,8 +225,9 @@ class AgentsPage:
 
 
 class AgentPage:
-    def __init__(self, agent: AgentSummary) -> None:
+    def __init__(self, agent: AgentSummary, *, credentials: CredentialChoices | None = None) -> None:
         self.agent = agent
+        self.credentials = credentials  # what its credential field offers
         self.may_edit = access.principal().can(Permission.EDIT)
 
     def build(self) -> None:
@@ -249,7 +251,7 @@ class AgentPage:
                     name = ui.input("Name", value=agent.name).props("outlined dense").classes("w-full").mark("name")
                     description = ui.textarea("Description", value=agent.description).props("outlined dense autogrow")
                     description.classes("w-full").mark("description")
-                    form = SchemaForm(kind.config_schema, agent.config) if kind else None
+                    form = SchemaForm(kind.config_schema, agent.config, credentials=self.credentials) if kind else None
                 error = error_label()
 
                 async def save() -> None:

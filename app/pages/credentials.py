@@ -1,9 +1,14 @@
 """The credentials page (`/credentials`): named secrets agents refer to by name. Write-only: a value is typed
 once (in a password field), stored encrypted, and never shown again; it can be replaced or deleted (refused
 while an agent or a workflow step refers to it, naming which). The page is for admins, and each of its actions
-checks that again when it is asked for."""
+checks that again when it is asked for.
+
+Its "New credential" dialog also serves the credential pickers of settings forms (`credential_choices`): an admin
+creates one there without leaving the step or agent, and the picker selects it."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
@@ -14,8 +19,9 @@ from app.pages import access, guard, theme
 from app.pages.context import services
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
+from components.schema_form import CredentialChoices
 
-__all__ = ["register"]
+__all__ = ["ask_new_credential", "credential_choices", "register"]
 
 TYPE_LABELS = {
     "api_key": "API key (sent as a Bearer token)",
@@ -96,62 +102,19 @@ class CredentialsPage:
                             f"delete-{item.name}"
                         )
 
-    def _value_inputs(self, kind: str, box: ui.column) -> dict[str, ui.input]:
-        box.clear()
-        inputs: dict[str, ui.input] = {}
-        with box:
-            for field in VALUE_FIELDS[kind]:
-                secret = field in SECRET_FIELDS
-                widget = ui.input(FIELD_LABELS.get(field, field), password=secret, password_toggle_button=secret)
-                inputs[field] = widget.props("outlined autocomplete=off").classes("w-full").mark(f"value-{field}")
-        return inputs
-
     def open_create(self) -> None:
-        if not access.allowed(Permission.MANAGE):
-            return
-        with self.host, dialog("New credential") as box:
-            name = ui.input("Name (how agents refer to it)").props("outlined autofocus").classes("w-full font-mono")
-            name.mark("name")
-            kind = ui.select({t: TYPE_LABELS.get(t, t) for t in CREDENTIAL_TYPES}, label="Type", value="api_key")
-            kind.props("outlined").classes("w-full").mark("type")
-            fields = ui.column().classes("w-full gap-2")
-            inputs = self._value_inputs("api_key", fields)
+        async def saved(_: CredentialPublic) -> None:
+            await self.reload()
 
-            def retype(value: str) -> None:
-                inputs.clear()
-                inputs.update(self._value_inputs(value, fields))
-
-            kind.on_value_change(lambda e: retype(e.value))
-            error = error_label()
-
-            async def create() -> None:
-                if not await access.may(Permission.MANAGE):
-                    return
-                values = {field: widget.value or "" for field, widget in inputs.items()}
-                try:
-                    await services().credentials.create(
-                        (name.value or "").strip(), kind.value, values, by=access.principal()
-                    )
-                except InvalidInput as exc:
-                    show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
-                    return
-                except FlowyardError as exc:
-                    show(error, str(exc))
-                    return
-                for widget in inputs.values():  # the secret leaves the page as soon as it is saved
-                    widget.set_value("")
-                ui.notify(f"Saved “{name.value.strip()}”", type="positive")
-                await self.reload()
-                box.close()  # last: closing deletes the dialog, and this handler's context with it
-
-            actions(box, "Save", create)
+        with self.host:
+            ask_new_credential(saved)
 
     def open_replace(self, item: CredentialPublic) -> None:
         if not access.allowed(Permission.MANAGE):
             return
         with self.host, dialog(f"Replace “{item.name}”") as box:
             ui.label("The current value cannot be shown; type the new one.").classes("fy-subtitle")
-            inputs = self._value_inputs(item.type, ui.column().classes("w-full gap-2"))
+            inputs = _value_inputs(item.type, ui.column().classes("w-full gap-2"))
             error = error_label()
 
             async def replace() -> None:
@@ -192,3 +155,84 @@ class CredentialsPage:
                 box.close()
 
             actions(box, "Delete", delete, color="negative")
+
+
+def _value_inputs(kind: str, box: ui.column) -> dict[str, ui.input]:
+    box.clear()
+    inputs: dict[str, ui.input] = {}
+    with box:
+        for field in VALUE_FIELDS[kind]:
+            secret = field in SECRET_FIELDS
+            widget = ui.input(FIELD_LABELS.get(field, field), password=secret, password_toggle_button=secret)
+            inputs[field] = widget.props("outlined autocomplete=off").classes("w-full").mark(f"value-{field}")
+    return inputs
+
+
+def ask_new_credential(on_saved: Callable[[CredentialPublic], Awaitable[None] | None]) -> None:
+    """The "New credential" dialog (name, type, its values); `on_saved` gets the new credential (never its values).
+
+    The Credentials page opens it, and so does every credential picker of a settings form (then the picker
+    selects what was saved). Only for admins: it asks again when saving.
+    """
+    if not access.allowed(Permission.MANAGE):
+        return
+    with dialog("New credential") as box:
+        name = ui.input("Name (how agents refer to it)").props("outlined autofocus").classes("w-full font-mono")
+        name.mark("name")
+        kind = ui.select({t: TYPE_LABELS.get(t, t) for t in CREDENTIAL_TYPES}, label="Type", value="api_key")
+        kind.props("outlined").classes("w-full").mark("type")
+        fields = ui.column().classes("w-full gap-2")
+        inputs = _value_inputs("api_key", fields)
+
+        def retype(value: str) -> None:
+            inputs.clear()
+            inputs.update(_value_inputs(value, fields))
+
+        kind.on_value_change(lambda e: retype(e.value))
+        error = error_label()
+
+        async def create() -> None:
+            if not await access.may(Permission.MANAGE):
+                return
+            values = {field: widget.value or "" for field, widget in inputs.items()}
+            chosen = (name.value or "").strip()
+            try:
+                created = await services().credentials.create(chosen, kind.value, values, by=access.principal())
+            except InvalidInput as exc:
+                show(error, f"{FIELD_LABELS.get(exc.field.removeprefix('values.'), exc.field)}: {exc.message}")
+                return
+            except FlowyardError as exc:
+                show(error, str(exc))
+                return
+            for widget in inputs.values():  # the secret leaves the page as soon as it is saved
+                widget.set_value("")
+            ui.notify(f"Saved “{chosen}”", type="positive")
+            done = on_saved(created)
+            if done is not None:
+                await done
+            box.close()  # last: closing deletes the dialog, and this handler's context with it
+
+        actions(box, "Save", create)
+
+
+async def credential_choices() -> CredentialChoices:
+    """What a settings form's credential fields offer this person: the stored credentials by name and type,
+    and "Create new credential…" for admins (others are told to ask one). A credential created from one
+    picker is offered by the forms drawn after it too."""
+    names = {item.name: _choice(item) for item in await services().credentials.list()}
+    if not access.allowed(Permission.MANAGE, quiet=True):
+        return CredentialChoices(names, hint="Only an admin can add a credential: ask one to add it under Credentials.")
+
+    def create(select: Callable[[str], None]) -> None:
+        def saved(new: CredentialPublic) -> None:
+            names[new.name] = _choice(new)
+            select(new.name)
+
+        ask_new_credential(saved)
+
+    return CredentialChoices(names, create=create)
+
+
+def _choice(item: CredentialPublic) -> str:
+    """How a picker shows a credential: its name and the short name of its type."""
+    return f"{item.name} · {TYPE_LABELS.get(item.type, item.type).split(' (')[0]}"

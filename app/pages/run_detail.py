@@ -237,6 +237,11 @@ class RunView:
                     theme.status_chip(status.value).mark("run-status")
                 with ui.row().classes("items-center gap-3 fy-muted text-sm"):
                     ui.label(f"Triggered by {TRIGGER_OPTIONS.get(run.trigger, run.trigger)}")
+                    if run.until:
+                        ui.label("·")
+                        ui.label(f"Ran up to {self.title_of(run.until)}").mark("run-until").tooltip(
+                            "Only this step and the steps it depends on ran; its output is the run's"
+                        )
                     ui.label("·")
                     ui.label(f"version {run.workflow_version}").tooltip("The workflow version this run ran")
                     ui.label("·")
@@ -284,7 +289,10 @@ class RunView:
                 ).mark("rerun-failed").tooltip("Keeps the completed steps' outputs and runs the rest again")
             ui.button("Re-run", icon="play_arrow", on_click=self.rerun).props("unelevated no-caps").mark(
                 "rerun"
-            ).tooltip("A new run of the current version with the same input")
+            ).tooltip(
+                "A new run of the current version with the same input"
+                + (f", up to {self.title_of(self.run.until)}" if self.run.until else "")
+            )
 
     async def cancel(self) -> None:
         if not await access.may(Permission.RUN):
@@ -307,6 +315,7 @@ class RunView:
                 trigger=Trigger.UI,
                 session_id=self.run.session_id,
                 started_by=access.principal().label,
+                until=self.run.until,
             )
         except FlowyardError as exc:
             ui.notify(f"Cannot re-run: {exc}", type="negative")

@@ -29,7 +29,7 @@ from storage import repositories as repo
 from storage.db import Database
 from storage.models import NodeRunRow, RunRow, WorkflowVersionRow
 
-__all__ = ["DraftService", "PreviewKind", "RunData"]
+__all__ = ["DataSource", "DraftService", "PreviewKind", "RunData"]
 
 PreviewKind = Literal["json", "note", "error"]
 CONTEXT_ROOTS = frozenset({"input", "payload", "run.id", "run.sessionId", "run.workflowId"})
@@ -47,6 +47,17 @@ class RunData:
     """The failed steps' errors, by step key."""
     hints: dict[str, str] = field(default_factory=dict)
     """For a failed step whose run's input lacked what it reads: what to add ("enrich needs input.email: …")."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Each step's input as it arrived (its input mapping applied), by step key."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One root a step's templates can read (`input`, `nodes.enrich.output`, `payload`) and its value at hand."""
+
+    reference: str
+    title: str
+    value: Any
 
 
 class AgentDirectory(Protocol):
@@ -131,7 +142,9 @@ class DraftService:
         run, nodes, hints = found
         outputs = {n.node_key: n.output for n in nodes if n.status == "COMPLETED"}
         errors = {n.node_key: n.error or "failed" for n in nodes if n.status == "FAILED"}
-        return RunData(run.id, run.input, outputs, {n.node_key: n.status for n in nodes}, errors, hints)
+        statuses = {n.node_key: n.status for n in nodes}
+        inputs = {n.node_key: n.input for n in nodes if n.status not in ("QUEUED", "SKIPPED")}
+        return RunData(run.id, run.input, outputs, statuses, errors, hints, inputs=inputs)
 
     @staticmethod
     def _hints(session: Session, run: RunRow, nodes: list[NodeRunRow]) -> dict[str, str]:
@@ -190,6 +203,31 @@ class DraftService:
             if isinstance(value, dict):
                 names |= {f"nodes.{source}.output.{k}" for k in value if str(k).isidentifier()}
         return names
+
+    @staticmethod
+    def data_sources(
+        definition: WorkflowDefinition | None, key: str, *, payload: Any, outputs: Mapping[str, Any]
+    ) -> list[DataSource]:
+        """What a template of step `key` can refer to, with the values at hand: `input` (what flows in), the
+        outputs of the steps before it (nearest first) and, unless it is the entry step, `payload`."""
+        if definition is None or key not in {n.key for n in definition.nodes}:
+            return [DataSource("input", "input", payload)]
+        incoming = [e.source for e in definition.edges if e.target == key]
+        if not incoming:
+            return [DataSource("input", "input · the run's input", payload)]
+        flowing = node_input(definition, key, payload=payload, outputs=outputs)
+        sources = [DataSource("input", "input · what flows in", flowing)]
+        seen, frontier = set(incoming), list(dict.fromkeys(incoming))
+        while frontier:  # breadth first: the nearest steps first
+            current = frontier.pop(0)
+            if current in outputs:
+                sources.append(DataSource(f"nodes.{current}.output", f"{current} · output", outputs[current]))
+            for edge in definition.edges:
+                if edge.target == current and edge.source not in seen:
+                    seen.add(edge.source)
+                    frontier.append(edge.source)
+        sources.append(DataSource("payload", "payload · the run's input", payload))
+        return sources
 
     def sample_input(
         self,

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from app.agents import registry
 from app.agents.base import Group
 from app.engine.exceptions import Problem
-from app.engine.model import EdgeSpec, NodeSpec, Position, WorkflowDefinition
+from app.engine.model import EdgeSpec, NodeSpec, Note, Position, WorkflowDefinition
 from app.engine.plan import effective_config
 from app.engine.store import AgentRecord
 
@@ -76,7 +76,17 @@ def definition_to_graph(definition: WorkflowDefinition, agents: Mapping[str, Age
         }
         for edge in definition.edges
     ]
-    return {"nodes": nodes, "edges": edges}
+    notes = [
+        {
+            "id": note.id,
+            "text": note.text,
+            "position": {"x": note.position.x, "y": note.position.y},
+            "width": note.width,
+            "height": note.height,
+        }
+        for note in definition.notes
+    ]
+    return {"nodes": nodes, "edges": edges, "notes": notes}
 
 
 def graph_to_definition(graph: Mapping[str, Any]) -> WorkflowDefinition:
@@ -104,7 +114,17 @@ def graph_to_definition(graph: Mapping[str, Any]) -> WorkflowDefinition:
         )
         for e in graph.get("edges", [])
     ]
-    return WorkflowDefinition(nodes=nodes, edges=edges)
+    notes = [
+        Note(
+            id=note["id"],
+            text=note.get("text") or "",
+            position=Position(**{axis: float((note.get("position") or {}).get(axis, 0)) for axis in ("x", "y")}),
+            width=note.get("width") or 240,
+            height=note.get("height") or 140,
+        )
+        for note in graph.get("notes") or []
+    ]
+    return WorkflowDefinition(nodes=nodes, edges=edges, notes=notes)
 
 
 def problems_by_node(problems: list[Problem]) -> dict[str, list[str]]:

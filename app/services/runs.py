@@ -47,7 +47,7 @@ from storage import repositories as repo
 from storage.db import Database
 from storage.models import NodeRunRow, RunRow
 
-__all__ = ["RunService"]
+__all__ = ["RunService", "up_to"]
 
 VERSION_CACHE_SIZE = 256
 
@@ -152,7 +152,7 @@ class RunService:
         if until is not None:
             if until not in {n.key for n in definition.nodes}:
                 raise InvalidInput("until", f"the workflow has no step '{until}'")
-            needed = _up_to(definition, until)
+            needed = up_to(definition, until)
         schemas = workflow_input_schemas(needed, agents, self._kinds)
         bad_input = input_problems(schemas, input, path=input_field)
         if bad_input:
@@ -344,7 +344,7 @@ class RunService:
         return await asyncio.to_thread(prune)
 
 
-def _up_to(definition: WorkflowDefinition, key: str) -> WorkflowDefinition:
+def up_to(definition: WorkflowDefinition, key: str) -> WorkflowDefinition:
     """The part of `definition` that “run up to `key`” runs: the step and the steps it depends on."""
     wanted = Plan.of(definition).upstream(key)
     return WorkflowDefinition(

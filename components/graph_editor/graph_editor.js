@@ -11,6 +11,7 @@ import {
   FIT_OPTIONS,
   GRID,
   MiniMap,
+  StickyNote,
   VueFlow,
   minimapColour,
   useClipboard,
@@ -20,6 +21,7 @@ import {
   useHistory,
   useKeyboard,
   useLayout,
+  useNotes,
   useOverlays,
   useReady,
   useSelection,
@@ -53,6 +55,7 @@ export default {
     const edits = useEdits({ flow, graph, overlays, history, selection, layout, palette, isReadonly });
     const clipboard = useClipboard({ flow, graph, history, selection, edits });
     const dragdrop = useDragDrop({ flow, root, edits, selection, isReadonly });
+    const notes = useNotes({ flow, history, selection, layout, isReadonly });
 
     /** Replace everything: overlays from the graph, the view first (Vue Flow renders only what is inside it). */
     function loadGraph(plain) {
@@ -85,6 +88,8 @@ export default {
         redo: history.redo,
         deleteSelection: edits.deleteSelection,
         tidy: layout.tidy,
+        toggleOff: edits.toggleOff,
+        addNote: () => notes.addNote(),
       },
     });
 
@@ -97,7 +102,7 @@ export default {
       // template
       root,
       flowId,
-      nodeTypes: { agent: markRaw(AgentNode) },
+      nodeTypes: { agent: markRaw(AgentNode), note: markRaw(StickyNote) },
       nodeCount: graph.nodeCount,
       dropping: dragdrop.dropping,
       minimapShown: view.minimapShown,
@@ -120,6 +125,8 @@ export default {
       onPointerDownCapture,
       onPaneReady,
       commit: history.commit,
+      addNote: whenReady(() => notes.addNote()),
+      toggleOff: whenReady(edits.toggleOff),
       // methods for Python (run_method)
       setGraph,
       getGraph: whenReady(() => graph.currentGraph(true)),
@@ -181,6 +188,9 @@ export default {
           </template>
           <ControlButton v-if="!readonly" title="Tidy layout (Shift+Alt+T)" class="fy-tidy" @click="tidy">
             <q-icon name="account_tree" />
+          </ControlButton>
+          <ControlButton v-if="!readonly" title="Add a sticky note (Shift+S)" class="fy-add-note" @click="addNote">
+            <q-icon name="sticky_note_2" /><span class="fy-visually-hidden">Add a sticky note</span>
           </ControlButton>
           <ControlButton :title="minimapShown ? 'Hide the minimap' : 'Show the minimap'" class="fy-minimap-toggle"
                          :class="{ 'fy-minimap-toggle--on': minimapShown }" @click="toggleMinimap">

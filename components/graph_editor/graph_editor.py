@@ -12,8 +12,14 @@ The graph, as plain JSON::
                          "handles": list[str] | None,   # named outcomes (a branch); None: one output
                          "status": str | None,          # PENDING RUNNING WAITING_APPROVAL COMPLETED FAILED ...
                          "problems": list[str], "needsApproval": bool, "retries": int,
+                         "diff": str | None,            # added changed removed moved: a version comparison's mark
+                         "disabled": bool,              # turned off: drawn greyed and dashed, `D` toggles it
                          "spec": dict}}],               # opaque: kept and copied as given
-     "edges": [{"id": str, "source": str, "target": str, "sourceHandle": str | None, "label": str | None}]}
+     "edges": [{"id": str, "source": str, "target": str, "sourceHandle": str | None, "label": str | None}],
+     "notes": [{"id": str, "text": str,                 # sticky notes: markdown for people, never a step
+                "position": {"x": 0.0, "y": 0.0}, "width": float, "height": float}]}
+
+A note is moved, resized and (double-click) written on the canvas; each of those is an edit like any other.
 """
 
 from __future__ import annotations
@@ -53,7 +59,11 @@ if not _BUNDLE.is_file():
 
 def _normalized(graph: dict[str, Any] | None, *, copied: bool = True) -> dict[str, Any]:
     graph = (copy.deepcopy(graph) if copied else graph) if graph else {}
-    return {"nodes": list(graph.get("nodes") or []), "edges": list(graph.get("edges") or [])}
+    return {
+        "nodes": list(graph.get("nodes") or []),
+        "edges": list(graph.get("edges") or []),
+        "notes": list(graph.get("notes") or []),
+    }
 
 
 class GraphEditor(
@@ -80,7 +90,8 @@ class GraphEditor(
         """Graph editor
 
         A Vue Flow canvas for a workflow graph: nodes as cards with input and output handles, edges,
-        drag and drop from the page's palette, selection, copy/paste, undo/redo and a tidy layout.
+        drag and drop from the page's palette, selection, copy/paste, undo/redo, a tidy layout, steps turned off
+        (`D`) and sticky notes (markdown; moved, resized and written on the canvas).
         It fills its container (`height: 100%`, at least 360 px); size it with `.style()` or a parent's height.
 
         :param graph: the graph to show (plain JSON, see the module docstring); copied, never mutated
@@ -317,6 +328,10 @@ class GraphEditor(
                     edge["target"] = new_key
         self._selection["nodes"] = [new_key if key == old_key else key for key in self._selection["nodes"]]
         self.run_method("renameNode", old_key, new_key)
+
+    def add_note(self) -> None:
+        """Add an empty sticky note in the middle of the view and open it for writing (an edit)."""
+        self.run_method("addNote")
 
     def tidy(self) -> None:
         """Lay the graph out left to right (dagre): an edit."""

@@ -10,13 +10,15 @@ __all__ = ["SHORTCUTS", "VIEWING_SHORTCUTS"]
 
 SHORTCUTS: list[tuple[str, str]] = [
     ("Delete / Backspace", "delete the selection"),
-    ("Ctrl+C / Ctrl+V", "copy and paste steps"),
+    ("Ctrl+C / Ctrl+V", "copy and paste steps and notes"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo and redo"),
     ("Ctrl+S", "save"),
     ("Ctrl+Enter", "run"),
     ("Ctrl+A", "select all"),
     ("Shift+drag", "box select"),
     ("Shift+Alt+T", "tidy the layout"),
+    ("D", "turn the selected steps off or on"),
+    ("Shift+S", "add a sticky note (double-click it to write)"),
     ("+", "add a step: search the palette, Enter adds"),
     ("[ / ]", "hide or show the palette / the inspector"),
     ("?", "this list"),

@@ -5,6 +5,11 @@ import * as CM from "nicegui-codemirror";
 // The dotted name being typed before the cursor, e.g. "nodes.enrich.out".
 const NAME_BEFORE = /[A-Za-z_][\w.]*$|$/;
 
+// In the dark theme the tokens take One Dark's colours: CodeMirror's default ones (a dark red string) are
+// unreadable on a dark surface. The theme is Quasar's `body--dark` class, which the header's toggle switches.
+const isDark = () => document.body.classList.contains("body--dark");
+const highlighting = (dark) => (dark ? CM.syntaxHighlighting(CM.oneDarkHighlightStyle) : []);
+
 // Whether `pos` is inside an open `{{ … }}` or `{% … %}` (an opener before it with no closer in between).
 function insideTag(text, pos) {
   const before = text.slice(0, pos);
@@ -51,6 +56,8 @@ export default {
         })),
       };
     };
+    this.highlight = new CM.Compartment();
+    this.dark = isDark();
     this.view = new CM.EditorView({
       parent: this.$el,
       state: CM.EditorState.create({
@@ -58,6 +65,7 @@ export default {
         extensions: [
           CM.basicSetup,
           language,
+          this.highlight.of(highlighting(this.dark)),
           CM.EditorView.lineWrapping,
           CM.placeholder(this.placeholder || ""),
           CM.EditorView.contentAttributes.of({ "aria-label": this.label || this.placeholder || "Template" }),
@@ -70,8 +78,15 @@ export default {
         ],
       }),
     });
+    this.themeWatch = new MutationObserver(() => {
+      if (isDark() === this.dark) return;
+      this.dark = isDark();
+      this.view.dispatch({ effects: this.highlight.reconfigure(highlighting(this.dark)) });
+    });
+    this.themeWatch.observe(document.body, { attributes: true, attributeFilter: ["class"] });
   },
   beforeUnmount() {
+    this.themeWatch?.disconnect();
     this.view?.destroy();
   },
   methods: {

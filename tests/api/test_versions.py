@@ -78,3 +78,40 @@ async def test_last_run_data_and_try_node_use_the_newest_run(flowyard_of: Flowya
 
     assert data.outputs == {"n1": "go-a", "n2": "go-a-b"}
     assert (trial.input, trial.output) == ("go-a", "go-a-b")
+
+
+async def test_two_versions_compare_step_by_step_and_setting_by_setting(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow = await flowyard_of.workflows.create(name="Compared")
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("{{ input }}", "old"))  # v2
+    changed = _chain("{{ input | upper }}", "old")
+    changed.nodes.append(NodeSpec(key="notify", agent_id="transform", name="Notify"))
+    changed.edges.append(EdgeSpec(source="n2", target="notify"))
+    await flowyard_of.workflows.save_definition(workflow.id, changed)  # v3
+
+    response = await api.get(f"/api/v1/workflows/{workflow.id}/versions/2/compare/3")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["before"], body["after"], body["same"]) == (2, 3, False)
+    assert [(s["key"], s["change"]) for s in body["steps"]] == [("n1", "changed"), ("notify", "added")]
+    assert body["steps"][0]["fields"] == [
+        {"path": "$.action", "kind": "changed", "before": "{{ input }}", "after": "{{ input | upper }}"}
+    ]
+    assert body["edges"] == [
+        {"source": "n2", "target": "notify", "outcome": None, "change": "added", "conditionBefore": None,
+         "conditionAfter": None}
+    ]  # fmt: skip
+
+
+async def test_comparing_with_a_version_that_is_not_kept_answers_404_naming_it(
+    api: httpx.AsyncClient, flowyard_of: Flowyard
+) -> None:
+    workflow = await flowyard_of.workflows.create(name="Compared")
+    await flowyard_of.workflows.save_definition(workflow.id, _chain("one"))
+
+    response = await api.get(f"/api/v1/workflows/{workflow.id}/versions/2/compare/9")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"no version with id '{workflow.id} v9'"}

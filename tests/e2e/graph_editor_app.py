@@ -71,6 +71,7 @@ CALLABLE = {
     "undo",
     "redo",
     "add_node",
+    "add_note",
 }
 
 
@@ -113,6 +114,12 @@ def branching() -> dict[str, Any]:
             edge("route", "nurture", "warm"),
         ],
     }
+
+
+def noted() -> dict[str, Any]:
+    """`branching` with a sticky note above it."""
+    note = {"id": "plan", "text": "**Enrich** first\n- then score", "position": {"x": 0, "y": -200}}
+    return branching() | {"notes": [note | {"width": 300, "height": 120}]}
 
 
 def scrambled() -> dict[str, Any]:
@@ -163,6 +170,7 @@ def big(count: int = 300, links: int = 400) -> dict[str, Any]:
 
 GRAPHS: dict[str, Callable[[], dict[str, Any] | None]] = {
     "branching": branching,
+    "noted": noted,
     "scrambled": scrambled,
     "crossed": crossed,
     "big": big,

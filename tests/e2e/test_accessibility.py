@@ -11,6 +11,7 @@ installed with the editor's bundle) and run; colour contrast is one of its rules
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -137,6 +138,21 @@ def _version(page: Page) -> None:
     expect(page.get_by_role("button", name="Close").last).to_be_visible()
 
 
+def _comparison(page: Page) -> None:
+    """A step retitled and saved, then History and what changed in that version (the step marked, its setting
+    before | after)."""
+    _node("draft", ".q-tab-panel")(page)
+    title = page.get_by_label("Title", exact=True)
+    title.click()
+    page.keyboard.press("End")
+    title.press_sequentially("!", delay=40)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(re.compile(r"^Saved · v\d+$"))).to_be_visible()
+    _button("History", DIALOG)(page)
+    page.locator(".q-dialog").get_by_role("button", name=re.compile(r"What changed in v\d+")).click()
+    expect(page.locator(".fy-compare .vue-flow__node").first).to_be_visible()
+
+
 EDITOR, RUN = "/workflows/{workflow}", "/runs/{finished_run}"
 CANVAS, TABS, DIALOG, LIST = ".vue-flow__node", ".fy-tabs", ".q-dialog .q-card", ".fy-list__row"
 CHECKS = [
@@ -148,12 +164,14 @@ CHECKS = [
     Check("editor-output", EDITOR, CANVAS, _inspector("draft", "Output", ".q-tab-panel .fy-json")),
     Check("editor-input", EDITOR, CANVAS, _inspector("send", "Input", ".q-tab-panel .fy-template-editor")),
     Check("editor-try", EDITOR, CANVAS, _inspector("send", "Try", ".q-tab-panel")),
+    Check("editor-data", EDITOR, CANVAS, _inspector("send", "Data", ".q-tab-panel .fy-data-view")),
     Check("editor-run", EDITOR, CANVAS, _button("Run", DIALOG)),
     Check("editor-history", EDITOR, CANVAS, _button("History", DIALOG)),
     Check("editor-menu", EDITOR, CANVAS, _button("More actions", ".q-menu")),
     Check("editor-secret", EDITOR, CANVAS, _menu_item("Callback secret", DIALOG)),
     Check("editor-shortcuts", EDITOR, CANVAS, _menu_item("Keyboard shortcuts", DIALOG)),
     Check("editor-version", EDITOR, CANVAS, _version),
+    Check("editor-compare", EDITOR, CANVAS, _comparison),
     Check("webhook", "/workflows/{workflow}/webhook", TABS),
     Check("workflow-schedules", "/workflows/{workflow}/schedules", TABS),
     Check("workflow-batches", "/workflows/{contacts}/batches", TABS),

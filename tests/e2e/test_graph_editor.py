@@ -8,6 +8,7 @@ driver is in `graph_editor_helpers.py`.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -234,7 +235,7 @@ def test_select_all_then_delete_empties_the_canvas(editor: Editor) -> None:
     editor.page.keyboard.press("Control+a")
     editor.wait_for(lambda s: len(s["selection"]["nodes"]) == 5)
     editor.page.keyboard.press("Delete")
-    editor.wait_for(lambda s: s["graph"] == {"nodes": [], "edges": []})
+    editor.wait_for(lambda s: s["graph"] == {"nodes": [], "edges": [], "notes": []})
     assert editor.page.locator(".fy-empty").is_visible()
 
 
@@ -329,6 +330,74 @@ def test_tidy_fits_a_small_graph_at_a_readable_zoom_never_above_100_percent(edit
     _tidy(narrow)
     assert 0.75 <= narrow.zoom() <= 1.0
     assert narrow.node("start").is_visible()  # too wide to fit: it shows the entry side
+
+
+# --- sticky notes and turned-off steps ---------------------------------------------------------------------------
+
+
+def test_notes_are_not_steps_and_keep_their_place_through_tidy(editor: Editor) -> None:
+    editor.open("noted")
+    note = editor.page.locator(".vue-flow__node-note")
+    expect(note).to_have_count(1)
+    expect(note.locator("strong")).to_have_text("Enrich")
+    expect(note.locator("li")).to_have_text(["then score"])
+    given = editor.state()["graph"]["notes"]
+    assert [n["id"] for n in given] == ["plan"]
+    note.click()
+    expect(note.locator(".vue-flow__resize-control.handle")).to_have_count(4)
+    editor.page.keyboard.press("d")  # turns steps off, and a note is none
+    editor.page.keyboard.press("Shift+Alt+T")
+    state = editor.wait_for(lambda s: len(editor.events("change")) == 1)
+    assert state["graph"]["notes"] == given  # tidy lays out the steps only
+    assert state["selection"]["nodes"] == []
+    assert not any(n["data"].get("disabled") for n in state["graph"]["nodes"])
+
+
+def test_a_copied_note_pastes_as_a_new_note_and_undo_removes_it(editor: Editor) -> None:
+    editor.open("noted")
+    editor.page.locator(".vue-flow__node-note").click()
+    editor.page.keyboard.press("Control+c")
+    editor.page.keyboard.press("Control+v")
+    state = editor.wait_for(lambda s: len(s["graph"]["notes"]) == 2)
+    first, copy = state["graph"]["notes"]
+    assert copy["id"] != first["id"] and copy["text"] == first["text"]
+    assert (copy["position"]["x"] - first["position"]["x"], copy["width"]) == (40, first["width"])
+    expect(editor.page.locator(".vue-flow__node-note")).to_have_count(2)
+    editor.page.keyboard.press("Control+z")
+    editor.wait_for(lambda s: len(s["graph"]["notes"]) == 1)
+    expect(editor.page.locator(".vue-flow__node-note")).to_have_count(1)
+
+
+def test_d_turns_the_selected_steps_off_and_on(editor: Editor) -> None:
+    editor.open("branching")
+    editor.node("score").click()
+    editor.node("enrich").click(modifiers=["Shift"])
+    editor.page.keyboard.press("d")
+    state = editor.wait_for(lambda s: node_of(s, "score")["data"].get("disabled") is True)  # type: ignore[index]
+    for key in ("score", "enrich"):
+        node = node_of(state, key)
+        assert node is not None and node["data"]["spec"]["disabled"] is True
+        expect(editor.node(key).locator(".fy-node")).to_have_class(re.compile(r"\bfy-node--off\b"))
+        expect(editor.node(key).locator(".fy-badge--off")).to_be_visible()
+    assert node_of(state, "route")["data"].get("disabled") is None  # type: ignore[index]
+    editor.page.keyboard.press("d")
+    editor.wait_for(lambda s: node_of(s, "score")["data"]["disabled"] is False)  # type: ignore[index]
+    expect(editor.node("score").locator(".fy-node")).not_to_have_class(re.compile(r"\bfy-node--off\b"))
+
+
+def test_a_read_only_canvas_shows_notes_without_editing_them(editor: Editor) -> None:
+    editor.open("noted", readonly=True)
+    note = editor.page.locator(".vue-flow__node-note")
+    expect(note.locator("strong")).to_have_text("Enrich")
+    note.click()
+    note.dblclick()
+    editor.page.keyboard.press("Shift+S")
+    time.sleep(0.3)
+    assert note.locator("textarea").count() == 0
+    assert note.locator(".vue-flow__resize-control").count() == 0
+    assert editor.page.locator(".vue-flow__node-note").count() == 1
+    assert editor.page.locator(".fy-add-note").count() == 0
+    assert editor.events("change") == []
 
 
 # --- the minimap and the wheel ----------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_set_graph_replaces_everything_and_clears_undo(editor: Editor) -> None:
     editor.click_pane()
     editor.page.keyboard.press("Control+z")
     time.sleep(0.3)
-    assert editor.state()["graph"] == {"nodes": [], "edges": []}
+    assert editor.state()["graph"] == {"nodes": [], "edges": [], "notes": []}
     assert editor.page.locator(".vue-flow__node").count() == 0
 
 

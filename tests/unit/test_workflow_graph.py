@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.engine.exceptions import Problem
-from app.engine.model import EdgeSpec, NodeSpec, Position, WorkflowDefinition
+from app.engine.model import EdgeSpec, NodeSpec, Note, Position, WorkflowDefinition
 from app.engine.store import AgentRecord
 from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
 
@@ -51,6 +51,24 @@ def test_definition_round_trips_through_the_graph() -> None:
             }
         ).model_dump()
     )
+
+
+def test_sticky_notes_and_turned_off_steps_round_trip_through_the_graph() -> None:
+    note = Note(id="plan", text="**First** enrich", position=Position(x=-40, y=200), width=320, height=90)
+    definition = DEFINITION.model_copy(
+        update={"notes": [note], "nodes": [DEFINITION.nodes[0].model_copy(update={"disabled": True})]}, deep=True
+    )
+    definition.edges = []
+
+    graph = definition_to_graph(definition, AGENTS)
+
+    assert graph["notes"] == [
+        {"id": "plan", "text": "**First** enrich", "position": {"x": -40, "y": 200}, "width": 320, "height": 90}
+    ]
+    assert graph["nodes"][0]["data"]["disabled"] is True
+    back = graph_to_definition(graph)
+    assert back.notes == [note]
+    assert back.nodes[0].disabled is True
 
 
 def test_graph_cards_show_title_icon_handles_and_badges() -> None:

@@ -26,6 +26,8 @@ class Draft(Protocol):
     dirty: bool
     may_edit: bool
     """Whether the page's person may change the workflow (else the editor is read-only)."""
+    may_run: bool
+    """Whether the page's person may run it (Run, “Run up to here”)."""
     agents: dict[str, AgentRecord]
     last: RunData | None
     sample_payload: Any

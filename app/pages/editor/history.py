@@ -8,6 +8,7 @@ from nicegui import ui
 from app.models.people import Permission
 from app.pages import access
 from app.pages.context import services
+from app.pages.editor.compare import show_comparison
 from app.pages.editor.draft import Draft
 from app.services.graph import definition_to_graph
 from components.graph_editor import GraphEditor
@@ -19,12 +20,23 @@ TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 async def show_history(editor: Draft) -> None:
     versions = await services().workflows.versions(editor.workflow_id)
-    with ui.dialog() as dialog, ui.card().classes("min-w-[30rem]"):
-        ui.label("Version history").classes("text-lg font-medium")
+    with ui.dialog() as dialog, ui.card().classes("min-w-[30rem]").style("max-width: 46rem"):
+        with ui.row().classes("w-full items-center"):
+            ui.label("Version history").classes("text-lg font-medium")
+            ui.space()
+            if len(versions) > 1:
+
+                async def compare_latest() -> None:
+                    dialog.close()
+                    await show_comparison(editor)
+
+                ui.button(f"What changed in v{versions[0].version}", icon="difference", on_click=compare_latest).props(
+                    "flat dense no-caps"
+                ).mark("compare-latest")
         if not versions:
             ui.label("Nothing saved yet.").classes("text-gray-500")
         for info in versions:
-            with ui.row().classes("w-full items-center gap-3"):
+            with ui.row().classes("w-full items-center gap-3 no-wrap"):
                 ui.label(f"v{info.version}").classes("font-mono w-12")
                 ui.label(info.created_at.strftime(TIME)).classes("text-sm text-gray-600")
                 ui.label(f"{info.nodes} steps").classes("text-sm text-gray-500")
@@ -38,9 +50,22 @@ async def show_history(editor: Draft) -> None:
                     dialog.close()
                     await restore_version(editor, version)
 
+                async def compare(version: int = info.version) -> None:
+                    dialog.close()
+                    newest = versions[0].version
+                    await show_comparison(editor, *((None, version) if version == newest else (version, newest)))
+
                 ui.button("View", icon="visibility", on_click=view).props("flat dense no-caps").mark(
                     f"view-v{info.version}"
                 )
+                if len(versions) > 1:
+                    ui.button("Compare", icon="difference", on_click=compare).props("flat dense no-caps").mark(
+                        f"compare-v{info.version}"
+                    ).tooltip(
+                        f"What changed from v{info.version} to the saved v{versions[0].version}"
+                        if info.version != versions[0].version
+                        else f"What changed in v{info.version} from the version before"
+                    )
                 if editor.may_edit:
                     ui.button("Restore", icon="restore", on_click=restore).props("flat dense no-caps").mark(
                         f"restore-v{info.version}"

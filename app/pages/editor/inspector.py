@@ -24,22 +24,50 @@ from app.models.people import Permission
 from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
+from app.pages.editor.run_dialog import ask_run
 from app.services.graph import graph_to_definition, node_data
 from components.json_view import JsonView
-from components.schema_form import SchemaForm
+from components.schema_form import CredentialChoices, SchemaForm
 from components.template_editor import TemplateEditor
 
 __all__ = ["Inspector"]
 
-TABS = ("Settings", "Input", "Output", "Try")
+TABS = ("Settings", "Input", "Output", "Data", "Try")
+
+# The Data tab widens the panel: the step's input and output side by side, its mapping and action between them
+# (on a narrower window, the editors above the two trees).
+_DATA_CSS = """
+.fy-side--right .fy-side__open .fy-inspector-body.fy-inspector-body--wide { width: min(62rem, calc(100vw - 40rem)); }
+.fy-data-view { display: grid; width: 100%; gap: 12px; align-items: start;
+  grid-template-columns: minmax(0, 1fr) minmax(0, 1.1fr) minmax(0, 1fr); grid-template-areas: "in edit out"; }
+.fy-data-view__in { grid-area: in; } .fy-data-view__edit { grid-area: edit; } .fy-data-view__out { grid-area: out; }
+.fy-data-view__head { font-size: 12px; letter-spacing: 0.05em; text-transform: uppercase; color: var(--fy-muted); }
+.fy-inspector-body .q-tabs .q-tab { padding: 0 10px; min-width: 0; }
+.fy-json__ref { font: inherit; background: none; border: 0; padding: 0 2px; margin: 0 -2px; border-radius: 3px;
+  cursor: pointer; text-decoration: underline dotted; text-underline-offset: 3px; }
+.fy-json__ref:hover { background: var(--fy-surface-hover); text-decoration-style: solid; }
+.fy-json__ref:focus-visible { outline: 2px solid var(--fy-accent); outline-offset: 1px; }
+@media (max-width: 1279px) {
+  .fy-side--right .fy-side__open .fy-inspector-body.fy-inspector-body--wide { width: calc(100vw - 20rem); }
+  .fy-inspector-body .q-tabs .q-tab { padding: 0 6px; }
+  .fy-data-view { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); grid-template-areas: "edit edit" "in out"; }
+  /* the editors stay in sight while the trees scroll under them, side by side to take less height */
+  .fy-data-view__edit { position: sticky; top: 0; z-index: 3; background: var(--fy-surface); padding-bottom: 8px;
+    flex-direction: row; flex-wrap: wrap; border-bottom: 1px solid var(--fy-border); }
+  .fy-data-view__edit > .fy-data-view__head, .fy-data-view__edit > .fy-data-view__target { flex: 1 0 100%; }
+  .fy-data-view__field { flex: 1 1 14rem; }
+  .fy-data-view__field .fy-template-editor { height: 6rem; }
+}
+"""
 
 
 class Inspector:
     """The right-hand panel of one editor, for the step selected on its canvas."""
 
-    def __init__(self, editor: Draft, container: ui.column) -> None:
+    def __init__(self, editor: Draft, container: ui.column, *, credentials: CredentialChoices | None = None) -> None:
         self.editor = editor
         self.container = container
+        self.credentials = credentials  # what credential fields offer (None: typed as text)
         self.selected: str | None = None
         self._inspected: str | None = None
         self._unapplied: list[tuple[Callable[[], bool], Callable[[], None]]] = []  # typed fields: (typed?, apply)
@@ -48,6 +76,13 @@ class Inspector:
         self._problem_box: ui.column | None = None  # the step's problems, kept current by validation
         self._needs_box: ui.column | None = None  # the fields it reads, likewise
         self._keys: dict[str, str] = {}  # the step's key when the panel was drawn → its key since a rename
+        # one field shown by two template editors (the Input tab's and the Data tab's): what was applied, the
+        # editors, and what else follows its typing (the Input tab's preview)
+        self._applied: dict[str, list[str]] = {}
+        self._twins: dict[str, list[TemplateEditor]] = {}
+        self._followers: dict[str, list[tuple[TemplateEditor, Callable[[], None]]]] = {}
+        self._target: TemplateEditor | None = None  # where a field picked in the Data tab is inserted
+        ui.add_css(_DATA_CSS)
 
     # --- what the editor asks ---------------------------------------------------------------------------------
 
@@ -89,7 +124,7 @@ class Inspector:
         if node is None:
             return None
         data = {k: v for k, v in node["data"].items() if k not in ("status", "problems")}
-        return json.dumps([node["id"], data], sort_keys=True, default=str)
+        return json.dumps([node["id"], _plain_numbers(data)], sort_keys=True, default=str)
 
     def show_problems(self) -> None:
         """Show the selected step's problems (validation calls this after every check)."""
@@ -119,7 +154,9 @@ class Inspector:
     def show(self) -> None:
         self.apply_pending()
         self._unapplied = []
+        self._applied, self._twins, self._followers, self._target = {}, {}, {}, None
         self.container.clear()
+        self._widen(False)
         self._problem_box = self._needs_box = None
         self._keys = {}
         node = self.node(self.selected)
@@ -138,6 +175,10 @@ class Inspector:
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.icon(data.get("icon") or "extension").classes("text-primary text-xl")
                 ui.label(data.get("title") or key).classes("text-base font-medium grow")
+                if self.editor.may_run:
+                    ui.button("Run up to here", icon="fast_forward", on_click=lambda: self._run_up_to(key)).props(
+                        "outline dense no-caps size=sm"
+                    ).mark("run-up-to-here").tooltip("Run this step and the steps it depends on (saves first)")
             self._problem_box = ui.column().classes("w-full gap-1")
             self._needs_box = ui.column().classes("w-full gap-0").mark("step-needs")
             self.show_problems()
@@ -155,10 +196,24 @@ class Inspector:
                     self._input(key, data)
                 with ui.tab_panel(shown["Output"]).classes("p-0 gap-2"):
                     self._output(key)
+                with ui.tab_panel(shown["Data"]).classes("p-0 gap-2"), self._inert_unless_editable():
+                    self._data_view(key, data)
                 if "Try" in shown:
                     with ui.tab_panel(shown["Try"]).classes("p-0 gap-2"):
                         self._try(key)
-            tabs.on_value_change(lambda e: setattr(self, "_tab", e.value))
+            tabs.on_value_change(lambda e: self._switched(str(e.value)))
+            self._widen(self._tab == "Data")
+
+    def _switched(self, tab: str) -> None:
+        self._tab = tab
+        self._widen(tab == "Data")
+
+    def _widen(self, wide: bool) -> None:
+        """The Data tab wants room for two trees side by side: the panel widens while it is shown."""
+        if wide:
+            self.container.classes(add="fy-inspector-body--wide")
+        else:
+            self.container.classes(remove="fy-inspector-body--wide")
 
     def _show_needs(self, box: ui.column, key: str) -> None:
         """The fields the step reads and where they come from, before any run fails for lack of one."""
@@ -216,6 +271,8 @@ class Inspector:
             extra["needsApproval"] = bool(changes["needs_approval"]) or bool(kind and kind.pauses)
         if "retries" in changes:
             extra["retries"] = changes["retries"]
+        if "disabled" in changes:  # the card greys at once
+            extra["disabled"] = bool(changes["disabled"])
         renamed: dict[str, str] = {}
         if "config" in changes:  # a branch's outcomes are its card's handles: show them (and their edges) at once
             handles, old = self._handles(node, spec), node["data"].get("handles")
@@ -275,6 +332,11 @@ class Inspector:
             value=data.get("agentId"),
             on_change=lambda e: self._change_agent(key, data, e.value),
         ).classes("w-full")
+        ui.switch(
+            "Turned off — runs pass its input on",
+            value=bool(spec.get("disabled")),
+            on_change=lambda e: self._update_spec(key, disabled=bool(e.value)),
+        ).mark("step-turned-off").tooltip("Runs skip this step's work (and any approval): its input is its output (D)")
         agent = self.editor.agents.get(data.get("agentId", ""))
         kind = services().drafts.kind(agent.kind) if agent else None
         if kind is None or kind.uses_action or spec.get("action"):  # (a branch's outcomes decide, not an action)
@@ -291,7 +353,7 @@ class Inspector:
             spec.get("action", ""), completions=self._completions(key), placeholder="What this step should do…"
         ).classes("w-full h-32")
         action.mark("action-editor")
-        self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value))
+        self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value), field="action")
 
     def _kind_settings(self, key: str, data: dict[str, Any]) -> None:
         spec = data.get("spec") or {}
@@ -319,6 +381,7 @@ class Inspector:
             {**to_jsonable_python(made), **given},
             on_change=typed,
             on_commit=lambda value: self._update_spec(key, config=value),
+            credentials=self.credentials,
         ).mark("kind-settings")
         self._unapplied.append((lambda: form.uncommitted, form.commit))
 
@@ -420,8 +483,106 @@ class Inspector:
             preview_typed()
 
         editor.mark("mapping-editor").on_change(lambda _: preview_typed())
-        self._apply_on_blur(editor, commit)
+        self._apply_on_blur(editor, commit, field="input_mapping")
+        self._followers.setdefault("input_mapping", []).append((editor, preview_typed))  # typed in its twin too
         preview_typed()
+
+    # --- Data: input and output side by side --------------------------------------------------------------------
+
+    def _data_view(self, key: str, data: dict[str, Any]) -> None:
+        """The step's input (left) and output (right) as folding trees, its mapping and action between them.
+
+        A field picked on the left (a click, or Enter on it) is inserted at the cursor of the editor last typed in
+        (the mapping at first); dragged, it drops where it is let go, in any template editor.
+        """
+        spec = data.get("spec") or {}
+        last = self.editor.last
+        payload, outputs = self._data()
+        sources = services().drafts.data_sources(
+            self.editor.definition(), self._now(key), payload=payload, outputs=outputs
+        )
+        agent = self.editor.agents.get(data.get("agentId", ""))
+        kind = services().drafts.kind(agent.kind) if agent else None
+        with ui.element("div").classes("fy-data-view").mark("data-view"):
+            with ui.column().classes("fy-data-view__in gap-2 min-w-0"):
+                ui.label("Input").classes("fy-data-view__head")
+                source = "the last run" if last else "a sample input (no run yet)"
+                ui.label(f"What it can read, from {source}: click a field, or drag it, to insert it.").classes(
+                    "text-xs fy-muted"
+                )
+                mapped = spec.get("input_mapping") is not None
+                if mapped and last is not None and key in last.inputs:  # what `input` is in the action
+                    ui.label("input in the action: as it arrived in the last run (the mapping applied)").classes(
+                        "text-xs fy-muted"
+                    )
+                    JsonView(
+                        last.inputs[key], empty="Nothing", max_height="12rem", reference="input", on_pick=self._pick
+                    ).mark("data-arrived")
+                for found in sources:
+                    ref, _, about = found.title.partition(" · ")
+                    if mapped and found.reference == "input":
+                        about += " (input in the mapping)"
+                    with ui.row().classes("w-full items-center gap-1 no-wrap"):
+                        ui.button(ref, on_click=lambda _, r=found.reference: self._pick(r)).props(
+                            "flat dense no-caps size=sm"
+                        ).classes("font-mono").tooltip(f"Insert {{{{ {found.reference} }}}}").mark(
+                            f"pick-{found.reference}"
+                        )
+                        ui.label(about).classes("text-xs fy-muted")
+                    JsonView(
+                        found.value,
+                        empty="Nothing yet: run the workflow to see it",
+                        max_height="16rem",
+                        reference=found.reference,
+                        on_pick=self._pick,
+                    ).mark(f"data-source-{found.reference}")
+            with ui.column().classes("fy-data-view__edit gap-1 min-w-0"):
+                ui.label("Mapping").classes("fy-data-view__head")
+                target = ui.label().classes("fy-data-view__target text-xs fy-muted").mark("data-target")
+                names = sorted(self._completions(key))
+                current = spec.get("input_mapping")
+                text = current if isinstance(current, str) else (json.dumps(current, indent=2) if current else "")
+                with ui.column().classes("fy-data-view__field w-full gap-1 min-w-0"):
+                    ui.label("Input mapping").classes("text-xs font-medium mt-1")
+                    mapping = TemplateEditor(text, completions=names, placeholder="Empty: the previous step's output")
+                    mapping.classes("w-full h-32").mark("data-mapping-editor")
+                editors = {"Input mapping": mapping}
+                self._apply_on_blur(
+                    mapping,
+                    lambda: self._update_spec(key, input_mapping=_typed_mapping(mapping.value)),
+                    field="input_mapping",
+                )
+                if kind is None or kind.uses_action or spec.get("action"):
+                    with ui.column().classes("fy-data-view__field w-full gap-1 min-w-0"):
+                        ui.label("Action").classes("text-xs font-medium mt-1")
+                        action = TemplateEditor(
+                            spec.get("action", ""), completions=names, placeholder="What this step should do…"
+                        )
+                        action.classes("w-full h-32").mark("data-action-editor")
+                    editors["Action"] = action
+                    self._apply_on_blur(action, lambda: self._update_spec(key, action=action.value), field="action")
+
+                def aim(name: str) -> None:
+                    self._target = editors[name]
+                    target.set_text(f"A picked field goes into the {name.lower()}, at its cursor.")
+
+                for name, editor in editors.items():
+                    editor.on_blur(lambda _, n=name: aim(n))  # (a click on a field leaves the editor first)
+                aim("Input mapping")
+            with ui.column().classes("fy-data-view__out gap-2 min-w-0"):
+                ui.label("Output").classes("fy-data-view__head")
+                if last is None or key not in last.statuses:
+                    ui.label("No run has reached this step yet.").classes("text-sm fy-muted")
+                else:
+                    ui.label(f"In the last run: {last.statuses[key].lower()}").classes("text-xs fy-muted")
+                    if key in last.errors:
+                        ui.label(last.errors[key]).classes("text-sm text-negative font-mono break-all")
+                    JsonView(last.outputs.get(key), empty="No output", max_height="30rem").mark("data-output")
+
+    def _pick(self, reference: str) -> None:
+        """A field picked in the Data tab: its reference goes in at the cursor of the editor last typed in."""
+        if self._target is not None and self.editor.may_edit:
+            self._target.insert(f"{{{{ {reference} }}}}")
 
     def _apply_when_left(self, field: ValueElement[Any], apply: Callable[[], None]) -> None:
         """Apply a typed field's value when it loses focus (or Enter is pressed), or before anything that needs it.
@@ -440,20 +601,35 @@ class Inspector:
         field.on("keydown.enter", lambda _: apply_if_changed())
         self._unapplied.append((lambda: field.value != applied[0], apply_if_changed))
 
-    def _apply_on_blur(self, editor: TemplateEditor, apply: Callable[[], None]) -> Callable[[], None]:
+    def _apply_on_blur(
+        self, editor: TemplateEditor, apply: Callable[[], None], *, field: str | None = None
+    ) -> Callable[[], None]:
         """Apply a template editor's text when it loses focus, or before anything that needs it; returns the applier.
 
         Clicking the canvas changes the selection (and redraws the inspector) before the editor reports its blur,
-        and Ctrl+S saves without leaving it: `apply_pending` applies what was typed in both cases.
+        and Ctrl+S saves without leaving it: `apply_pending` applies what was typed in both cases. Editors of the
+        same `field` (the Input tab's mapping and the Data tab's) show each other's typing and apply it once.
         """
-        applied = [editor.value]
+        applied = self._applied.setdefault(field, [editor.value]) if field else [editor.value]
+        twins = self._twins.setdefault(field, []) if field else []
+        twins.append(editor)
 
         def apply_if_changed() -> None:
             if editor.value != applied[0]:
                 applied[0] = editor.value
                 apply()
 
-        editor.on_change(lambda e: self.editor.mark_dirty() if e.value != applied[0] else None)
+        def typed(value: str) -> None:
+            for twin in twins:
+                if twin is not editor:
+                    twin.set_value(value)  # (the other tab's editor is not being typed in: no focus lost)
+            for owner, follow in self._followers.get(field or "", []):
+                if owner is not editor:
+                    follow()
+            if value != applied[0]:
+                self.editor.mark_dirty()
+
+        editor.on_change(lambda e: typed(e.value))
         editor.on_blur(lambda _: apply_if_changed())
         self._unapplied.append((lambda: editor.value != applied[0], apply_if_changed))
         return apply_if_changed
@@ -462,7 +638,11 @@ class Inspector:
         payload, outputs = self._data()
         return services().drafts.completions(self.editor.definition(), key, payload, outputs)
 
-    # --- Output and Try -------------------------------------------------------------------------------------------
+    # --- Output, Try and running up to the step ---------------------------------------------------------------------
+
+    async def _run_up_to(self, drawn: str) -> None:
+        """“Run up to here”: the Run dialog for this step and the steps it depends on (it saves the draft first)."""
+        await ask_run(self.editor, until=self._now(drawn))
 
     def _output(self, key: str) -> None:
         last = self.editor.last
@@ -536,6 +716,18 @@ class Inspector:
                 ui.code(json.dumps(trial.output, indent=2, default=str), language="json").classes("w-full text-xs")
 
         ui.button("Try this step", icon="science", on_click=go).props("unelevated dense no-caps")
+
+
+def _plain_numbers(value: Any) -> Any:
+    """`value` with whole floats as ints: the canvas sends `1.0` back as `1` (JavaScript has one number type), and
+    that is no change made elsewhere."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    return value
 
 
 def _typed_mapping(text: str) -> Any:

@@ -27,6 +27,7 @@ from app.engine.store import AgentRecord
 from app.models.people import Permission
 from app.pages import access, guard
 from app.pages.context import services
+from app.pages.credentials import credential_choices
 from app.pages.editor.callback_secret import show_callback_secret
 from app.pages.editor.history import show_history
 from app.pages.editor.inspector import Inspector
@@ -37,6 +38,7 @@ from app.services.drafts import RunData
 from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
 from components.graph_editor import GraphEditor
 from components.graph_editor.shortcuts import SHORTCUTS, VIEWING_SHORTCUTS
+from components.schema_form import CredentialChoices
 
 __all__ = ["PANELS_KEY", "Editor", "register"]
 
@@ -84,8 +86,10 @@ def register() -> None:
         agents = await services().agents.by_id()
         last = await services().drafts.last_run(workflow_id)
         sample = await services().inputs.first_sample(workflow_id)
+        credentials = await credential_choices()
         with frame(workflow.name, full_width=True):
-            Editor(workflow.id, workflow.name, workflow.version, definition, agents, last, sample=sample)
+            shown = (workflow.id, workflow.name, workflow.version, definition, agents, last)
+            Editor(*shown, sample=sample, credentials=credentials)
 
 
 class Editor:
@@ -101,11 +105,11 @@ class Editor:
         last: RunData | None,
         *,
         sample: Any = None,
+        credentials: CredentialChoices | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.name = name
         self.version = version
-        self.notes = list(definition.notes)  # the canvas does not show sticky notes yet: kept as they are
         self.agents = agents
         self.last = last
         self.dirty = False
@@ -147,7 +151,7 @@ class Editor:
                     ui.label("Inspector").classes("fy-side__title grow")
                     self._panel_button("inspector", show=False)
                 panel = ui.column().classes("fy-inspector-body w-96 overflow-y-auto px-3 pb-3 gap-2")
-        self.inspector = Inspector(self, panel)
+        self.inspector = Inspector(self, panel, credentials=credentials)
         self._saved, self._saved_name = _fingerprint(self.canvas.graph), name  # what "Saved" means
         self.revalidate(self.canvas.graph)
         if last:
@@ -202,6 +206,9 @@ class Editor:
                         ui.menu_item("Clone", on_click=self._clone).mark("clone")
                         # the canvas is built after the top bar, hence the late-binding lambdas
                         ui.menu_item("Tidy layout", on_click=lambda: self.canvas.tidy())  # noqa: PLW0108
+                        ui.menu_item("Add a sticky note", on_click=lambda: self.canvas.add_note()).mark(  # noqa: PLW0108
+                            "add-note-menu"
+                        )
                     ui.menu_item("Fit view", on_click=lambda: self.canvas.fit_view())  # noqa: PLW0108
                     ui.menu_item("Callback secret", on_click=lambda: show_callback_secret(self.workflow_id)).mark(
                         "callback-secret-menu"
@@ -376,11 +383,9 @@ class Editor:
     def definition(self, graph: dict[str, Any] | None = None) -> WorkflowDefinition | None:
         """The draft as a definition, or None when a step has a malformed key or setting."""
         try:
-            definition = graph_to_definition(graph or self.canvas.graph)
+            return graph_to_definition(graph or self.canvas.graph)
         except (ValidationError, KeyError, TypeError, ValueError):
             return None
-        definition.notes = list(self.notes)
-        return definition
 
     def revalidate(self, graph: dict[str, Any]) -> None:
         self._generation += 1
@@ -468,7 +473,6 @@ class Editor:
     def replace(self, definition: WorkflowDefinition, *, version: int) -> None:
         """Show `definition` (saved as `version`) instead of the draft: a restored version."""
         self.inspector.discard_pending()  # (the person chose to drop unsaved edits, typed ones too)
-        self.notes = list(definition.notes)
         self.canvas.set_graph(definition_to_graph(definition, self.agents))
         self.canvas.fit_view()
         self.version, self.dirty, self.inspector.selected = version, False, None

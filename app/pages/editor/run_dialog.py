@@ -28,6 +28,7 @@ from app.models.samples import SampleInput
 from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
+from app.services.runs import up_to
 from components.schema_form import SchemaForm
 
 __all__ = ["announce_run_end", "ask_run", "sample_input"]
@@ -45,8 +46,12 @@ async def sample_input(editor: Draft) -> Any:
     return first if first is not None else {}
 
 
-async def ask_run(editor: Draft) -> None:
-    """Ask for the run's input and start it (saving the draft first); refuse a draft with problems."""
+async def ask_run(editor: Draft, *, until: str | None = None) -> None:
+    """Ask for the run's input and start it (saving the draft first); refuse a draft with problems.
+
+    `until` (a step's key): “run up to here”, only that step and the steps it depends on run, and the input
+    asked for is what they need.
+    """
     if not await access.may(Permission.RUN):
         return
     editor.panel.apply_pending()
@@ -55,10 +60,14 @@ async def ask_run(editor: Draft) -> None:
         editor.show_problem_list()
         return
     definition = editor.definition()
-    schema = services().inputs.schema(definition, editor.agents) if definition is not None else None
+    if definition is not None and until is not None and until not in {n.key for n in definition.nodes}:
+        return  # (the step was removed meanwhile)
+    needed = up_to(definition, until) if definition is not None and until is not None else definition
+    schema = services().inputs.schema(needed, editor.agents) if needed is not None else None
     samples = await services().inputs.samples(editor.workflow_id)
-    with ui.dialog() as dialog, ui.card().classes("min-w-[34rem] max-w-[44rem]"):
-        RunDialog(editor, dialog, schema, samples)
+    # in the page's content: asked from the inspector, the dialog must outlive a redraw of the panel
+    with ui.context.client.content, ui.dialog() as dialog, ui.card().classes("min-w-[34rem] max-w-[44rem]"):
+        RunDialog(editor, dialog, schema, samples, until=until)
     dialog.open()
 
 
@@ -66,15 +75,28 @@ class RunDialog:
     """The dialog's content: samples, the input (a form or JSON), saving a sample, and starting the run."""
 
     def __init__(
-        self, editor: Draft, dialog: ui.dialog, schema: dict[str, Any] | None, samples: list[SampleInput]
+        self,
+        editor: Draft,
+        dialog: ui.dialog,
+        schema: dict[str, Any] | None,
+        samples: list[SampleInput],
+        *,
+        until: str | None = None,
     ) -> None:
         self.editor = editor
         self.dialog = dialog
         self.schema = schema
         self.samples = samples
+        self.until = until
         self.form: SchemaForm | None = None
         self.code: ui.codemirror | None = None
-        ui.label("Run workflow").classes("text-lg font-medium")
+        if until is None:
+            ui.label("Run workflow").classes("text-lg font-medium")
+        else:
+            ui.label(f"Run up to “{_title(editor, until)}”").classes("text-lg font-medium").mark("run-until-title")
+            ui.label("Only this step and the steps it depends on run; its output is the run's output.").classes(
+                "text-sm fy-muted"
+            )
         self.chosen: ui.select | None = None
         if samples:
             with ui.row().classes("w-full items-center gap-2 no-wrap").mark("samples"):
@@ -207,7 +229,11 @@ class RunDialog:
             return
         try:
             run = await services().runs.start(
-                editor.workflow_id, input=payload, trigger=Trigger.UI, started_by=access.principal().label
+                editor.workflow_id,
+                input=payload,
+                trigger=Trigger.UI,
+                started_by=access.principal().label,
+                until=self.until,
             )
         except WorkflowInvalid as exc:
             self.error.set_text("; ".join(p.message for p in exc.problems))
@@ -223,8 +249,9 @@ class RunDialog:
         self.dialog.close()
         editor.sample_payload = payload
         editor.watch(run.id)
+        started = "Run started" if self.until is None else f"Run up to “{_title(editor, self.until)}” started"
         _notices[run.id] = ui.notification(
-            _with_link("Run started", run.id),
+            _with_link(started, run.id),
             html=True,
             type="ongoing",
             spinner=True,
@@ -268,6 +295,12 @@ async def announce_run_end(run_id: str, status: str) -> None:
 def _with_link(text: str, run_id: str) -> str:
     """The notice's text (escaped: errors quote what people typed) and the link to the run's page."""
     return f'{html.escape(text)} — <a class="fy-notify-link" href="/runs/{html.escape(run_id)}">open its page</a>'
+
+
+def _title(editor: Draft, key: str) -> str:
+    """What the step `key` is called on the canvas (its title, else its key)."""
+    node = next((n for n in editor.canvas.graph.get("nodes", []) if n.get("id") == key), None)
+    return str(((node or {}).get("data") or {}).get("title") or key)
 
 
 def _whole(value: Any) -> Any:

@@ -1,9 +1,11 @@
-// Copy and paste of nodes with the edges between them. Pasted nodes get fresh keys (`transform_2`) and land
-// one step right and down; the next paste lands one step further, so repeated pastes cascade.
+// Copy and paste of nodes with the edges between them, and of sticky notes. Pasted nodes get fresh keys
+// (`transform_2`), notes fresh ids, and they land one step right and down; the next paste lands one step
+// further, so repeated pastes cascade.
 import { PASTE_OFFSET } from "./constants.mjs";
 import { clone, plainEdge, toFlowEdge } from "./graph.mjs";
 import { copyKey } from "./keys.mjs";
 import { newEdgeId } from "./edits.mjs";
+import { NOTE_PREFIX, isNote, newNoteId, plainNote, toFlowNote } from "./notes.mjs";
 
 // One clipboard for every editor on the page: copy in one workflow, paste in another.
 let clipboard = null;
@@ -13,21 +15,24 @@ function shifted(node) {
 }
 
 export function useClipboard({ flow, graph, history, selection, edits }) {
-  /** Copy the selected nodes and the edges between them; false when no node is selected. */
+  /** Copy the selected nodes and notes, and the edges between the nodes; false when nothing is selected. */
   function copySelection() {
-    const nodes = flow.getSelectedNodes.value;
-    if (!nodes.length) return false;
+    const selected = flow.getSelectedNodes.value;
+    const nodes = selected.filter((node) => !isNote(node));
+    const notes = selected.filter(isNote).map(plainNote);
+    if (!nodes.length && !notes.length) return false;
     const ids = new Set(nodes.map((node) => node.id));
     clipboard = {
       nodes: nodes.map((node) => graph.plainNode(node, false)),
       edges: flow.edges.value.filter((edge) => ids.has(edge.source) && ids.has(edge.target)).map(plainEdge),
+      notes,
     };
     return true;
   }
 
   /** Add a copy of the clipboard (an edit) and select it; returns the new keys. */
   function paste() {
-    if (!clipboard || !clipboard.nodes.length) return [];
+    if (!clipboard || (!clipboard.nodes.length && !clipboard.notes.length)) return [];
     const taken = edits.takenKeys();
     const renamed = new Map();
     const nodes = clipboard.nodes.map((node) => {
@@ -42,12 +47,18 @@ export function useClipboard({ flow, graph, history, selection, edits }) {
       const target = renamed.get(edge.target);
       return { ...edge, id: newEdgeId(source, edge.sourceHandle, target, edgeIds), source, target };
     });
-    clipboard = { nodes: clipboard.nodes.map(shifted), edges: clipboard.edges };
+    const ids = new Set(flow.nodes.value.map((node) => node.id));
+    const notes = clipboard.notes.map((note) => {
+      const id = newNoteId(ids);
+      ids.add(NOTE_PREFIX + id);
+      return { ...shifted(clone(note)), id };
+    });
+    clipboard = { nodes: clipboard.nodes.map(shifted), edges: clipboard.edges, notes: clipboard.notes.map(shifted) };
     selection.clear();
-    flow.addNodes(nodes.map(graph.toFlowNode));
+    flow.addNodes([...notes.map(toFlowNote), ...nodes.map(graph.toFlowNode)]);
     flow.addEdges(edges.map(toFlowEdge));
     history.commit();
-    selection.selectOnly(nodes.map((node) => node.id));
+    selection.selectOnly([...nodes.map((node) => node.id), ...notes.map((note) => NOTE_PREFIX + note.id)]);
     return nodes.map((node) => node.id);
   }
 

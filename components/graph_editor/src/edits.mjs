@@ -146,5 +146,16 @@ export function useEdits({ flow, graph, overlays, history, selection, layout, pa
     return true;
   }
 
-  return { takenKeys, addNode, checkConnection, onConnect, deleteSelection, updateNode, renameNode };
+  /** Turn the selected steps off (runs pass their input on), or back on when all of them are off. */
+  function toggleOff() {
+    const steps = flow.getSelectedNodes.value.filter((node) => node.type !== "note");
+    if (!steps.length || isReadonly()) return;
+    const off = !steps.every((node) => node.data.disabled);
+    for (const node of steps) {
+      flow.updateNodeData(node.id, { disabled: off, spec: { ...clone(node.data.spec || {}), disabled: off } });
+    }
+    history.commit();
+  }
+
+  return { takenKeys, addNode, checkConnection, onConnect, deleteSelection, updateNode, renameNode, toggleOff };
 }

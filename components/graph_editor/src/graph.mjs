@@ -2,6 +2,7 @@
 // is Vue Flow's store: no deep watchers, and a plain copy only when something is committed.
 import { ref } from "vue";
 import { NODE_WIDTH } from "./constants.mjs";
+import { isNote, plainNote, toFlowNote } from "./notes.mjs";
 
 // The overlay fields of a node's `data`; everything else in it is the node's settings, kept as given and copied.
 export const OVERLAY_KEYS = ["status", "problems", "note"];
@@ -22,7 +23,8 @@ function round(value) {
  * (and the handle positions) of a node once it is rendered.
  */
 function estimatedSize(data) {
-  const badges = data.needsApproval || Number(data.retries) > 0 || data.problems.length || data.note ? 24 : 0;
+  const badges =
+    data.needsApproval || Number(data.retries) > 0 || data.problems.length || data.note || data.disabled ? 24 : 0;
   const outcomes = data.handles ? 11 + 24 * data.handles.length : 0;
   return { width: NODE_WIDTH + 0.5, height: 58.5 + badges + outcomes };
 }
@@ -84,11 +86,17 @@ export function useGraph(flow, overlays) {
     return plain;
   }
 
+  /** The steps on the canvas (Vue Flow nodes that are not sticky notes). */
+  function steps() {
+    return flow.nodes.value.filter((node) => !isNote(node));
+  }
+
   /** The whole graph as plain JSON; `withOverlays`: with each node's status and problems (what Python gets). */
   function currentGraph(withOverlays = true) {
     return {
-      nodes: flow.nodes.value.map((node) => plainNode(node, withOverlays)),
+      nodes: steps().map((node) => plainNode(node, withOverlays)),
       edges: flow.edges.value.map(plainEdge),
+      notes: flow.nodes.value.filter(isNote).map(plainNote),
     };
   }
 
@@ -99,9 +107,11 @@ export function useGraph(flow, overlays) {
     const edges = (graph?.edges || [])
       .filter((edge) => edge && ids.has(String(edge.source)) && ids.has(String(edge.target)))
       .map(toFlowEdge);
+    // notes first: the steps are drawn over them
+    const notes = (graph?.notes || []).filter((note) => note && note.id != null).map(toFlowNote);
     loading = true;
     try {
-      flow.setNodes(nodes);
+      flow.setNodes([...notes, ...nodes]);
       flow.setEdges(edges);
     } finally {
       loading = false;
@@ -109,5 +119,5 @@ export function useGraph(flow, overlays) {
     nodeCount.value = nodes.length;
   }
 
-  return { nodeCount, toFlowNode, plainNode, currentGraph, load, isLoading: () => loading };
+  return { nodeCount, steps, toFlowNode, plainNode, currentGraph, load, isLoading: () => loading };
 }

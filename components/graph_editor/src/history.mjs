@@ -32,7 +32,7 @@ export function useHistory({ flow, graph, selection, emit, isReadonly }) {
   }
 
   function emitChange() {
-    graph.nodeCount.value = flow.nodes.value.length;
+    graph.nodeCount.value = graph.steps().length;
     emit("change", graph.currentGraph(true));
   }
 

@@ -4,6 +4,7 @@ import coreCss from "@vue-flow/core/dist/style.css?inline";
 import themeCss from "@vue-flow/core/dist/theme-default.css?inline";
 import controlsCss from "@vue-flow/controls/dist/style.css?inline";
 import minimapCss from "@vue-flow/minimap/dist/style.css?inline";
+import resizerCss from "@vue-flow/node-resizer/dist/style.css?inline";
 import editorCss from "./editor.css?inline";
 
 export { ConnectionMode, Handle, MarkerType, Position, VueFlow, useVueFlow } from "@vue-flow/core";
@@ -13,6 +14,7 @@ export { MiniMap } from "@vue-flow/minimap";
 export { FIT_OPTIONS, GRID } from "./constants.mjs";
 export { copyKey, isValidKey, keyBase, uniqueKey } from "./keys.mjs";
 export { AgentNode } from "./node.mjs";
+export { NOTE_PREFIX, StickyNote, useNotes } from "./notes.mjs";
 export { minimapColour } from "./status.mjs";
 export { useOverlays } from "./overlays.mjs";
 export { useGraph } from "./graph.mjs";
@@ -31,6 +33,6 @@ const STYLE_ID = "flowyard-graph-editor-css";
 if (typeof document !== "undefined" && !document.getElementById(STYLE_ID)) {
   const style = document.createElement("style");
   style.id = STYLE_ID;
-  style.textContent = [coreCss, themeCss, controlsCss, minimapCss, editorCss].join("\n");
+  style.textContent = [coreCss, themeCss, controlsCss, minimapCss, resizerCss, editorCss].join("\n");
   document.head.append(style);
 }

@@ -16,9 +16,9 @@ import { onBeforeUnmount, onMounted } from "vue";
 export const SHORTCUTS = [
   { keys: "Delete", does: "delete the selection", action: "deleteSelection", edit: true, ignores: "Shift" },
   { keys: "Backspace", does: "delete the selection", action: "deleteSelection", edit: true, ignores: "Shift" },
-  { keys: "Ctrl+C", does: "copy the selected steps", action: "copySelection", ignores: "Alt", native: true },
+  { keys: "Ctrl+C", does: "copy the selected steps and notes", action: "copySelection", ignores: "Alt", native: true },
   { keys: "Ctrl+X", does: "cut the selected steps", action: "cutSelection", edit: true, ignores: "Alt", listed: false },
-  { keys: "Ctrl+V", does: "paste steps", action: "paste", edit: true, ignores: "Alt" },
+  { keys: "Ctrl+V", does: "paste steps and notes", action: "paste", edit: true, ignores: "Alt" },
   { keys: "Ctrl+Z", does: "undo", action: "undo", edit: true, ignores: "Alt" },
   { keys: "Ctrl+Shift+Z", does: "redo", action: "redo", edit: true, ignores: "Alt" },
   { keys: "Ctrl+Y", does: "redo", action: "redo", edit: true, ignores: "Alt", listed: false },
@@ -27,6 +27,8 @@ export const SHORTCUTS = [
   { keys: "Ctrl+A", does: "select all", action: "selectAll", ignores: "Alt" },
   { keys: "Shift+drag", does: "box select" },
   { keys: "Shift+Alt+T", does: "tidy the layout", action: "tidy", edit: true },
+  { keys: "D", does: "turn the selected steps off or on", action: "toggleOff", edit: true },
+  { keys: "Shift+S", does: "add a sticky note (double-click it to write)", action: "addNote", edit: true },
   // "+" is Shift and "=" on many layouts, a key of its own on the number pad
   { keys: "+", does: "add a step: search the palette, Enter adds", action: "add", edit: true, ignores: "Shift" },
   { keys: "[", does: "hide or show the palette", action: "togglePalette", edit: true },

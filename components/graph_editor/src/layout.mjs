@@ -2,6 +2,7 @@
 // centring.
 import { nextTick } from "vue";
 import { FIT_OPTIONS, GRID, NODE_HEIGHT, NODE_WIDTH, PASTE_OFFSET } from "./constants.mjs";
+import { toFlowNote } from "./notes.mjs";
 import { tidyLayout } from "./tidy.mjs";
 
 // A large graph opens readable rather than whole: never below this zoom, anchored on its entry (left) side.
@@ -55,8 +56,8 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
 
   /** Lay the graph out left to right (an edit), then show it at a readable zoom (see `openingViewport`). */
   function tidy() {
-    if (isReadonly() || !flow.nodes.value.length) return;
-    const nodes = flow.nodes.value;
+    const nodes = graph.steps(); // notes stay where people put them
+    if (isReadonly() || !nodes.length) return;
     const positions = tidyLayout(
       nodes.map((node) => ({
         id: node.id,
@@ -84,6 +85,7 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
   /** Set the view for `plain` (a graph about to be loaded): see `openingViewport`. */
   function openView(plain) {
     const nodes = (plain?.nodes || []).filter((node) => node && node.id != null).map(graph.toFlowNode);
+    nodes.push(...(plain?.notes || []).filter((note) => note && note.id != null).map(toFlowNote));
     const { width, height } = flow.dimensions.value;
     if (!width || !height) return;
     flow.setViewport(openingViewport(nodes, width, height));

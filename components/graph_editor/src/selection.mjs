@@ -16,7 +16,7 @@ export function useSelection(flow, emit) {
     queueMicrotask(() => {
       scheduled = false;
       const selection = {
-        nodes: flow.getSelectedNodes.value.map((node) => node.id),
+        nodes: flow.getSelectedNodes.value.filter((node) => node.type !== "note").map((node) => node.id),
         edges: flow.getSelectedEdges.value.map((edge) => edge.id),
       };
       const text = JSON.stringify(selection);

@@ -23,5 +23,6 @@ const MINIMAP_COLOURS = {
 
 /** A node's colour on the minimap: its status's while it has one, else its kind's. */
 export function minimapColour(node) {
+  if (node.type === "note") return "#facc15";
   return MINIMAP_COLOURS[node.data?.status] || kindColour(node.data?.kind);
 }
