@@ -359,3 +359,36 @@ def test_a_step_shows_the_inputs_it_needs_and_try_names_a_missing_field(server: 
     expect(error).to_be_visible()
     expect(editor.inspector.get_by_text("dict object")).to_have_count(0)  # no raw template error
     editor.shot("try-missing-field")
+
+
+def test_clicking_from_one_edited_field_to_the_next_keeps_typing_there(server: str, page: Page) -> None:  # noqa: F811
+    """Found by a new user on the shipped example: after leaving an edited field the panel redrew ~100 ms later
+    (the canvas sent 1.0 back as 1, which looked like someone else's change), so the next field lost focus, what
+    was typed went to the canvas's shortcuts — and Backspace deleted the step."""
+    page.goto(f"{server}/workflows")
+    page.locator(".fy-example").filter(has_text="Lead routing").get_by_role("button", name="Use this example").click()
+    expect(page).to_have_url(re.compile(r"/workflows/wf-"))
+    editor = Editor(page, server, page.url.rstrip("/").rsplit("/", 1)[-1])
+    expect(editor.node("enrich")).to_be_visible()
+    editor.select("enrich")
+
+    editor.type_into(editor.field("Timeout (s)"), "30")
+    retries = editor.field("Retries")
+    retries.click()
+    page.wait_for_timeout(400)  # a redraw would have come by now
+    page.keyboard.press("Control+a")
+    retries.press_sequentially("3", delay=HUMAN_MS)
+    expect(retries).to_be_focused()
+    title = editor.field("Title")
+    title.click()
+    page.wait_for_timeout(400)
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    title.press_sequentially("ad!", delay=HUMAN_MS)
+    expect(title).to_be_focused()
+    editor.save()
+
+    step = _step(server, editor.workflow_id, "enrich")
+    assert (step["timeoutSeconds"], step["retries"], step["name"]) == (30, 3, "Score the lead!")
+    expect(editor.node("enrich")).to_have_count(1)

@@ -165,8 +165,8 @@ class RunDialog:
         return next((s for s in self.samples if s.name == name), None)
 
     def _typed(self) -> Any:
-        if self.form is not None:
-            return {name: _whole(value) for name, value in self.form.value.items()}
+        if self.form is not None:  # a field left empty is not given (so a required one is named as missing)
+            return {name: _whole(value) for name, value in self.form.value.items() if value not in ("", None)}
         return _typed_payload(self.code.value if self.code else "")
 
     def _problems(self, payload: Any) -> dict[str, str]:
