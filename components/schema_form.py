@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
 
-__all__ = ["NEW_CREDENTIAL", "CredentialChoices", "SchemaForm"]
+__all__ = ["NEW_CREDENTIAL", "CredentialChoices", "SchemaForm", "plain_message"]
 
 Change = Callable[[dict[str, Any]], Any]
 
@@ -111,9 +112,9 @@ class SchemaForm(ui.column):
             self._on_commit(dict(self.value))
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        """Show `errors` (field path → message) beside their fields; clears the others."""
+        """Show `errors` (field path → message) beside their fields, as sentences; clears the others."""
         for path, label in self._errors.items():
-            message = errors.get(path, "")
+            message = plain_message(errors.get(path, ""))
             label.set_text(message)
             label.set_visibility(bool(message))
 
@@ -290,3 +291,39 @@ def _number(value: Any, kind: str | None, field: dict[str, Any]) -> Any:
     if value is None:
         return field.get("default")
     return int(value) if kind == "integer" else float(value)
+
+
+_TYPE_WORDS = {
+    "number": "Enter a number",
+    "integer": "Enter a whole number",
+    "string": "Enter text",
+    "boolean": "Choose yes or no",
+    "array": "Enter a list",
+    "object": "Enter an object",
+}
+_SENTENCES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"(?:String should have|must be|must have)? ?at least (\d+) characters?(?:\(s\))?", re.I),
+        lambda m: f"Use at least {m[1]} characters",
+    ),
+    (
+        re.compile(r"(?:String should have|must be|must have)? ?at most (\d+) characters?(?:\(s\))?", re.I),
+        lambda m: f"Use at most {m[1]} characters",
+    ),
+    (re.compile(r"must be (\w+)(?: or null)?, not \w+", re.I), lambda m: _TYPE_WORDS.get(m[1].lower(), m[0])),
+    (re.compile(r"Input should be a valid (?:number|float)\b.*", re.I), lambda m: "Enter a number"),
+    (re.compile(r"Input should be a valid integer\b.*", re.I), lambda m: "Enter a whole number"),
+    (re.compile(r"Input should be greater than or equal to (\S+)", re.I), lambda m: f"Enter {m[1]} or more"),
+    (re.compile(r"Input should be less than or equal to (\S+)", re.I), lambda m: f"Enter {m[1]} or less"),
+    (re.compile(r"Field required", re.I), lambda m: "Required"),
+]
+
+
+def plain_message(message: str) -> str:
+    """A validation message as a sentence for people ("String should have at least 10 characters" → "Use at
+    least 10 characters", "must be number, not null" → "Enter a number"); other messages as they are."""
+    for pattern, sentence in _SENTENCES:
+        match = pattern.fullmatch(message.strip())
+        if match is not None:
+            return sentence(match)
+    return message

@@ -21,7 +21,7 @@ from app.models.batches import BatchItemPublic, BatchPreview, BatchPublic
 from app.models.people import Permission
 from app.pages import access, guard, theme
 from app.pages.context import services
-from app.pages.dialogs import dialog, error_label, show
+from app.pages.dialogs import body, dialog, error_label, show
 from app.pages.layout import frame
 from app.pages.workflow_tabs import find_workflow, not_found, workflow_page
 
@@ -208,17 +208,20 @@ class NewBatch:
         self.mapped_by_hand = False  # until then the preview proposes a mapping (columns paired by name)
 
     def build(self) -> None:
-        ui.label("A CSV with a header row, or JSON lines (one object per line).").classes("fy-subtitle")
-        limit = services().settings.max_upload_bytes
-        ui.upload(
-            label="Choose or drop a file",
-            auto_upload=True,
-            max_file_size=limit,
-            on_upload=self.uploaded,
-            on_rejected=lambda: ui.notify(f"The file is over {limit // 1_048_576} MB", type="negative"),
-        ).props("accept='.csv,.jsonl,.ndjson,.json,text/csv' flat bordered").classes("w-full fy-upload").mark("file")
-        self.error = error_label()
-        self.body = ui.column().classes("w-full gap-3")
+        with body().mark("batch-body"):  # the preview can be long: Start and Cancel stay in view below it
+            ui.label("A CSV with a header row, or JSON lines (one object per line).").classes("fy-subtitle")
+            limit = services().settings.max_upload_bytes
+            ui.upload(
+                label="Choose or drop a file",
+                auto_upload=True,
+                max_file_size=limit,
+                on_upload=self.uploaded,
+                on_rejected=lambda: ui.notify(f"The file is over {limit // 1_048_576} MB", type="negative"),
+            ).props("accept='.csv,.jsonl,.ndjson,.json,text/csv' flat bordered").classes("w-full fy-upload").mark(
+                "file"
+            )
+            self.error = error_label()
+            self.body = ui.column().classes("w-full gap-3")
         with ui.row().classes("fy-dialog__actions"):
             ui.button("Cancel", on_click=self.box.close).props("flat no-caps")
             self.start_button = ui.button("Start batch", icon="play_arrow", on_click=self.start).props(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-__all__ = ["actions", "confirm", "dialog", "error_label", "show"]
+__all__ = ["actions", "body", "confirm", "dialog", "error_label", "show"]
 
 
 @contextmanager
@@ -22,6 +22,11 @@ def dialog(title: str, *, wide: bool = False) -> Iterator[ui.dialog]:
         yield box
     box.on_value_change(lambda e: None if e.value else box.delete())
     box.open()
+
+
+def body() -> ui.column:
+    """The part of a long dialog that scrolls, so that its title and its buttons stay in view in a short window."""
+    return ui.column().classes("fy-dialog__body")
 
 
 def error_label() -> ui.label:

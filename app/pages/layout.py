@@ -130,7 +130,9 @@ def frame(title: str, *, full_width: bool = False) -> Iterator[ui.element]:
 
 
 async def _announce_approval(event: Event) -> None:
-    """A notification in every open page when a step starts waiting for a person."""
+    """A notification in every open page when a step starts waiting for a person (but the run's own notice)."""
+    if event.run_id in live.runs_with_notice():  # that notice says it: "Run waiting for approval"
+        return
     try:
         name = (await services().workflows.get(event.workflow_id)).name
     except FlowyardError:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
-from nicegui import background_tasks, ui
+from nicegui import Client, background_tasks, ui
 
 from app.engine.events import Event
 from app.pages.context import services
 
-__all__ = ["Throttle", "follow", "on_reconnect"]
+__all__ = ["Throttle", "follow", "on_reconnect", "runs_with_notice"]
 
 log = logging.getLogger("flowyard")
 
@@ -46,6 +47,15 @@ def follow(handler: Handler, *, accept: Callable[[Event], bool] = lambda _: True
 
     task = background_tasks.create(run(), name=f"live {client.id}")
     client.on_delete(task.cancel)
+
+
+_runs_with_notice: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
+
+
+def runs_with_notice() -> set[str]:
+    """The runs the current page follows with a notice of their own (the editor's run notice): what happens
+    to them is said there, so the page adds no second toast about them (they would stack over the canvas)."""
+    return _runs_with_notice.setdefault(ui.context.client, set())
 
 
 def on_reconnect(refresh: Callable[[], Awaitable[None]], *, delay: float = 0.3) -> None:

@@ -24,6 +24,7 @@ from app.models.people import UserCreate
 from app.pages import theme
 from app.pages.access import LOGIN_COOKIE, request_principal
 from app.pages.context import services
+from components.schema_form import plain_message
 
 __all__ = ["is_local", "register"]
 
@@ -154,8 +155,8 @@ def register() -> None:
             )
         except ValidationError as exc:
             problem = exc.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"]) or "form"
-            return _back("/setup", error=f"{where}: {problem['msg']}", email=email, name=name)
+            where = ".".join(str(part) for part in problem["loc"]).capitalize() or "Form"
+            return _back("/setup", error=f"{where}: {plain_message(str(problem['msg']))}", email=email, name=name)
         except FlowyardError as exc:
             return _back("/setup", error=str(exc), email=email, name=name)
         token, _ = await flowyard.logins.open(

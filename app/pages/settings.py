@@ -37,6 +37,7 @@ from app.pages.dialogs import actions, confirm, dialog, error_label, show
 from app.pages.layout import frame
 from app.services.audit import AuditQuery
 from app.services.instance import describe_change
+from components.schema_form import plain_message
 
 __all__ = ["register"]
 
@@ -65,7 +66,7 @@ def _validation_message(exc: ValidationError) -> str:
     said = []
     for problem in exc.errors():
         where = ".".join(str(part) for part in problem["loc"]).replace("_", " ").capitalize()
-        message = str(problem["msg"]).removeprefix("Value error, ")
+        message = plain_message(str(problem["msg"]).removeprefix("Value error, "))
         said.append(f"{where}: {message}" if where else message)
     return "; ".join(said)
 
@@ -143,7 +144,8 @@ class AccountSection:
                 try:
                     await services().users.change_own_password(access.principal(), current.value or "", new.value or "")
                 except InvalidInput as exc:
-                    show(error, exc.message[0].upper() + exc.message[1:] + ".")
+                    said = plain_message(exc.message)
+                    show(error, said[0].upper() + said[1:] + ".")
                     return
                 ui.notify("Password changed. Your other logins have ended.", type="positive")
                 box.close()
@@ -408,7 +410,7 @@ class PeopleSection:
                 try:
                     await services().users.set_password(user.id, password.value or "", by=access.principal())
                 except InvalidInput as exc:
-                    show(error, f"Password: {exc.message}")
+                    show(error, f"Password: {plain_message(exc.message)}")
                     return
                 ui.notify(f"Set a new password for {user.name}; their logins ended", type="positive")
                 box.close()

@@ -77,7 +77,8 @@ def _create_llm_agent(tab: Page, server: str, chat: ChatServer, shot: Shots) -> 
     expect(tab).to_have_url(re.compile("/agents/lead_summary$"))
     _field(tab, "Base Url").fill(chat.url)
     _field(tab, "Model").fill("local-model")
-    _field(tab, "Credential").fill("local-llm")
+    _field(tab, "Credential").click()  # a picker of the stored credentials
+    tab.get_by_role("option", name=re.compile("^local-llm")).click()
     tab.get_by_role("button", name="Save").click()
     expect(tab.get_by_text("Saved", exact=True)).to_be_visible()
     shot("agent")

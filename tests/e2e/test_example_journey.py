@@ -111,7 +111,7 @@ def test_the_example_runs_on_its_first_run_and_a_failed_run_says_why(server: str
     page.goto(f"{server}/workflows/{workflow_id}")
     page.locator('.vue-flow__node[data-id="enrich"]').click()
     page.get_by_role("tab", name="Output").click()
-    expect(page.get_by_text("Status in the last run: FAILED")).to_be_visible()
+    expect(page.get_by_text("Status in the last run: Failed")).to_be_visible()
     expect(page.get_by_text(f"How to fix: {hint}")).to_be_visible()
     shot("output-tab-hint")
 

@@ -65,6 +65,42 @@ def _click_empty_canvas(page: Page) -> None:  # noqa: F811
     page.mouse.click(pane["x"] + 30, pane["y"] + 30)
 
 
+def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return (
+        inner["x"] >= outer["x"] - 1
+        and inner["y"] >= outer["y"] - 1
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1
+    )
+
+
+def _overlap(one: dict[str, float], other: dict[str, float]) -> bool:
+    return (
+        one["x"] < other["x"] + other["width"]
+        and other["x"] < one["x"] + one["width"]
+        and one["y"] < other["y"] + other["height"]
+        and other["y"] < one["y"] + one["height"]
+    )
+
+
+def _drag_graph_until_shown(page: Page, key: str) -> None:  # noqa: F811
+    """Drag the canvas's background leftwards, as a person does, until step `key` is wholly in view."""
+    for _ in range(16):
+        canvas = _box(page, ".fy-editor")
+        node = page.locator(f'.vue-flow__node[data-id="{key}"]')
+        if node.count() and _inside(_box(page, f'.vue-flow__node[data-id="{key}"]'), canvas):
+            return
+        # grab the background near the top edge (above the steps), drag it left
+        start = {"x": canvas["x"] + canvas["width"] - 30, "y": canvas["y"] + 30}
+        page.mouse.move(start["x"], start["y"])
+        page.mouse.down()
+        page.mouse.move(start["x"] - canvas["width"] / 4, start["y"], steps=8)
+        page.mouse.up()
+        _settle(page)
+    page.screenshot(path="/tmp/h9/drag-fail.png")
+    raise AssertionError(f"step {key} could not be brought into view")
+
+
 def _failed_run(url: str) -> str:
     """A three-step workflow whose first step fails (a division by zero), run once: its run id, once FAILED."""
     workflow_id = api_post(url, "/workflows", {"name": "Fails first"})["id"]
@@ -131,6 +167,15 @@ def test_small_screen_collapses_panels_adds_with_plus_tidies_and_scrolls_a_run( 
     shot("plus-search")
     page.keyboard.press("Enter")
     expect(page.locator('.vue-flow__node[data-id="delay"]')).to_have_count(1)
+    _settle(page)
+    # in free space (on no other step), and in view
+    canvas = _box(page, ".fy-editor")
+    added = _box(page, '.vue-flow__node[data-id="delay"]')
+    assert _inside(added, canvas)
+    for other in page.locator(".vue-flow__node").all():
+        box = other.bounding_box()
+        if other.get_attribute("data-id") != "delay" and box:
+            assert not _overlap(added, box), other.get_attribute("data-id")
     expect(page.get_by_role("button", name="Show the palette")).to_be_visible()
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
     shot("plus-added")
@@ -156,6 +201,8 @@ def test_small_screen_collapses_panels_adds_with_plus_tidies_and_scrolls_a_run( 
     expect(page.locator('.fy-timeline__row--idle[data-status="SKIPPED"]')).to_have_count(2)
     expect(page.locator(".fy-run-panel").get_by_text("Queued")).to_have_count(0)
     expect(page.locator(".fy-timeline__row--idle").filter(has_text="Not run")).to_have_count(2)
+    _settle(page)
+    _drag_graph_until_shown(page, "report")  # a readable zoom: the later steps are a drag away
     page.locator('.vue-flow__node[data-id="report"]').click()
     expect(page.get_by_text("Not run: the run ended before it reached this step.")).to_be_visible()
     shot("run-not-run")
@@ -181,3 +228,54 @@ def test_small_screen_collapses_panels_adds_with_plus_tidies_and_scrolls_a_run( 
     page.get_by_role("button", name="Show the inspector").click()
     expect(page.get_by_placeholder("Search agents")).to_be_visible()
     shot("editor-dark")
+
+
+def test_tidy_with_the_inspector_open_shows_the_whole_small_graph_beside_it(
+    server: str,
+    page: Page,  # noqa: F811
+) -> None:
+    """The canvas beside an open inspector is narrower than the window: tidy fits the graph to what shows."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shot = Shots(page, "small-tidy")
+    page.goto(f"{server}/workflows")
+    page.get_by_role("button", name="Use this example").first.click()
+    page.wait_for_url(re.compile(r"/workflows/wf-"))
+    expect(page.locator(".vue-flow__node")).to_have_count(4)
+    _settle(page)
+    _click_empty_canvas(page)
+    page.keyboard.press("]")  # the inspector folds: the canvas is wide
+    expect(page.get_by_role("button", name="Show the inspector")).to_be_visible()
+    _settle(page)
+    page.locator(".vue-flow__node").first.click()
+    page.keyboard.press("]")  # and opens again beside it: tidy at once
+    page.keyboard.press("Shift+Alt+T")
+    page.wait_for_timeout(300)
+    _settle(page)
+    assert 0.75 <= _zoom(page) <= 1.0
+    canvas = _box(page, ".fy-editor")
+    expect(page.locator(".vue-flow__node")).to_have_count(4)
+    for node in page.locator(".vue-flow__node").all():
+        box = node.bounding_box()
+        assert box is not None and _inside(box, canvas), node.get_attribute("data-id")
+    shot("tidied-beside-inspector")
+
+
+def test_a_runs_small_graph_opens_readable_and_every_step_can_be_reached(
+    server: str,
+    page: Page,  # noqa: F811
+) -> None:
+    """A run's page (1024 by 700): the graph opens at a readable zoom on its entry side, the rest a drag away."""
+    page.set_viewport_size(SMALL)
+    shot = Shots(page, "small-run-graph")
+    run_id = _failed_run(server)
+    page.goto(f"{server}/runs/{run_id}")
+    expect(page.locator('.fy-node[data-key="divide"]')).to_have_attribute("data-status", "FAILED")
+    _settle(page)
+    assert 0.75 <= _zoom(page) <= 1.0
+    canvas = _box(page, ".fy-editor")
+    assert _inside(_box(page, '.vue-flow__node[data-id="divide"]'), canvas)  # the entry side
+    shot("opened")
+    for key in ("report", "archive"):
+        _drag_graph_until_shown(page, key)
+        assert _inside(_box(page, f'.vue-flow__node[data-id="{key}"]'), _box(page, ".fy-editor"))
+    shot("dragged-to-the-end")

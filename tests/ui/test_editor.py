@@ -15,6 +15,7 @@ from app.engine.model import NodeSpec, Note, Position, RunStatus, WorkflowDefini
 from app.root import Flowyard
 from components.graph_editor import GraphEditor
 from components.template_editor import TemplateEditor
+from tests.people import person
 from tests.ui.helpers import steps
 
 
@@ -214,6 +215,42 @@ async def test_a_failed_run_shows_the_steps_it_never_reached_as_skipped_not_queu
             break
         await asyncio.sleep(0.05)
     assert statuses == {"s1": "FAILED", "s2": "SKIPPED"}
+
+
+async def test_output_tab_names_the_last_runs_status_in_the_chips_words(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.workflows.create(name="Breaks", definition=steps("{{ 1 // 0 }}"))
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(marker="run-workflow").click()
+    await user.should_see("Run workflow")
+    user.find(marker="start-run").click()
+    for _ in range(100):
+        if _canvas(user).graph["nodes"][0]["data"].get("status") == "FAILED":
+            break
+        await asyncio.sleep(0.05)
+
+    user.find(GraphEditor).trigger("select", {"nodes": ["s1"], "edges": []})
+    user.find("Output").click()
+
+    await user.should_see("Status in the last run: Failed")
+    await user.should_not_see("Status in the last run: FAILED")
+
+
+async def test_a_run_that_waits_then_ends_keeps_one_notice_that_says_so(user: User, flowyard: Flowyard) -> None:
+    workflow = await flowyard.examples.import_example("newsletter-with-approval")
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(marker="run-workflow").click()
+    await user.should_see("Run workflow")
+    user.find(marker="start-run").click()
+    await user.should_see("Run waiting for approval", retries=100)
+
+    [approval] = (await flowyard.approvals.pending()).items
+    await flowyard.approvals.decide(approval.id, "approve", by=person("ada"))
+
+    await user.should_see("Run completed", retries=100)
+    notices = user.find(marker="run-notice").elements
+    assert len(notices) == 1  # the one notice of the run, updated: not one more for each turn
+    assert "waiting" not in next(iter(notices)).message
+    assert not any("Approval needed" in message for message in user.notify.messages)  # the notice says it
 
 
 def _code_editor(user: User, marker: str) -> TemplateEditor:

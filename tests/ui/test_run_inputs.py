@@ -64,6 +64,29 @@ async def test_run_with_a_sample_and_save_another(user: User, flowyard: Flowyard
     ]
 
 
+async def test_reopened_with_the_last_input_the_picker_claims_no_sample_until_one_is_picked(
+    user: User, flowyard: Flowyard
+) -> None:
+    workflow = await flowyard.workflows.create(name="Greet", definition=steps(GREETING))
+    await flowyard.inputs.save_samples(workflow.id, [SampleInput(name="Team", input={"name": "Team", "seats": 5})])
+    await user.open(f"/workflows/{workflow.id}")
+    user.find(marker="run-workflow").click()
+    await user.should_see("Run with sample")
+    user.find("Name *").clear().type("Ada")
+    user.find(marker="start-run").click()
+    await _runs(flowyard, 1)
+
+    user.find(marker="run-workflow").click()
+    await user.should_see("Sample input (the fields hold the last input)")
+    [picker] = user.find(marker="sample").elements
+    [name] = user.find("Name *").elements
+    assert (picker.value, name.value) == (None, "Ada")
+
+    picker.set_value("Team")
+    [name] = user.find("Name *").elements
+    assert name.value == "Team"
+
+
 async def test_the_webhook_tab_shows_the_fields_and_a_sample_body(user: User, flowyard: Flowyard) -> None:
     workflow = await flowyard.workflows.create(name="Greet", definition=steps(GREETING))
     await flowyard.inputs.save_samples(workflow.id, [SampleInput(name="Ada", input={"name": "Ada", "seats": 2})])

@@ -29,7 +29,7 @@ async def test_an_admin_adds_a_person_with_a_role(user: User, flowyard: Flowyard
     user.find(marker="person-password").type("short")
     user.find(marker="confirm").click()
 
-    await user.should_see("Email: not an email address (name@example.com); Password: String should have at least")
+    await user.should_see("Email: not an email address (name@example.com); Password: Use at least 10 characters")
     user.find(marker="person-email").clear().type("ann@example.com")
     user.find(marker="person-password").clear().type("a long first password")
     user.find(marker="confirm").click()

@@ -25,6 +25,7 @@ from app.pages import access
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from app.pages.editor.run_dialog import ask_run
+from app.pages.theme import STATUS_LABELS, status_key
 from app.services.graph import graph_to_definition, node_data
 from components.json_view import JsonView
 from components.schema_form import CredentialChoices, SchemaForm
@@ -649,7 +650,12 @@ class Inspector:
         if last is None or key not in last.statuses:
             ui.label("No run has reached this step yet.").classes("text-sm text-gray-500")
             return
-        ui.label(f"Status in the last run: {last.statuses[key]}").classes("text-sm")
+        status = last.statuses[key]
+        try:  # the chips' words ("Failed", "Completed"), not the engine's constant
+            word = STATUS_LABELS[status_key(status)]
+        except KeyError:
+            word = status.capitalize()
+        ui.label(f"Status in the last run: {word}").classes("text-sm").mark("output-status")
         if key in last.errors:  # why it failed, and what to change when the run's input lacked what it reads
             ui.label(last.errors[key]).classes("text-sm text-negative font-mono break-all").mark("output-error")
             if key in last.hints:

@@ -25,16 +25,17 @@ from app.engine.inputs import INFERRED, input_problems
 from app.engine.model import RunStatus, Trigger
 from app.models.people import Permission
 from app.models.samples import SampleInput
-from app.pages import access
+from app.pages import access, live
 from app.pages.context import services
 from app.pages.editor.draft import Draft
 from app.services.runs import up_to
-from components.schema_form import SchemaForm
+from components.schema_form import SchemaForm, plain_message
 
 __all__ = ["announce_run_end", "ask_run", "sample_input"]
 
 _notices: weakref.WeakValueDictionary[str, ui.notification] = weakref.WeakValueDictionary()
 """The open notice of each run a Run dialog started (per run id), updated when the run ends."""
+_SAMPLE_LABEL = "Sample input"
 
 
 async def sample_input(editor: Draft) -> Any:
@@ -98,11 +99,16 @@ class RunDialog:
                 "text-sm fy-muted"
             )
         self.chosen: ui.select | None = None
+        initial, sample = self._initial()
         if samples:
             with ui.row().classes("w-full items-center gap-2 no-wrap").mark("samples"):
+                # the picker names a sample only when the fields hold it (not the last run's input)
                 self.chosen = (
                     ui.select(
-                        [s.name for s in samples], label="Sample input", value=samples[0].name, on_change=self._fill
+                        [s.name for s in samples],
+                        label=_SAMPLE_LABEL if sample is not None else "Sample input (the fields hold the last input)",
+                        value=sample,
+                        on_change=self._fill,
                     )
                     .props("outlined dense")
                     .classes("grow")
@@ -119,7 +125,7 @@ class RunDialog:
         else:
             ui.label("Input passed to the first step (JSON, or plain text)").classes("text-sm fy-muted")
         self.body = ui.column().classes("w-full gap-2")
-        self._draw(self._initial())
+        self._draw(initial)
         self.error = ui.label().classes("text-sm text-negative whitespace-pre-wrap").mark("run-error")
         with ui.row().classes("w-full items-center gap-2 no-wrap"):
             if editor.may_edit:
@@ -136,13 +142,14 @@ class RunDialog:
 
     # --- the input ------------------------------------------------------------------------------------------
 
-    def _initial(self) -> Any:
-        """The last input the workflow ran with when it fits the schema, else the first sample, else empty."""
+    def _initial(self) -> tuple[Any, str | None]:
+        """The last input the workflow ran with when it fits the schema, else the first sample, else empty; and
+        the name of the sample it is (None for the last input)."""
         last = self.editor.sample_payload
         usable = last not in (None, {}, "") and not self._problems(last)
         if usable or not self.samples:
-            return last if last is not None else ({} if self.schema is not None else None)
-        return self.samples[0].input
+            return (last if last is not None else ({} if self.schema is not None else None)), None
+        return self.samples[0].input, self.samples[0].name
 
     def _draw(self, value: Any) -> None:
         self.body.clear()
@@ -159,6 +166,8 @@ class RunDialog:
         sample = self._sample()
         if sample is not None:
             self._draw(sample.input)
+            if self.chosen is not None:
+                self.chosen.props(f'label="{_SAMPLE_LABEL}"')
 
     def _sample(self) -> SampleInput | None:
         name = self.chosen.value if self.chosen is not None else None
@@ -184,7 +193,7 @@ class RunDialog:
         if problems:
             if self.form is not None:
                 self.form.show_errors(problems)
-            said = "; ".join(f"{field} {message}" for field, message in problems.items())
+            said = "; ".join(_said(field, message) for field, message in problems.items())
             lead = (
                 "The steps need more from the input"
                 if self.schema and self.schema.get(INFERRED)
@@ -196,8 +205,10 @@ class RunDialog:
 
     async def _run_sample(self) -> None:
         sample = self._sample()
-        if sample is not None:
-            await self._start(sample.input)
+        if sample is None:
+            self.error.set_text("Pick a sample to run with.")
+            return
+        await self._start(sample.input)
 
     async def _save_sample(self) -> None:
         if not await access.may(Permission.EDIT):
@@ -249,6 +260,7 @@ class RunDialog:
         self.dialog.close()
         editor.sample_payload = payload
         editor.watch(run.id)
+        live.runs_with_notice().add(run.id)
         started = "Run started" if self.until is None else f"Run up to “{_title(editor, self.until)}” started"
         _notices[run.id] = ui.notification(
             _with_link(started, run.id),
@@ -262,7 +274,8 @@ class RunDialog:
 
 
 CLOSE = [{"label": "Close", "color": "white", "noCaps": True}]
-"""The notice's one action: Quasar's own close button takes the accent colour, unreadable on red."""
+"""The notice's one action: Quasar's own close button takes the accent colour, unreadable on red (on the
+warning yellow, flowyard.css makes it dark)."""
 NoticeType = Literal["positive", "negative", "warning", "info"]
 ENDINGS: dict[str, tuple[str, NoticeType]] = {
     RunStatus.COMPLETED: ("Run completed", "positive"),
@@ -301,6 +314,12 @@ def _title(editor: Draft, key: str) -> str:
     """What the step `key` is called on the canvas (its title, else its key)."""
     node = next((n for n in editor.canvas.graph.get("nodes", []) if n.get("id") == key), None)
     return str(((node or {}).get("data") or {}).get("title") or key)
+
+
+def _said(field: str, message: str) -> str:
+    """One problem of the input: "seats: Enter a number", or "name is required" as the engine says it."""
+    sentence = plain_message(message)
+    return f"{field} {message}" if sentence == message else f"{field}: {sentence}"
 
 
 def _whole(value: Any) -> Any:

@@ -51,7 +51,7 @@ export function useEdits({ flow, graph, overlays, history, selection, layout, pa
     const taken = takenKeys();
     const nodeKey = key && isValidKey(key) && !taken.has(key) ? key : uniqueKey(item.agentId || item.title, taken);
     const data = newNodeData(item, nodeKey);
-    flow.addNodes([graph.toFlowNode({ id: nodeKey, position: position || layout.viewportCentre(), data })]);
+    flow.addNodes([graph.toFlowNode({ id: nodeKey, position: position || layout.freeSpot(), data })]);
     history.commit();
     return nodeKey;
   }

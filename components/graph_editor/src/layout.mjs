@@ -1,8 +1,8 @@
 // Where things are on the canvas: the tidy layout (`tidy.mjs`), the view a graph opens with, fitting and
 // centring.
-import { nextTick } from "vue";
-import { FIT_OPTIONS, GRID, NODE_HEIGHT, NODE_WIDTH, PASTE_OFFSET } from "./constants.mjs";
-import { toFlowNote } from "./notes.mjs";
+import { nextTick, onBeforeUnmount, onMounted } from "vue";
+import { FIT_OPTIONS, GRID, NODE_HEIGHT, NODE_WIDTH } from "./constants.mjs";
+import { isNote, toFlowNote } from "./notes.mjs";
 import { tidyLayout } from "./tidy.mjs";
 
 // A large graph opens readable rather than whole: never below this zoom, anchored on its entry (left) side.
@@ -12,6 +12,11 @@ const TIDY_MIN_ZOOM = 0.75;
 const SMALL_GRAPH = 20;
 // a tidy graph is compact: a narrower margin than a fit's lets it show whole at that zoom more often
 const TIDY_MARGIN = 0.1;
+// how far from the canvas's edge a step brought into view lands
+const REVEAL_MARGIN = 40;
+// the free space kept around a new step
+const GAP = 20;
+const snap = (value) => Math.round(value / GRID) * GRID;
 
 function boundsOf(nodes) {
   let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
@@ -49,7 +54,55 @@ export function openingViewport(nodes, width, height, { minZoom = OPEN_MIN_ZOOM,
   return { x: 40 - left * zoom, y: height / 2 - middle * zoom, zoom };
 }
 
+/** Whether all of `nodes` show on a `width` × `height` canvas at `minZoom` or closer (as `openingViewport`). */
+function fitsAt(nodes, width, height, minZoom, margin) {
+  const { left, top, right, bottom } = boundsOf(nodes);
+  const padding = 1 + margin;
+  return Math.min(width / ((right - left) * padding), height / ((bottom - top) * padding)) >= minZoom;
+}
+
+/** The least zoom a graph of `count` steps is shown at when it is fitted: a small one stays readable. */
+function readableZoom(count) {
+  return count <= SMALL_GRAPH ? TIDY_MIN_ZOOM : OPEN_MIN_ZOOM;
+}
+
+const sizeOf = (node) => ({
+  width: node.dimensions?.width || NODE_WIDTH,
+  height: node.dimensions?.height || NODE_HEIGHT,
+});
+
 export function useLayout({ flow, root, graph, history, selection, isReadonly }) {
+  /** The canvas element's own size (what shows of the graph), not the window's. */
+  function canvasSize() {
+    const element = root.value;
+    if (element?.clientWidth && element?.clientHeight)
+      return { width: element.clientWidth, height: element.clientHeight };
+    return flow.dimensions.value;
+  }
+
+  // A view just set to fit the canvas (a tidy's, the opening one) follows the canvas when it changes size soon
+  // after: a side panel that opens with the same keystroke or click narrows it a moment later.
+  const REFIT_MS = 1500;
+  let refit = null;
+  let refitUntil = 0;
+  let observer = null;
+  function fitting(apply) {
+    refit = apply;
+    refitUntil = performance.now() + REFIT_MS;
+    apply();
+  }
+  onMounted(() => {
+    observer = new ResizeObserver(() => {
+      if (refit && performance.now() < refitUntil) refit();
+    });
+    if (root.value) observer.observe(root.value);
+  });
+  onBeforeUnmount(() => observer?.disconnect());
+  // the person moves the view: it is theirs
+  flow.onMoveStart((change) => {
+    if (change?.event?.sourceEvent) refit = null;
+  });
+
   function fitView() {
     flow.fitView({ ...FIT_OPTIONS, duration: 0 });
   }
@@ -75,23 +128,29 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
       if (position) node.position = position;
     }
     history.commit();
-    nextTick(() => {
-      const { width, height } = flow.dimensions.value;
-      const minZoom = nodes.length <= SMALL_GRAPH ? TIDY_MIN_ZOOM : OPEN_MIN_ZOOM;
-      if (width && height) flow.setViewport(openingViewport(nodes, width, height, { minZoom, margin: TIDY_MARGIN }));
-    });
+    nextTick(() =>
+      fitting(() => {
+        const { width, height } = canvasSize();
+        const minZoom = readableZoom(nodes.length);
+        if (width && height) flow.setViewport(openingViewport(nodes, width, height, { minZoom, margin: TIDY_MARGIN }));
+      }),
+    );
   }
 
   /** Set the view for `plain` (a graph about to be loaded): see `openingViewport`. */
   function openView(plain) {
     const nodes = (plain?.nodes || []).filter((node) => node && node.id != null).map(graph.toFlowNode);
     nodes.push(...(plain?.notes || []).filter((note) => note && note.id != null).map(toFlowNote));
-    const { width, height } = flow.dimensions.value;
-    if (!width || !height) return;
-    flow.setViewport(openingViewport(nodes, width, height));
+    fitting(() => {
+      const { width, height } = canvasSize();
+      if (!width || !height) return;
+      // a read-only graph (a run's) is looked at, not edited: a small one opens readable, as after a tidy
+      const minZoom = isReadonly() ? readableZoom(nodes.filter((node) => !isNote(node)).length) : OPEN_MIN_ZOOM;
+      flow.setViewport(openingViewport(nodes, width, height, { minZoom }));
+    });
   }
 
-  /** Where a node added without a position goes: the middle of the view, not exactly on top of another. */
+  /** The middle of the view, in flow coordinates (a note added without a position goes near it). */
   function viewportCentre() {
     const bounds = root.value?.getBoundingClientRect();
     if (!bounds) return { x: 0, y: 0 };
@@ -99,12 +158,37 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
       x: bounds.left + bounds.width / 2,
       y: bounds.top + bounds.height / 2,
     });
-    const taken = flow.nodes.value;
-    const covers = (position) => (node) =>
-      Math.abs(node.position.x - position.x) < 8 && Math.abs(node.position.y - position.y) < 8;
-    let position = { x: centre.x - NODE_WIDTH / 2, y: centre.y - NODE_HEIGHT / 2 };
-    while (taken.some(covers(position))) {
-      position = { x: position.x + PASTE_OFFSET, y: position.y + PASTE_OFFSET };
+    return { x: centre.x - NODE_WIDTH / 2, y: centre.y - NODE_HEIGHT / 2 };
+  }
+
+  /**
+   * Where a node added without a position goes: in free space right of the selected step (else of the graph's
+   * right-most step), moved down past any node it would cover; on an empty canvas, the middle of the view.
+   */
+  function freeSpot() {
+    const steps = graph.steps();
+    if (!steps.length) {
+      const centre = viewportCentre();
+      return { x: snap(centre.x), y: snap(centre.y) };
+    }
+    const selected = steps.filter((node) => node.selected);
+    const rightEdge = (node) => node.position.x + sizeOf(node).width;
+    const anchor = (selected.length ? selected : steps).reduce((best, node) =>
+      rightEdge(node) > rightEdge(best) ? node : best,
+    );
+    const gap = 60;
+    const position = { x: snap(rightEdge(anchor) + gap), y: snap(anchor.position.y) };
+    const covers = (node) => {
+      const { width, height } = sizeOf(node);
+      return (
+        position.x < node.position.x + width + GAP &&
+        node.position.x < position.x + NODE_WIDTH + GAP &&
+        position.y < node.position.y + height + GAP &&
+        node.position.y < position.y + NODE_HEIGHT + GAP
+      );
+    };
+    for (let tries = 0; tries < 200 && flow.nodes.value.some(covers); tries += 1) {
+      position.y += NODE_HEIGHT + GAP;
     }
     return position;
   }
@@ -116,18 +200,60 @@ export function useLayout({ flow, root, graph, history, selection, isReadonly })
     else requestAnimationFrame(() => whenMeasured(callback, frames - 1));
   }
 
-  /** Select this node alone and centre the view on it. */
+  /** Whether all of `node` shows in the canvas at a readable zoom. */
+  function inView(node, canvas) {
+    const { x, y, zoom } = flow.viewport.value;
+    const { width, height } = sizeOf(node);
+    const [left, top] = [node.position.x * zoom + x, node.position.y * zoom + y];
+    return (
+      zoom >= OPEN_MIN_ZOOM &&
+      left >= 0 &&
+      top >= 0 &&
+      left + width * zoom <= canvas.width &&
+      top + height * zoom <= canvas.height
+    );
+  }
+
+  /**
+   * Select this node alone and bring it into view: the view stays when it shows the node already; else the
+   * whole graph when it fits at a readable zoom; else the view centres on the node.
+   */
   function selectNode(key) {
     const node = flow.findNode(key);
     if (!node) return;
     selection.selectOnly([key]);
     whenMeasured(() => {
-      const width = node.dimensions.width || NODE_WIDTH;
-      const height = node.dimensions.height || NODE_HEIGHT;
-      const zoom = Math.max(flow.viewport.value.zoom, 0.9);
-      flow.setCenter(node.position.x + width / 2, node.position.y + height / 2, { zoom, duration: 300 });
+      const canvas = canvasSize();
+      if (canvas.width && canvas.height && inView(node, canvas)) return;
+      const steps = graph.steps();
+      const minZoom = readableZoom(steps.length);
+      if (canvas.width && canvas.height && fitsAt(steps, canvas.width, canvas.height, minZoom, TIDY_MARGIN)) {
+        flow.setViewport(openingViewport(steps, canvas.width, canvas.height, { minZoom, margin: TIDY_MARGIN }), {
+          duration: 300,
+        });
+        return;
+      }
+      const { width, height } = sizeOf(node);
+      const current = flow.viewport.value;
+      if (current.zoom < OPEN_MIN_ZOOM || !canvas.width || !canvas.height) {
+        flow.setCenter(node.position.x + width / 2, node.position.y + height / 2, { zoom: 0.9, duration: 300 });
+        return;
+      }
+      // no closer than the least readable zoom (more of the graph in view), about the canvas's middle; then the
+      // least move that shows it: the rest of the view stays where it was
+      const zoom = Math.min(current.zoom, minZoom);
+      const x = canvas.width / 2 - ((canvas.width / 2 - current.x) / current.zoom) * zoom;
+      const y = canvas.height / 2 - ((canvas.height / 2 - current.y) / current.zoom) * zoom;
+      const shift = (start, length, room) => {
+        if (length + 2 * REVEAL_MARGIN > room) return REVEAL_MARGIN - start;
+        if (start < REVEAL_MARGIN) return REVEAL_MARGIN - start;
+        return Math.min(0, room - REVEAL_MARGIN - (start + length));
+      };
+      const dx = shift(node.position.x * zoom + x, width * zoom, canvas.width);
+      const dy = shift(node.position.y * zoom + y, height * zoom, canvas.height);
+      flow.setViewport({ x: x + dx, y: y + dy, zoom }, { duration: 300 });
     });
   }
 
-  return { fitView, tidy, openView, viewportCentre, selectNode };
+  return { fitView, tidy, openView, viewportCentre, freeSpot, selectNode };
 }
