@@ -13,7 +13,7 @@ EDITOR := components/graph_editor
 NPM_STAMP := $(EDITOR)/node_modules/.installed-stamp
 BUNDLE := $(EDITOR)/dist/index.js
 
-.PHONY: run desktop test lint bench bench-history bench-batch bench-ui bench-live clean bundle chromium xvfb
+.PHONY: run desktop test lint bench bench-history bench-batch bench-agent bench-ui bench-live clean bundle chromium xvfb
 
 $(STAMP): pyproject.toml requirements.lock tests/plugins/flowyard_example_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,9 @@ bench-history: $(STAMP)
 # A 10,000-row batch of a 3-node transform workflow (target: under a minute, a temporary SQLite file).
 bench-batch: $(STAMP)
 	$(BIN)/flowyard bench --batch
+
+bench-agent: $(STAMP)
+	$(BIN)/flowyard bench --agent
 
 bench-ui: $(STAMP) $(BUNDLE) chromium
 	$(BIN)/python -m tests.load.bench_editor

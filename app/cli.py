@@ -102,6 +102,12 @@ def _storage_problem(settings: Settings) -> str | None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.agent:
+        from app.bench.agent import run_agent_benchmark
+
+        result = asyncio.run(run_agent_benchmark(repeats=2 if args.quick else 7))
+        print(json.dumps(result, indent=2) if args.json else result["text"])
+        return 0
     if args.batch:
         from app.bench.batch import run_batch_benchmark
 
@@ -332,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=_positive, default=1_000_000, help="runs to seed for --history (default 1000000)")
     bench.add_argument(
         "--batch", action="store_true", help="time a 10,000-row batch of a 3-node transform workflow instead"
+    )
+    bench.add_argument(
+        "--agent",
+        action="store_true",
+        help="time an agent step's loop (10 iterations x 3 tool calls) against a local model, beside plain Python",
     )
     bench.set_defaults(handler=_bench)
 

@@ -15,10 +15,12 @@ from fastapi_offline import FastAPIOffline
 
 from app import __version__, keys
 from app.api import (
+    agent_runs,
     agents,
     batches,
     credentials,
     instance,
+    mcp_servers,
     people,
     runs,
     schedules,
@@ -30,6 +32,7 @@ from app.api import (
 from app.api.access import authorize, check_rules
 from app.api.errors import BodySizeLimit, answer_unknown_api_paths, install_error_handlers
 from app.api.guard import RequestGuard
+from app.api.mcp_server import MCP_PATH, McpEndpoint
 from app.api.openapi import install_openapi
 from app.api.schemas import Health
 from app.pages import context as pages
@@ -43,6 +46,7 @@ log = logging.getLogger("flowyard")
 
 def create_api(settings: Settings) -> FastAPI:
     """The HTTP API alone (no UI): what tests and `create_app` build on."""
+    mcp = McpEndpoint(max_body_bytes=settings.max_body_bytes)
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +62,8 @@ def create_api(settings: Settings) -> FastAPI:
             )
         api.state.ready = True
         try:
-            yield
+            async with mcp.run():
+                yield
         finally:
             api.state.ready = False
             pages.use(None)
@@ -86,12 +91,30 @@ def create_api(settings: Settings) -> FastAPI:
     install_error_handlers(api)
     authorized = [
         f.router
-        for f in (workflows, runs, agents, credentials, sessions, v2, schedules, batches, webhooks, people, instance)
+        for f in (
+            workflows,
+            runs,
+            agents,
+            credentials,
+            mcp_servers,
+            sessions,
+            v2,
+            agent_runs,
+            schedules,
+            batches,
+            webhooks,
+            people,
+            instance,
+        )
     ]
     check_rules(authorized)
     for router in authorized:
         api.include_router(router, dependencies=[Depends(authorize)])
     api.include_router(webhooks.hooks)  # no bearer token: the secret in the URL is the credential
+    # MCP's Streamable HTTP endpoint: an ASGI app of the MCP SDK, outside the routers and their RULES, so it
+    # authenticates and authorizes each request itself (app.api.mcp_server). (Starlette's Route serves an ASGI
+    # app as it is, though its signature only names request handlers.)
+    api.add_route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)  # type: ignore[arg-type]
 
     @api.get(
         "/api/health",

@@ -1,6 +1,7 @@
 """Outbound calls: the one HTTP client for everything that leaves the process, and where it may connect.
 
-Every `http`, `notify` and `llm` step, every run callback and every agent test goes through `client()`.
+Every `http`, `notify` and `llm` step, every run callback and every agent test goes through `client()`; MCP
+servers reached over HTTP (whose SDK uses the `httpx2` package) go through `mcp_client()`, under the same policy.
 Its transport connects through a `DestinationPolicy`, checked when a connection is opened, on the
 addresses the host name resolved to — so neither a redirect nor a DNS answer that changes between
 two calls (DNS rebinding) can lead a call where the policy forbids:
@@ -30,7 +31,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import httpcore
+import httpcore2
 import httpx
+import httpx2
 
 __all__ = [
     "ALLOW_VARIABLE",
@@ -39,7 +42,9 @@ __all__ = [
     "DestinationRefused",
     "GuardedBackend",
     "GuardedTransport",
+    "McpGuardedBackend",
     "client",
+    "mcp_client",
     "parse_networks",
     "send",
 ]
@@ -158,6 +163,18 @@ class DestinationPolicy:
             advice = f"outbound calls to private networks are off; allow them with {ALLOW_VARIABLE}"
         return DestinationRefused(f"refused to connect to {asked}: {advice}", host=host, address=str(judged), rule=rule)
 
+    def screen(self, host: str, addresses: Iterable[str]) -> tuple[list[str], DestinationRefused | None]:
+        """The addresses of `host` the policy allows, in order, and the first refusal among the others."""
+        allowed: list[str] = []
+        refused: DestinationRefused | None = None
+        for address in addresses:
+            refusal = self.refusal(host, address)
+            if refusal is None:
+                allowed.append(address)
+            else:
+                refused = refused or refusal
+        return allowed, refused
+
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """A network backend that resolves each host itself and connects only to addresses the policy allows.
@@ -179,15 +196,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         deadline = None if timeout is None else time.monotonic() + timeout
-        addresses = await _resolve(host, port, timeout)
-        allowed: list[str] = []
-        refused: DestinationRefused | None = None
-        for address in addresses:
-            refusal = self.policy.refusal(host, address)
-            if refusal is None:
-                allowed.append(address)
-            else:
-                refused = refused or refusal
+        allowed, refused = self.policy.screen(host, await _resolve(host, port, timeout))
         if not allowed:
             raise refused or httpcore.ConnectError(f"{host} resolved to no address")
         failure: Exception | None = None
@@ -269,6 +278,80 @@ def client(
         timeout=timeout,
         follow_redirects=True,
         headers={"User-Agent": "Flowyard"},
+        trust_env=False,
+    )
+
+
+class McpGuardedBackend(httpcore2.AsyncNetworkBackend):
+    """`GuardedBackend` for httpcore2, the connections of the `mcp` SDK's HTTP client (`httpx2`)."""
+
+    def __init__(self, policy: DestinationPolicy, backend: httpcore2.AsyncNetworkBackend | None = None) -> None:
+        self.policy = policy
+        self._backend = backend or httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            addresses = await _resolve(host, port, timeout)
+        except httpcore.ConnectTimeout as exc:
+            raise httpcore2.ConnectTimeout(str(exc)) from None
+        except httpcore.ConnectError as exc:
+            raise httpcore2.ConnectError(str(exc)) from None
+        allowed, refused = self.policy.screen(host, addresses)
+        if not allowed:
+            raise refused or httpcore2.ConnectError(f"{host} resolved to no address")
+        failure: Exception | None = None
+        for address in allowed:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await self._backend.connect_tcp(
+                    address, port, timeout=left, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None
+    ) -> httpcore2.AsyncNetworkStream:  # pragma: no cover  (the client is never given a socket path)
+        raise httpcore2.ConnectError(f"outbound calls do not use unix sockets ({path})")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def mcp_client(
+    policy: DestinationPolicy,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    backend: httpcore2.AsyncNetworkBackend | None = None,
+) -> httpx2.AsyncClient:
+    """The `httpx2` client an MCP server is reached over (Streamable HTTP), its connections checked by `policy`.
+
+    Like `client()`: no proxy or .netrc from the environment. Redirects are left to the SDK, which follows only
+    those that stay on the server's origin. `timeout` bounds connecting and each read.
+    """
+    ssl_context = httpx2.create_ssl_context()
+    transport = httpx2.AsyncHTTPTransport(verify=ssl_context)
+    transport._pool = httpcore2.AsyncConnectionPool(  # (as GuardedTransport: httpx2 takes no network backend)
+        ssl_context=ssl_context,
+        max_connections=20,
+        max_keepalive_connections=5,
+        network_backend=McpGuardedBackend(policy, backend),
+    )
+    return httpx2.AsyncClient(
+        transport=transport,
+        timeout=httpx2.Timeout(timeout),
+        headers={"User-Agent": "Flowyard", **(headers or {})},
         trust_env=False,
     )
 

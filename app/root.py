@@ -21,6 +21,8 @@ from app.engine.callbacks import CallbackDispatcher, CallbackPolicy
 from app.engine.events import EventBus, InProcessEventBus
 from app.engine.executor import Executor
 from app.engine.kinds import AgentServices
+from app.services.agent_runs import AgentRunService
+from app.services.agent_tools import AgentTools
 from app.services.agents import AgentService
 from app.services.approvals import ApprovalService
 from app.services.approvers import ApproverRules
@@ -34,6 +36,7 @@ from app.services.examples import ExampleService
 from app.services.inputs import InputService
 from app.services.instance import PRUNE_SECONDS, REFRESH_SECONDS, InstanceService
 from app.services.logins import LoginService
+from app.services.mcp import McpService
 from app.services.people import UserService
 from app.services.runs import RunService
 from app.services.schedules.schedules import ScheduleService
@@ -41,6 +44,7 @@ from app.services.sessions import SessionService
 from app.services.subworkflows import SubWorkflowService
 from app.services.tokens import TokenService
 from app.services.webhooks import WebhookService
+from app.services.workflow_tools import WorkflowToolService
 from app.services.workflows import WorkflowService
 from app.settings import Settings
 from storage.db import Database, migrate
@@ -124,7 +128,16 @@ class Flowyard:
         self.runs = RunService(db, self.store, self.executor, self.audit, kinds=kinds, now=now)
         self.instance = InstanceService(db, self.runs, self.audit, settings, now=now)
         self.agents = AgentService(db, kinds=kinds, http=http, agent_services=lend, now=now)
+        self.agent_runs = AgentRunService(db, self.runs, now=now)
         self.credentials = CredentialService(db, vault, self.audit, now=now)
+        self.mcp = McpService(
+            db,
+            vault,
+            self.audit,
+            StoredCredentials(db, vault),
+            policy=outbound.DestinationPolicy.allowing(settings.allow_private_networks),
+            now=now,
+        )
         self.sessions = SessionService(db)
         self.examples = ExampleService(self.workflows)
         self.inputs = InputService(db, self.store, self.audit, kinds=kinds)
@@ -132,6 +145,9 @@ class Flowyard:
             db, kinds=kinds, http=http, agent_services=lend, agents=self.agents, workflows=self.workflows
         )
         self.subworkflows = SubWorkflowService(self.runs, self.store, self.bus)
+        self.workflow_tools = WorkflowToolService(
+            db, self.store, self.runs, self.inputs, self.executor, max_wait_seconds=settings.mcp_wait_seconds
+        )
         self.schedules = ScheduleService(
             db,
             self.runs,
@@ -173,6 +189,8 @@ class Flowyard:
             credentials=StoredCredentials(db, vault),
             sessions=SqlSessionMemory(db, window=settings.session_window, now=now),
             workflows=self.subworkflows,
+            mcp=self.mcp,
+            tools=AgentTools(db, self.store, self.inputs, kinds=kinds),
         )
 
     def _agent_services(self) -> AgentServices:
@@ -226,6 +244,7 @@ class Flowyard:
         await self.batches.stop()
         await self.callbacks.stop()
         await self.executor.stop()
+        await self.mcp.close()
         await self.http.aclose()
         await self.db.drain()  # work a stopped task left in a thread still holds a connection
         self.db.dispose()

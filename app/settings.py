@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     webhook_max_sync_seconds: float = Field(
         300.0, gt=0, le=3600, description="Longest a synchronous webhook may be set to wait for its run to end."
     )
+    mcp_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How long a tool call at /mcp waits for its run to end before answering with the run's id (to poll with"
+            " flowyard_run_status); also the longest wait a call may ask for."
+        ),
+    )
 
     @field_validator("admin_token")
     @classmethod

@@ -9,7 +9,10 @@ choice changed), for callers whose reaction would redraw the form under the pers
 
 A field whose schema says `"format": "credential"` (an agent's `credential` setting) is a picker of the stored
 credentials when the page gives them (`credentials=CredentialChoices(...)`), with "Create new credential…"
-when the page gives a way to create one; without them it is a text field.
+when the page gives a way to create one; without them it is a text field. A field whose schema says
+`"format": "agent_tools"` (an agent's `tools`) is a list of tool cards (`components.agent_tools.ToolsEditor`)
+offering what the page gives (`tools=ToolChoices(...)`). With those choices, `"format": "mcp_server"` picks an MCP
+server by name and `"format": "mcp_tool"` one of the tools that server listed (both also take a name typed in).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
+
+from components.agent_tools import ToolChoices, ToolsEditor
 
 __all__ = ["NEW_CREDENTIAL", "CredentialChoices", "SchemaForm", "plain_message"]
 
@@ -73,6 +78,7 @@ class SchemaForm(ui.column):
         on_change: Change | None = None,
         on_commit: Change | None = None,
         credentials: CredentialChoices | None = None,
+        tools: ToolChoices | None = None,
     ) -> None:
         """A form for the object described by `schema`.
 
@@ -82,6 +88,7 @@ class SchemaForm(ui.column):
         :param on_commit: called with the whole value when an edit is finished: a typed field loses focus (or
             Enter is pressed in it), a switch, choice or list item changes, or `commit()` is called
         :param credentials: the choices of credential fields (`"format": "credential"`); None: typed as text
+        :param tools: what tool lists (`"format": "agent_tools"`) offer; None: nothing to pick from
         """
         super().__init__()
         self.classes("w-full gap-2")
@@ -90,6 +97,9 @@ class SchemaForm(ui.column):
         self._on_change = on_change
         self._on_commit = on_commit
         self._credentials = credentials
+        self._tools = tools
+        self._mcp_tool_picker: tuple[ui.select, Callable[[Any], dict[str, str]]] | None = None  # follows `server`
+        self._nested: dict[str, Callable[[dict[str, str]], None]] = {}  # fields that show their parts' errors
         self._committed = json.dumps(self.value, sort_keys=True, default=str)
         self._errors: dict[str, ui.label] = {}
         with self:
@@ -112,11 +122,24 @@ class SchemaForm(ui.column):
             self._on_commit(dict(self.value))
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        """Show `errors` (field path → message) beside their fields, as sentences; clears the others."""
-        for path, label in self._errors.items():
-            message = plain_message(errors.get(path, ""))
-            label.set_text(message)
-            label.set_visibility(bool(message))
+        """Show `errors` (field path → message) beside their fields, as sentences; clears the others.
+
+        A message about a part of a field (`tools.0.name`) goes to the field's own display of its parts (the tool
+        cards), else beside the field with the part named."""
+        for name, label in self._errors.items():
+            parts = {
+                path.removeprefix(f"{name}."): plain_message(message)
+                for path, message in errors.items()
+                if path.startswith(f"{name}.")
+            }
+            shown = self._nested.get(name)
+            if shown is not None:
+                shown(parts)
+                parts = {}
+            messages = [plain_message(errors[name])] if errors.get(name) else []
+            messages += [f"{part}: {message}" for part, message in parts.items()]
+            label.set_text(" · ".join(messages))
+            label.set_visibility(bool(messages))
 
     # --- rendering -------------------------------------------------------------------------------------------
 
@@ -160,6 +183,10 @@ class SchemaForm(ui.column):
         kind = field.get("type")
         if field.get("format") == "credential" and self._credentials is not None:
             self._credential(name, label, current, self._credentials)
+        elif field.get("format") == "agent_tools":
+            self._tool_list(name, label, current)
+        elif field.get("format") in ("mcp_server", "mcp_tool") and self._tools is not None:
+            self._mcp_pick(name, label, current, server=field["format"] == "mcp_server")
         elif "enum" in field or "const" in field:
             options = field.get("enum") or [field["const"]]
             ui.select(
@@ -178,11 +205,14 @@ class SchemaForm(ui.column):
             ).classes("w-full")
             self._typed(number)
         elif kind == "string":
-            long_text = (field.get("maxLength") or 0) > 500 or "\n" in str(current or "")
+            # a prompt is written in paragraphs: a growing text area, like any long or multi-line text
+            long_text = (field.get("maxLength") or 0) > 500 or "\n" in str(current or "") or name.endswith("prompt")
             widget = ui.textarea if long_text else ui.input
             text = widget(label, value=current or "", on_change=lambda e: self._set(name, e.value)).classes(
                 "w-full font-mono" if "{{" in str(current or "") else "w-full"
             )
+            if long_text:
+                text.props("autogrow")
             self._typed(text)
         elif kind == "array" and _resolve(field.get("items", {}), self.schema).get("type") == "object":
             self._object_list(name, label, field)
@@ -220,6 +250,49 @@ class SchemaForm(ui.column):
         picker.on_value_change(chosen)
         if choices.create is None and choices.hint:
             ui.label(choices.hint).classes("text-xs text-gray-500").mark(f"credential-hint-{name}")
+
+    def _mcp_pick(self, name: str, label: str, current: Any, *, server: bool) -> None:
+        """An MCP server by name, or a tool of the server chosen in the form's `server` field (as last listed)."""
+        assert self._tools is not None
+        choices = self._tools
+
+        def options(chosen: Any) -> dict[str, str]:
+            if server:
+                found = {s.name: s.name for s in choices.servers.values()}
+            else:
+                listed = choices.servers.get(choices.server_id(self.value.get("server")) or "")
+                found = {tool: f"{tool} · {text[:80]}" if text else tool for tool, text in (listed.tools or [])} if (
+                    listed) else {}  # fmt: skip
+            if chosen and chosen not in found:
+                found[chosen] = chosen  # a name typed in (or a template), or one not listed (yet)
+            return found
+
+        picker = (
+            ui.select(options(current), label=label, value=current or None, with_input=True, clearable=True)
+            .props('new-value-mode="add-unique"')
+            .classes("w-full font-mono")
+            .mark(f"mcp-{name}")
+        )
+        if not server:
+            self._mcp_tool_picker = (picker, options)
+
+        def chosen(event: Any) -> None:
+            self._set(name, event.value or "", done=True)
+            follower = self._mcp_tool_picker
+            if server and follower is not None:  # another server: offer its tools
+                follower[0].set_options(follower[1](follower[0].value), value=follower[0].value)
+
+        picker.on_value_change(chosen)
+
+    def _tool_list(self, name: str, label: str, current: Any) -> None:
+        """An agent's tools: a card per tool (a saved agent, a workflow, an MCP server's tools)."""
+        editor = ToolsEditor(
+            current if isinstance(current, list) else [],
+            self._tools,
+            label=label,
+            on_change=lambda value, done: self._set(name, value, done=done),
+        ).mark(f"tools-{name}")
+        self._nested[name] = editor.show_errors
 
     def _json(self, name: str, label: str, current: Any) -> None:
         """Free-form values (dicts, lists of scalars, anything) as JSON text, parsed on every edit."""

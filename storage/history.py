@@ -257,6 +257,7 @@ def pending_approvals(
             approvals.c.created_at,
             approvals.c.deadline_at,
             approvals.c.on_deadline,
+            approvals.c.extra,
             runs.c.workflow_id,
             runs.c.workflow_version,
             workflows.c.name.label("workflow_name"),
@@ -288,6 +289,7 @@ def pending_approvals(
             proposal=r.proposal,
             deadline_at=r.deadline_at,
             on_deadline=r.on_deadline,
+            details=_approval_details(r.extra),
         )
         for r in rows
     ]
@@ -468,6 +470,14 @@ class ApprovalRecord:
     workflow_id: str
     workflow_version: int
     workflow_name: str
+    details: dict[str, Any] | None = None
+    """What an agent step's approval is about (a tool call, a token budget); None for a step's proposal."""
+
+
+def _approval_details(extra: Any) -> dict[str, Any] | None:
+    """An approval's `extra` as people and clients see it: without the engine's own flags."""
+    details = {k: v for k, v in (extra or {}).items() if k != "resume"}
+    return details or None
 
 
 def find_approval(conn: sa.Connection, approval_id: str) -> ApprovalRecord | None:
@@ -507,4 +517,5 @@ def find_approval(conn: sa.Connection, approval_id: str) -> ApprovalRecord | Non
         workflow_id=row.workflow_id,
         workflow_version=row.workflow_version,
         workflow_name=row.workflow_name if row.workflow_name is not None else row.workflow_id,
+        details=_approval_details(row.extra),
     )

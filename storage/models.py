@@ -28,6 +28,7 @@ from app.models.workflows import StepBase, WorkflowBase
 
 __all__ = [
     "AgentRow",
+    "AgentStepRow",
     "ApiTokenRow",
     "ApprovalRow",
     "AuditEventRow",
@@ -38,6 +39,7 @@ __all__ = [
     "EdgeRow",
     "InstanceSettingsRow",
     "LoginRow",
+    "McpServerRow",
     "NodeRow",
     "NodeRunRow",
     "RunRow",
@@ -103,6 +105,11 @@ class WorkflowRow(WorkflowBase, table=True):
     notes: list[dict[str, Any]] | None = _json()
     # Named sample inputs (`app.models.samples.SampleInput`) the Run dialog offers and Try uses.
     samples: list[dict[str, Any]] | None = _json()
+    # Offered to MCP clients as a tool at /mcp (its entry step's input schema is the tool's parameters).
+    offer_as_tool: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # The one-step workflow that runs a saved agent called directly (POST /api/v2/agents/{id}/run): its agent's
+    # id; such workflows are kept out of the workflows page. None for every workflow a person made.
+    for_agent: str | None = Field(default=None, max_length=100, index=True)
 
 
 class NodeRow(StepBase, table=True):
@@ -229,6 +236,9 @@ class ApprovalRow(ApprovalBase, table=True):
     decided_at: datetime | None = _time()
     deadline_at: datetime | None = _time()
     on_deadline: str = Field(default="wait", max_length=16)
+    # What the approval is about beyond a step's proposal: {"tool_call": {...}} for a tool call an agent
+    # step wants to make, {"budget": {...}} for an agent step that reached its token budget.
+    extra: dict[str, Any] | None = _json()
 
 
 class SessionRow(SQLModel, table=True):
@@ -439,3 +449,63 @@ sessions = _table(SessionRow)
 messages = _table(SessionMessageRow)
 batches = _table(BatchRow)
 batch_rows = _table(BatchItemRow)
+
+
+class McpServerRow(SQLModel, table=True):
+    """An MCP server Flowyard connects to: a command it starts (stdio) or a URL (Streamable HTTP).
+
+    The command's environment and the URL's extra headers may hold secrets: they are kept encrypted with the
+    vault (`env_secret`, `headers_secret`, Fernet tokens of JSON objects). `tools` is what the server listed
+    the last time Flowyard connected, so pages and the editor show them without connecting.
+    """
+
+    __tablename__ = "mcp_servers"
+    __table_args__ = (sa.UniqueConstraint("name", name="uq_mcp_servers_name"),)
+
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    transport: str = Field(max_length=16)
+    command: str | None = Field(default=None, max_length=2000)
+    args: list[str] | None = _json()
+    url: str | None = Field(default=None, max_length=2000)
+    credential: str | None = Field(default=None, max_length=200)
+    timeout_seconds: float = Field(default=30.0)
+    id: str = Field(primary_key=True, max_length=40)
+    env_secret: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    headers_secret: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    tools: list[dict[str, Any]] | None = _json()
+    tools_listed_at: datetime | None = _time()
+    created_by: str | None = Field(default=None, max_length=254)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class AgentStepRow(SQLModel, table=True):
+    """One entry of an agent step's loop: a model turn or a tool call, stored before the next one starts.
+
+    (run_id, node_key, seq) orders the loop; a process that takes the run over reads it back and goes on from
+    the first unfinished entry (`app.engine.model.AgentStep`).
+    """
+
+    __tablename__ = "agent_steps"
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE", max_length=40)
+    node_key: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=24)
+    turn: int = 0
+    call_id: str | None = Field(default=None, max_length=200)
+    tool: str | None = Field(default=None, max_length=200)
+    arguments: Any = _json()
+    result: Any = _json()
+    text: str | None = Field(default=None, sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    usage: dict[str, Any] | None = _json()
+    approval_id: str | None = Field(default=None, max_length=40)
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+
+
+agent_steps = _table(AgentStepRow)
+mcp_servers = _table(McpServerRow)

@@ -67,7 +67,7 @@ def _page(session: Session, query: Any, *, offset: int, limit: int, order: Seque
 def list_workflows(
     session: Session, *, offset: int, limit: int, search: str | None = None, tag: str | None = None
 ) -> tuple[list[WorkflowRow], int]:
-    query = select(WorkflowRow)
+    query = select(WorkflowRow).where(_made_by_people())
     if search:
         query = query.where(col(WorkflowRow.name).icontains(search))
     if tag:
@@ -114,7 +114,7 @@ def list_workflow_summaries(
     )
     last_status = latest.with_only_columns(col(RunRow.status)).scalar_subquery()
     last_at = latest.with_only_columns(col(RunRow.created_at)).scalar_subquery()
-    where = []
+    where = [_made_by_people()]
     if search:
         where.append(
             sa.or_(
@@ -140,6 +140,11 @@ def list_workflow_summaries(
     return rows, int(total)
 
 
+def _made_by_people() -> sa.ColumnElement[bool]:
+    """Not the one-step workflow of an agent called directly (`WorkflowRow.for_agent`): what workflow lists show."""
+    return col(WorkflowRow.for_agent).is_(None)
+
+
 def _tagged(tag: str) -> sa.ColumnElement[bool]:
     """Workflows filed under `tag` (in any case). The tags are a JSON list of strings, so the tag as JSON writes
     it, between quotes, is one of them."""
@@ -149,7 +154,7 @@ def _tagged(tag: str) -> sa.ColumnElement[bool]:
 
 def workflow_tags(session: Session) -> list[list[str]]:
     """The tags of every workflow that has some."""
-    query = select(WorkflowRow.tags).where(col(WorkflowRow.tags).is_not(None))
+    query = select(WorkflowRow.tags).where(col(WorkflowRow.tags).is_not(None), _made_by_people())
     return [list(tags) for tags in session.exec(query).all() if tags]
 
 
@@ -330,21 +335,24 @@ def get_agents(session: Session, *, agent_ids: Collection[str]) -> list[AgentRow
 
 
 def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
-    """(workflow id, workflow name) of every workflow with a node using `agent_id`."""
+    """(workflow id, workflow name) of every workflow with a node using `agent_id` (an agent's own one-step
+    workflow aside)."""
     query = (
         select(WorkflowRow.id, WorkflowRow.name)
         .join(NodeRow, col(NodeRow.workflow_id) == col(WorkflowRow.id))
-        .where(NodeRow.agent_id == agent_id)
+        .where(NodeRow.agent_id == agent_id, _made_by_people())
         .distinct()
     )
     return [(row[0], row[1]) for row in session.exec(query).all()]
 
 
 def workflows_by_agent(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """For every agent used by some workflow: (workflow id, workflow name) of those workflows, by name."""
+    """For every agent used by some workflow: (workflow id, workflow name) of those workflows, by name (agents' own
+    one-step workflows aside)."""
     query = (
         select(NodeRow.agent_id, WorkflowRow.id, WorkflowRow.name)
         .join(WorkflowRow, col(NodeRow.workflow_id) == col(WorkflowRow.id))
+        .where(_made_by_people())
         .distinct()
         .order_by(col(WorkflowRow.name))
     )

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from app.engine.exceptions import LeaseLost
 from app.engine.model import (
+    AgentStep,
+    AgentStepStatus,
     Approval,
     CallbackState,
     EdgeSpec,
@@ -37,6 +39,7 @@ __all__ = [
     "Statements",
     "callback_due_values",
     "definition_from_json",
+    "row_to_agent_step",
     "row_to_approval",
     "row_to_node_run",
     "row_to_run",
@@ -134,6 +137,28 @@ def row_to_approval(row: Any) -> Approval:
         decided_at=row.decided_at,
         deadline_at=row.deadline_at,
         on_deadline=row.on_deadline,
+        extra=row.extra or {},
+    )
+
+
+def row_to_agent_step(row: Any) -> AgentStep:
+    return AgentStep(
+        run_id=row.run_id,
+        node_key=row.node_key,
+        seq=row.seq,
+        kind=row.kind,
+        status=AgentStepStatus(row.status),
+        turn=row.turn,
+        call_id=row.call_id,
+        tool=row.tool,
+        arguments=row.arguments,
+        result=row.result,
+        text=row.text,
+        error=row.error,
+        usage=row.usage,
+        approval_id=row.approval_id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
     )
 
 

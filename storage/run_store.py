@@ -17,6 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
 from app.engine.model import (
+    AgentStep,
+    AgentStepStatus,
     Approval,
     ApprovalStatus,
     NodeRunRecord,
@@ -28,12 +30,13 @@ from app.engine.model import (
 from app.engine.store import AgentRecord, LeaseInfo, LeaseRenewal
 from storage.callback_store import CallbackRows
 from storage.db import Database
-from storage.models import approvals, node_runs, runs, versions
+from storage.models import agent_steps, approvals, node_runs, runs, versions
 from storage.run_rows import (
     DRIVABLE,
     Statements,
     callback_due_values,
     definition_from_json,
+    row_to_agent_step,
     row_to_approval,
     row_to_node_run,
     row_to_run,
@@ -54,6 +57,13 @@ class SqlRunStore(CallbackRows):
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._sql = Statements(self._insert)
         self._sqlite = dialect == "sqlite"
+        upsert = self._insert(agent_steps)
+        columns = [c.name for c in agent_steps.columns if c.name not in ("run_id", "node_key", "seq")]
+        self._upsert_agent_step = upsert.on_conflict_do_update(
+            index_elements=[agent_steps.c.run_id, agent_steps.c.node_key, agent_steps.c.seq],
+            set_={name: upsert.excluded[name] for name in columns},
+            where=agent_steps.c.status != AgentStepStatus.COMPLETED.value,
+        )
 
     # --- reading -------------------------------------------------------------------------------
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -101,6 +111,17 @@ class SqlRunStore(CallbackRows):
                 sa.select(approvals).where(approvals.c.run_id == run_id).order_by(approvals.c.created_at)
             ).all()
         return [row_to_approval(r) for r in rows]
+
+    async def get_agent_steps(self, run_id: str, node_key: str | None = None) -> list[AgentStep]:
+        return await self.db.run(self._get_agent_steps, run_id, node_key)
+
+    def _get_agent_steps(self, run_id: str, node_key: str | None) -> list[AgentStep]:
+        query = sa.select(agent_steps).where(agent_steps.c.run_id == run_id)
+        if node_key is not None:
+            query = query.where(agent_steps.c.node_key == node_key)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(agent_steps.c.node_key, agent_steps.c.seq)).all()
+        return [row_to_agent_step(r) for r in rows]
 
     async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
         return await self.db.run(self._due_approvals, now, limit)
@@ -228,6 +249,8 @@ class SqlRunStore(CallbackRows):
                 decision = {"status": ApprovalStatus.REJECTED.value, "output": None}
                 error = f"rejected: {reason or 'no reason given'}"
                 node_values = {"status": NodeStatus.FAILED.value, "error": error, "finished_at": now}
+            if (pending.extra or {}).get("resume"):  # the step runs again and reads the decision
+                node_values = {"status": NodeStatus.PENDING.value, "output": None, "error": None, "finished_at": None}
             conn.execute(
                 approvals.update()
                 .where(approvals.c.id == pending.id)
@@ -316,6 +339,12 @@ class SqlRunStore(CallbackRows):
             ).rowcount
             if done != 1:
                 raise Conflict(f"run '{run_id}' changed meanwhile; try again")
+            unfinished = sa.select(node_runs.c.node_key).where(
+                node_runs.c.run_id == run_id, node_runs.c.status != NodeStatus.COMPLETED.value
+            )
+            conn.execute(
+                agent_steps.delete().where(agent_steps.c.run_id == run_id, agent_steps.c.node_key.in_(unfinished))
+            )
             conn.execute(
                 node_runs.delete().where(node_runs.c.run_id == run_id, node_runs.c.status != NodeStatus.COMPLETED.value)
             )
@@ -387,6 +416,43 @@ class SqlRunStore(CallbackRows):
     async def save_node(self, owner: str, node: NodeRunRecord, *, now: datetime) -> None:
         await self.db.run(self._save_nodes, owner, [node], [], now)
 
+    async def save_agent_steps(self, owner: str, steps: Sequence[AgentStep], *, now: datetime) -> None:
+        await self.db.run(self._save_agent_steps, owner, list(steps), now)
+
+    def _save_agent_steps(self, owner: str, steps: list[AgentStep], now: datetime) -> None:
+        if not steps:
+            return
+        statement = self._upsert_agent_step
+        with self.engine.begin() as conn:
+            for run_id in {s.run_id for s in steps}:
+                params = {"b_run_id": run_id, "b_owner": owner, "b_now": now, "b_step": None}
+                if conn.execute(self._sql.fence_step, params).rowcount != 1:
+                    raise LeaseLost(run_id)
+            conn.execute(
+                statement,
+                [
+                    {
+                        "run_id": s.run_id,
+                        "node_key": s.node_key,
+                        "seq": s.seq,
+                        "kind": s.kind,
+                        "status": s.status.value,
+                        "turn": s.turn,
+                        "call_id": s.call_id,
+                        "tool": s.tool,
+                        "arguments": s.arguments,
+                        "result": s.result,
+                        "text": s.text,
+                        "error": s.error,
+                        "usage": s.usage,
+                        "approval_id": s.approval_id,
+                        "started_at": s.started_at,
+                        "finished_at": s.finished_at,
+                    }
+                    for s in steps
+                ],
+            )
+
     async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
         await self.db.run(self._save_nodes, owner, [node], [approval], now)
 
@@ -452,6 +518,7 @@ class SqlRunStore(CallbackRows):
                             "created_at": a.created_at or now,
                             "deadline_at": a.deadline_at,
                             "on_deadline": a.on_deadline,
+                            "extra": a.extra or None,
                         }
                         for a in new_approvals
                     ],

@@ -7,6 +7,7 @@ for the application's services.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,14 +36,14 @@ class SqlSessionMemory:
         self.window = window
         self._now = now
 
-    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, str]]:
+    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The last `limit` messages ({"role", "content"}), oldest first; None: the configured window."""
         count = self.window if limit is None else limit
         if count <= 0:
             return []
         return await self.db.run(self._history, session_id, count)
 
-    def _history(self, session_id: str, limit: int) -> list[dict[str, str]]:
+    def _history(self, session_id: str, limit: int) -> list[dict[str, Any]]:
         query = (
             sa.select(messages.c.role, messages.c.content)
             .where(messages.c.session_id == session_id)
@@ -51,13 +52,13 @@ class SqlSessionMemory:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [{"role": row.role, "content": row.content} for row in reversed(rows)]
+        return [_message(row.role, row.content) for row in reversed(rows)]
 
-    async def append(self, session_id: str, messages: list[dict[str, str]], *, run_id: str, node_key: str) -> None:
+    async def append(self, session_id: str, messages: list[dict[str, Any]], *, run_id: str, node_key: str) -> None:
         """Keep `messages` after the session's earlier ones, creating the session on its first message."""
         await self.db.run(self._append, session_id, messages, run_id, node_key)
 
-    def _append(self, session_id: str, new: list[dict[str, str]], run_id: str, node_key: str) -> None:
+    def _append(self, session_id: str, new: list[dict[str, Any]], run_id: str, node_key: str) -> None:
         now = self._now()
         with self.db.engine.begin() as conn:
             touched = conn.execute(sessions.update().where(sessions.c.id == session_id).values(updated_at=now))
@@ -71,13 +72,39 @@ class SqlSessionMemory:
                             "session_id": session_id,
                             "run_id": run_id,
                             "node_key": node_key,
-                            "role": m["role"],
-                            "content": m["content"],
+                            **_row(m),
                             "created_at": now,
                         }
                         for m in new
                     ],
                 )
+
+
+TOOL_CALLS = "tool_calls"
+"""The role an assistant message that calls tools is kept under (its content: JSON of its text and calls)."""
+
+
+def _row(message: dict[str, Any]) -> dict[str, str]:
+    """A message as a row: tool calls and tool results keep their structure as JSON in the content."""
+    if message.get("tool_calls"):
+        content = {"content": message.get("content"), "tool_calls": message["tool_calls"]}
+        return {"role": TOOL_CALLS, "content": json.dumps(content, ensure_ascii=False)}
+    if message.get("role") == "tool":
+        content = {"tool_call_id": message.get("tool_call_id"), "content": message.get("content")}
+        return {"role": "tool", "content": json.dumps(content, ensure_ascii=False)}
+    return {"role": str(message["role"]), "content": str(message.get("content") or "")}
+
+
+def _message(role: str, content: str) -> dict[str, Any]:
+    if role not in (TOOL_CALLS, "tool"):
+        return {"role": role, "content": content}
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return {"role": "assistant" if role == TOOL_CALLS else "tool", "content": content}
+    if role == TOOL_CALLS:
+        return {"role": "assistant", "content": data.get("content"), "tool_calls": data.get("tool_calls") or []}
+    return {"role": "tool", "tool_call_id": data.get("tool_call_id"), "content": data.get("content") or ""}
 
 
 def _summaries(conn: sa.Connection, where: Any, limit: int) -> list[SessionPublic]:

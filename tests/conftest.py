@@ -35,6 +35,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the `slow` tests (real servers and browsers, seconds to minutes each) first, in their own order.
+
+    Started last, a long one would keep one worker busy while the others have nothing left to do; started first,
+    the thousands of quick tests fill the other workers meanwhile and even out the end (pyproject's
+    `--dist worksteal` moves queued tests to whichever worker runs out).
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # (stable: the order is otherwise kept)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move what importing and collecting made out of the garbage collector's sight.
 

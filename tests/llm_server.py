@@ -9,6 +9,11 @@ answers "echo: <the last user message>". A reply can also fail: any status with 
 (401, 429 with Retry-After, 500), `hang` (never answer until the server stops), `malformed` (a 200
 whose body is not JSON) or `truncated` (a body, or a stream, cut off mid-way). Every request's JSON
 body and headers are kept in `requests`.
+
+A reply may also call tools, as OpenAI's API does: `tool_calls` (several at once are parallel calls) in the
+message, or streamed as `tool_calls` deltas (id and name first, the arguments' JSON in pieces), ending with
+finish_reason "tool_calls". `ChatServer.respond` may instead decide each reply from the request (the tool
+results the agent sent back, say).
 """
 
 from __future__ import annotations
@@ -16,12 +21,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["ChatRequest", "ChatServer", "Reply"]
+__all__ = ["ChatRequest", "ChatServer", "Reply", "ToolCall"]
+
+
+@dataclass
+class ToolCall:
+    """One tool call in a reply: arguments as a dict (sent as JSON) or as raw text (to send garbage)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str = ""
+
+    def arguments_text(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
 
 
 @dataclass
@@ -40,6 +58,18 @@ class Reply:
     """False: the answer reports no token usage (as some local servers do)."""
     pace: float = 0.0
     """Seconds between streamed pieces (a model that takes its time, for watching a stream)."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Tools the model calls in this reply (with `text` as the message's content, usually empty)."""
+
+    def tool_call_dicts(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": call.id or f"call_{number}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_text()},
+            }
+            for number, call in enumerate(self.tool_calls, start=1)
+        ]
 
 
 @dataclass
@@ -48,9 +78,18 @@ class ChatRequest:
     headers: dict[str, str]
 
     @property
-    def messages(self) -> list[dict[str, str]]:
-        messages: list[dict[str, str]] = self.body.get("messages", [])
+    def messages(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.body.get("messages", [])
         return messages
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools the request offers the model."""
+        return [t["function"]["name"] for t in self.body.get("tools") or []]
+
+    def tool_results(self) -> list[dict[str, Any]]:
+        """The tool messages of the conversation so far, in order."""
+        return [m for m in self.messages if m.get("role") == "tool"]
 
 
 def count_tokens(text: str) -> int:
@@ -70,6 +109,8 @@ class ChatServer:
     def __init__(self) -> None:
         self.requests: list[ChatRequest] = []
         self._replies: list[Reply] = []
+        self.respond: Callable[[ChatRequest], Reply | str] | None = None
+        """When set, decides every reply from its request (scripted replies are ignored)."""
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -87,6 +128,9 @@ class ChatServer:
     def _next(self, request: ChatRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
+            if self.respond is not None:
+                reply = self.respond(request)
+                return Reply(text=reply) if isinstance(reply, str) else reply
             if self._replies:
                 return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
         last = next((m["content"] for m in reversed(request.messages) if m.get("role") == "user"), "")
@@ -111,9 +155,9 @@ class ChatServer:
         self.stop()
 
 
-def _usage(request: ChatRequest, text: str) -> dict[str, int]:
-    prompt = sum(count_tokens(str(m.get("content", ""))) for m in request.messages)
-    completion = count_tokens(text)
+def _usage(request: ChatRequest, reply: Reply) -> dict[str, int]:
+    prompt = sum(count_tokens(str(m.get("content") or "")) for m in request.messages)
+    completion = count_tokens(reply.text) + sum(count_tokens(c.arguments_text()) for c in reply.tool_calls)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -154,11 +198,19 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 "object": "chat.completion",
                 "model": request.body.get("model", ""),
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.text or None}
+                        if reply.tool_calls
+                        else {"role": "assistant", "content": reply.text},
+                        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    }
                 ],
             }
+            if reply.tool_calls:
+                answer["choices"][0]["message"]["tool_calls"] = reply.tool_call_dicts()
             if reply.usage:
-                answer["usage"] = _usage(request, reply.text)
+                answer["usage"] = _usage(request, reply)
             data = json.dumps(answer).encode()
             if reply.truncated:
                 # Promise the whole body, send half of it and hang up: the client sees a cut-off answer.
@@ -190,7 +242,7 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                 }
 
-            parts = pieces(reply.text)
+            parts = pieces(reply.text) if reply.text or not reply.tool_calls else []
             event(chunk({"role": "assistant", "content": ""}))
             for number, part in enumerate(parts):
                 if reply.truncated and number >= max(1, len(parts) // 2):
@@ -199,14 +251,24 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 event(chunk({"content": part}))
                 if reply.pace:
                     time.sleep(reply.pace)
-            event(chunk({}, "stop"))
+            for index, call in enumerate(reply.tool_call_dicts()):
+                head = {"index": index, "id": call["id"], "type": "function"}
+                event(
+                    chunk({"tool_calls": [{**head, "function": {"name": call["function"]["name"], "arguments": ""}}]})
+                )
+                text = call["function"]["arguments"]
+                for start in range(0, len(text), 7):  # the arguments' JSON in pieces, as OpenAI streams it
+                    event(chunk({"tool_calls": [{"index": index, "function": {"arguments": text[start : start + 7]}}]}))
+                    if reply.pace:
+                        time.sleep(reply.pace)
+            event(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
             if reply.usage and (request.body.get("stream_options") or {}).get("include_usage"):
                 event(
                     {
                         "id": "chatcmpl-1",
                         "object": "chat.completion.chunk",
                         "choices": [],
-                        "usage": _usage(request, reply.text),
+                        "usage": _usage(request, reply),
                     }
                 )
             event("[DONE]")

@@ -15,6 +15,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
@@ -25,13 +26,24 @@ from app.agents.base import AgentContext, AgentKind, AgentResult, Group
 from app.engine import inputs  # module import: inputs imports the registry, which imports this kind
 from app.engine.exceptions import AgentError
 
-__all__ = ["Llm"]
+__all__ = ["Answer", "Llm", "Message"]
 
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
 Usage = dict[str, Any]
+Message = dict[str, Any]
+
+
+@dataclass
+class Answer:
+    """One chat completion: its text, its token usage and the tools it calls ({"id", "name", "arguments"} each,
+    the arguments as the model wrote them: JSON text, not yet parsed)."""
+
+    text: str
+    usage: Usage
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
 
 
 class Llm(AgentKind):
@@ -44,7 +56,7 @@ class Llm(AgentKind):
         "the instruction, the input the content. Output: the answer, or JSON valid against a schema."
     )
 
-    base_url: str = Field("https://api.openai.com/v1", description="The endpoint's base URL (…/v1).")
+    base_url: str = Field("https://api.openai.com/v1", title="Base URL", description="The endpoint's base URL (…/v1).")
     model: str = Field("gpt-4o-mini", min_length=1, description="The model name the endpoint knows.")
     credential: str | None = Field(
         None,
@@ -56,7 +68,9 @@ class Llm(AgentKind):
     max_tokens: int | None = Field(None, ge=1, description="Most tokens the answer may take.")
     stream: bool = Field(True, description="Show the answer on live pages as it arrives.")
     json_schema: dict[str, Any] | None = Field(
-        None, description="When set, the answer must be JSON valid against this JSON Schema."
+        None,
+        title="JSON schema of the answer",
+        description="When set, the answer must be JSON valid against this JSON Schema.",
     )
     json_retries: int = Field(2, ge=0, le=10, description="Times an invalid JSON answer is sent back to be fixed.")
     history_messages: int | None = Field(
@@ -93,10 +107,10 @@ class Llm(AgentKind):
                 message = message.replace(secret, "***")
             raise AgentError(message, retryable=exc.retryable, usage=exc.usage, retry_after=exc.retry_after) from None
 
-    async def _ask(self, ctx: AgentContext, messages: list[dict[str, str]], headers: dict[str, str]) -> AgentResult:
+    async def _ask(self, ctx: AgentContext, messages: list[Message], headers: dict[str, str]) -> AgentResult:
         usage: Usage = {}
-        answer, spent = await self._complete(ctx, messages, headers)
-        usage = _add(usage, spent)
+        first = await self._complete(ctx, messages, headers)
+        answer, usage = first.text, _add(usage, first.usage)
         output: Any = answer
         if self.json_schema is not None:
             conversation = list(messages)
@@ -119,16 +133,16 @@ class Llm(AgentKind):
                         "valid against the schema.",
                     },
                 ]
-                answer, spent = await self._complete(ctx, conversation, headers, usage_so_far=usage)
-                usage = _add(usage, spent)
+                again = await self._complete(ctx, conversation, headers, usage_so_far=usage)
+                answer, usage = again.text, _add(usage, again.usage)
         self._check_budget(ctx.run_tokens, usage)
         await self._remember(ctx, messages[-1]["content"], answer)
         return AgentResult(output=output, usage=usage)
 
     # --- the conversation ---------------------------------------------------------------------------------
 
-    async def _messages(self, ctx: AgentContext) -> list[dict[str, str]]:
-        messages: list[dict[str, str]] = []
+    async def _messages(self, ctx: AgentContext) -> list[Message]:
+        messages: list[Message] = []
         system = _text(ctx.render(self.system_prompt)) if self.system_prompt else ""
         if self.json_schema is not None:
             schema = json.dumps(self.json_schema, ensure_ascii=False)
@@ -138,7 +152,7 @@ class Llm(AgentKind):
             messages.append({"role": "system", "content": system})
         sessions = ctx.services.sessions
         if sessions is not None and ctx.session_id and self.history_messages != 0:
-            messages += await sessions.history(ctx.session_id, limit=self.history_messages)
+            messages += _earlier(await sessions.history(ctx.session_id, limit=self.history_messages), self.kind)
         instruction = _text(ctx.render(ctx.action)).strip() if ctx.action.strip() else ""
         content = _text(ctx.input).strip() if ctx.input is not None else ""
         user = "\n\n".join(part for part in (instruction, content) if part)
@@ -191,12 +205,15 @@ class Llm(AgentKind):
     async def _complete(
         self,
         ctx: AgentContext,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         headers: dict[str, str],
         *,
         usage_so_far: Usage | None = None,
-    ) -> tuple[str, Usage]:
+        tools: list[dict[str, Any]] | None = None,
+    ) -> Answer:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": self.stream}
+        if tools:
+            body["tools"] = tools
         if self.temperature is not None:
             body["temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -216,8 +233,8 @@ class Llm(AgentKind):
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def _whole(
-        self, ctx: AgentContext, body: dict[str, Any], headers: dict[str, str], messages: list[dict[str, str]]
-    ) -> tuple[str, Usage]:
+        self, ctx: AgentContext, body: dict[str, Any], headers: dict[str, str], messages: list[Message]
+    ) -> Answer:
         url = self._endpoint
         with self._transport_errors():
             request = ctx.http.build_request("POST", url, json=body, headers=headers, timeout=self.timeout_seconds)
@@ -229,18 +246,20 @@ class Llm(AgentKind):
             text = message.get("content") or ""
             if not isinstance(text, str):
                 raise TypeError("content is not text")
+            calls = _whole_tool_calls(message.get("tool_calls"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             snippet = response.text[:200]
             raise AgentError(
                 f"model endpoint {url} answered something that is not a chat completion: {snippet!r}"
             ) from None
-        return text, _usage(data.get("usage"), messages, text)
+        return Answer(text, _usage(data.get("usage"), messages, text + _calls_text(calls)), calls)
 
     async def _streamed(
-        self, ctx: AgentContext, body: dict[str, Any], headers: dict[str, str], messages: list[dict[str, str]]
-    ) -> tuple[str, Usage]:
+        self, ctx: AgentContext, body: dict[str, Any], headers: dict[str, str], messages: list[Message]
+    ) -> Answer:
         url = self._endpoint
         parts: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
         reported: Any = None
         finished = False
         with self._transport_errors():
@@ -273,31 +292,36 @@ class Llm(AgentKind):
                     if chunk.get("usage"):
                         reported = chunk["usage"]
                     for choice in chunk.get("choices") or []:
-                        piece = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        piece = delta.get("content")
                         if isinstance(piece, str) and piece:
                             parts.append(piece)
                             if ctx.stream is not None:
                                 ctx.stream(piece)
+                        _gather_tool_calls(calls, delta.get("tool_calls"))
                         if choice.get("finish_reason"):
                             finished = True
         if not finished:
             raise AgentError(f"the answer from {url} was cut off mid-way (the stream ended before it was complete)")
         text = "".join(parts)
-        return text, _usage(reported, messages, text)
+        found = [calls[i] for i in sorted(calls)]
+        return Answer(text, _usage(reported, messages, text + _calls_text(found)), found)
 
     async def _from_json(
-        self, url: str, response: httpx.Response, messages: list[dict[str, str]], ctx: AgentContext
-    ) -> tuple[str, Usage]:
+        self, url: str, response: httpx.Response, messages: list[Message], ctx: AgentContext
+    ) -> Answer:
         try:
             data = response.json()
-            text = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError):
+            message = data["choices"][0]["message"]
+            text = str(message["content"] or "")
+            calls = _whole_tool_calls(message.get("tool_calls"))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise AgentError(
                 f"model endpoint {url} answered something that is not a chat completion: {response.text[:200]!r}"
             ) from None
         if ctx.stream is not None and text:
             ctx.stream(text)
-        return str(text), _usage(data.get("usage"), messages, str(text))
+        return Answer(text, _usage(data.get("usage"), messages, text + _calls_text(calls)), calls)
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -412,11 +436,11 @@ def _estimate(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
-def _usage(reported: Any, messages: list[dict[str, str]], answer: str) -> Usage:
+def _usage(reported: Any, messages: list[Message], answer: str) -> Usage:
     if isinstance(reported, dict) and isinstance(reported.get("total_tokens"), int):
         prompt, completion = int(reported.get("prompt_tokens") or 0), int(reported.get("completion_tokens") or 0)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": int(reported["total_tokens"])}
-    prompt = sum(_estimate(m["content"]) + 4 for m in messages)
+    prompt = sum(_estimate(_text(m.get("content") or "")) + 4 for m in messages)
     completion = _estimate(answer)
     return {
         "prompt_tokens": prompt,
@@ -424,6 +448,64 @@ def _usage(reported: Any, messages: list[dict[str, str]], answer: str) -> Usage:
         "total_tokens": prompt + completion,
         "estimated": True,
     }
+
+
+def _earlier(history: list[Message], kind: str) -> list[Message]:
+    """A session's earlier messages as this kind can send them: an agent keeps tool calls and results (without a
+    result whose call fell out of the window); an llm step, which offers no tools, only the texts."""
+    if kind == "agent":
+        called = {c.get("id") for m in history for c in m.get("tool_calls") or []}
+        return [m for m in history if m.get("role") != "tool" or m.get("tool_call_id") in called]
+    return [
+        {"role": m["role"], "content": m.get("content") or ""}
+        for m in history
+        if m.get("role") != "tool" and (m.get("content") or not m.get("tool_calls"))
+    ]
+
+
+def _whole_tool_calls(value: Any) -> list[dict[str, str]]:
+    """The tool calls of a whole (not streamed) assistant message; TypeError when they are malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError("tool_calls is not a list")
+    calls = []
+    for number, call in enumerate(value, start=1):
+        function = call["function"]
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments if arguments is not None else {})
+        calls.append(
+            {"id": str(call.get("id") or f"call_{number}"), "name": str(function["name"]), "arguments": arguments}
+        )
+    return calls
+
+
+def _gather_tool_calls(calls: dict[int, dict[str, str]], deltas: Any) -> None:
+    """Add streamed tool-call deltas (OpenAI's: by index, id and name first, then the arguments in pieces)."""
+    if not isinstance(deltas, list):
+        return
+    for delta in deltas:
+        if not isinstance(delta, dict):
+            continue
+        index = delta.get("index", len(calls))
+        index = index if isinstance(index, int) else len(calls)
+        call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        if delta.get("id"):
+            call["id"] = str(delta["id"])
+        function = delta.get("function") or {}
+        if isinstance(function, dict):
+            if function.get("name"):
+                call["name"] += str(function["name"]) if not call["name"] else ""
+            if isinstance(function.get("arguments"), str):
+                call["arguments"] += function["arguments"]
+    for index, call in calls.items():
+        call["id"] = call["id"] or f"call_{index + 1}"
+
+
+def _calls_text(calls: list[dict[str, str]]) -> str:
+    """The tool calls as the words an estimate counts."""
+    return "".join(f" {c['name']} {c['arguments']}" for c in calls)
 
 
 def _add(total: Usage, usage: Usage) -> Usage:

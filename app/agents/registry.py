@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.agents.agent import Agent
 from app.agents.approval import Approval
 from app.agents.base import AgentKind
 from app.agents.branch import Branch
 from app.agents.delay import Delay
 from app.agents.http import Http
 from app.agents.llm import Llm
+from app.agents.mcp import Mcp
 from app.agents.notify import Notify
 from app.agents.python import load_plugins
 from app.agents.transform import Transform
@@ -23,7 +25,9 @@ KINDS: dict[str, type[AgentKind]] = {
     for kind in (
         Transform,
         Llm,
+        Agent,
         Http,
+        Mcp,
         Notify,
         Branch,
         Approval,

@@ -3,7 +3,9 @@
 Every route of a router included with `Depends(authorize)` must have a rule in `RULES` (method, path); the
 application refuses to start with a route that has none (`check_rules`), and the authorization matrix test
 walks the table. A request's principal comes from `Authorization: Bearer` (a personal token or
-`FLOWYARD_ADMIN_TOKEN`), or from the trusted reverse proxy's user header when one is configured.
+`FLOWYARD_ADMIN_TOKEN`), or from the trusted reverse proxy's user header when one is configured. The MCP
+endpoint (`/mcp`, an ASGI app beside the routers) resolves the same principal with `current_principal` and
+checks its permissions itself (`app.api.mcp_server`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ RULES: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/workflows/runs/{run_id}/rerun"): P.RUN,
     ("POST", "/api/v2/workflows/run"): P.RUN,
     ("GET", "/api/v2/workflows/run/status"): P.VIEW_RUNS,
+    ("POST", "/api/v2/agents/{agentId}/run"): P.RUN,
+    ("GET", "/api/v2/agents/run/status"): P.VIEW_RUNS,
     # agents
     ("GET", "/api/v1/agents"): P.VIEW_WORKFLOWS,
     ("GET", "/api/v1/agents/kinds"): P.VIEW_WORKFLOWS,
@@ -61,6 +65,14 @@ RULES: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/credentials"): P.MANAGE,
     ("PUT", "/api/v1/credentials/{name}"): P.MANAGE,
     ("DELETE", "/api/v1/credentials/{name}"): P.MANAGE,
+    # MCP servers: stdio ones run a command on this host, so their service also asks MANAGE to add, change or delete
+    ("GET", "/api/v1/mcp-servers"): P.VIEW_WORKFLOWS,
+    ("POST", "/api/v1/mcp-servers"): P.EDIT,
+    ("GET", "/api/v1/mcp-servers/{server_id}"): P.VIEW_WORKFLOWS,
+    ("PATCH", "/api/v1/mcp-servers/{server_id}"): P.EDIT,
+    ("DELETE", "/api/v1/mcp-servers/{server_id}"): P.EDIT,
+    ("GET", "/api/v1/mcp-servers/{server_id}/tools"): P.VIEW_WORKFLOWS,
+    ("POST", "/api/v1/mcp-servers/{server_id}/tools/{tool}/call"): P.EDIT,
     # llm sessions
     ("GET", "/api/v1/sessions"): P.VIEW_RUNS,
     ("GET", "/api/v1/sessions/{session_id}"): P.VIEW_RUNS,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.services.agent_runs import AgentRunService
 from app.services.agents import AgentService
 from app.services.approvals import ApprovalService
 from app.services.batches.batches import BatchService
@@ -23,6 +24,7 @@ from app.services.workflows import WorkflowService
 from app.settings import Settings
 
 __all__ = [
+    "AgentRunsDep",
     "AgentsDep",
     "ApprovalsDep",
     "BatchesDep",
@@ -63,6 +65,10 @@ def _agents(request: Request) -> AgentService:
     return get_services(request).agents
 
 
+def _agent_runs(request: Request) -> AgentRunService:
+    return get_services(request).agent_runs
+
+
 def _credentials(request: Request) -> CredentialService:
     return get_services(request).credentials
 
@@ -89,6 +95,7 @@ WorkflowsDep = Annotated[WorkflowService, Depends(_workflows)]
 RunsDep = Annotated[RunService, Depends(_runs)]
 ApprovalsDep = Annotated[ApprovalService, Depends(_approvals)]
 AgentsDep = Annotated[AgentService, Depends(_agents)]
+AgentRunsDep = Annotated[AgentRunService, Depends(_agent_runs)]
 CredentialsDep = Annotated[CredentialService, Depends(_credentials)]
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 SchedulesDep = Annotated[ScheduleService, Depends(_schedules)]

@@ -24,8 +24,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"same-origin"),
 )
 
-ORIGIN_CHECKED = ("/_nicegui_ws", "/auth/")
-"""Paths whose requests a browser may send on its own: the UI's socket and the login forms."""
+ORIGIN_CHECKED = ("/_nicegui_ws", "/auth/", "/mcp")
+"""Paths whose requests a browser may send on its own: the UI's socket and the login forms; and `/mcp`, which
+MCP's Streamable HTTP transport says to guard so (a browser-based MCP client on another site is refused)."""
 
 
 def hostname(host: str) -> str:

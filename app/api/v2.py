@@ -21,8 +21,9 @@ from app.engine.exceptions import WorkflowInvalid
 from app.engine.model import NodeStatus, Trigger, WorkflowDefinition
 from app.engine.plan import Plan
 from app.models.base import CallbackUrl, Public
+from app.services.runs import RunService
 
-__all__ = ["router"]
+__all__ = ["CallbackOut", "WorkflowRunNode", "WorkflowRunStatus", "router", "status_of"]
 
 router = APIRouter(prefix="/api/v2")
 
@@ -132,8 +133,13 @@ async def run_status(
     workflow_run_o_id: Annotated[str, Query(alias="workflowRunOId", min_length=1, max_length=40)],
 ) -> WorkflowRunStatus:
     """A run's status, the steps running now, every step's status, its output or error, and its callback."""
-    detail, definition = await runs.detail(workflow_run_o_id)
-    run = await runs.get(workflow_run_o_id)
+    return await status_of(runs, workflow_run_o_id)
+
+
+async def status_of(runs: RunService, run_id: str) -> WorkflowRunStatus:
+    """Run `run_id` as the status endpoints answer it (`/workflows/run/status`, `/agents/run/status`)."""
+    detail, definition = await runs.detail(run_id)
+    run = await runs.get(run_id)
     by_key = {n.key: n for n in detail.nodes}
     spec_of = {n.key: n for n in definition.nodes} if definition else {}
     order = _node_order(definition) if definition else []

@@ -70,9 +70,15 @@ async def get_workflow(workflow_id: str, workflows: WorkflowsDep) -> WorkflowDet
 async def update_workflow(
     workflow_id: str, body: WorkflowUpdate, workflows: WorkflowsDep, principal: PrincipalDep
 ) -> WorkflowPublic:
-    """Update a workflow's name, description or tags."""
+    """Update a workflow's name, description, tags, or whether MCP clients find it as a tool at /mcp
+    (`offerAsTool`)."""
     return await workflows.update(
-        workflow_id, name=body.name, description=body.description, tags=body.tags, by=principal
+        workflow_id,
+        name=body.name,
+        description=body.description,
+        tags=body.tags,
+        offer_as_tool=body.offer_as_tool,
+        by=principal,
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from app import clock, ids
 from app.engine.events import EventBus
 from app.engine.exceptions import AgentError, NodeError, NodeTimeout
+from app.engine.journal import StepJournal
 from app.engine.kinds import AgentContext, AgentKind, AgentResult, AgentServices
 from app.engine.model import Approval, NodeRunRecord, NodeStatus, RunRecord
 from app.engine.plan import Plan
@@ -76,7 +77,7 @@ class NodeAttempts:
             try:
                 result = await self._attempt(run, node.timeout_seconds, agent, key, node.action, context)
             except NodeError as exc:
-                self._count_usage(run.id, record, getattr(exc, "usage", None))
+                self._count_usage(run.id, record, getattr(exc, "usage", None), total=agent.usage_is_total)
                 record.error = str(exc)
                 record.finished_at = self._now()
                 if not exc.retryable or number == attempts:
@@ -87,12 +88,13 @@ class NodeAttempts:
                     delay = max(delay, min(exc.retry_after, MAX_BACKOFF_SECONDS))
                 await self._sleep(delay)
                 continue
-            self._count_usage(run.id, record, result.usage)
+            self._count_usage(run.id, record, result.usage, total=agent.usage_is_total)
             record.output, record.handles = result.output, result.handles
             record.error, record.finished_at = None, self._now()
             if result.wait_for_approval or node.needs_approval:
                 record.status = NodeStatus.WAITING_APPROVAL
-                wait = node.approval_deadline_seconds
+                own = result.wait_for_approval and result.approval is not None
+                wait = result.approval_deadline_seconds if own else node.approval_deadline_seconds
                 approval = Approval(
                     id=ids.new_approval_id(),
                     run_id=run.id,
@@ -100,19 +102,30 @@ class NodeAttempts:
                     proposal=result.output,
                     created_at=record.finished_at,
                     deadline_at=record.finished_at + timedelta(seconds=wait) if wait else None,
-                    on_deadline=node.on_deadline,
+                    on_deadline=(result.on_deadline or "wait") if own else node.on_deadline,
+                    extra=dict(result.approval or {}) if own else {},
                 )
                 return Outcome(record, approval)
             record.status = NodeStatus.COMPLETED
             return Outcome(record)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
-    def _count_usage(self, run_id: str, record: NodeRunRecord, usage: dict[str, Any] | None) -> None:
-        """Add one attempt's token usage to its node run (every attempt's tokens were spent) and the run's tally."""
+    def _count_usage(
+        self, run_id: str, record: NodeRunRecord, usage: dict[str, Any] | None, *, total: bool = False
+    ) -> None:
+        """Add one attempt's token usage to its node run (every attempt's tokens were spent) and the run's tally.
+
+        With `total`, `usage` is the step's whole usage so far (an agent's loop, across resumes): the record
+        takes it and the tally adds what is new."""
         if not usage:
             return
-        record.usage = _merge_usage(record.usage, usage)
-        self._tokens[run_id] = self._tokens.get(run_id, 0) + total_tokens(usage)
+        if total:
+            spent = total_tokens(usage) - total_tokens(record.usage)
+            record.usage = dict(usage)
+        else:
+            spent = total_tokens(usage)
+            record.usage = _merge_usage(record.usage, usage)
+        self._tokens[run_id] = self._tokens.get(run_id, 0) + max(spent, 0)
 
     async def _attempt(
         self, run: RunRecord, timeout: float | None, agent: AgentKind, key: str, action: str, context: dict[str, Any]
@@ -132,6 +145,17 @@ class NodeAttempts:
             chain=run.chain,
             sleep=self._sleep,
         )
+        if agent.journals:
+            ctx.journal = await StepJournal.load(
+                self.store,
+                self.owner,
+                run.id,
+                key,
+                now=self._now,
+                on_save=lambda entries: self._publish(
+                    run, NodeStatus.RUNNING.value, node_key=key, data={"loop": [e.seq for e in entries]}
+                ),
+            )
         async with self._slots if agent.holds_slot else contextlib.nullcontext():
             try:
                 async with asyncio.timeout(timeout):

@@ -464,6 +464,7 @@ class Executor(NodeAttempts):
             input=node_input,
             started_at=now,
             step_order=node.step_order if node.step_order is not None else plan.position(key),
+            usage=state.usage.pop(key, None),
         )
         if node.disabled:  # no mapping, no work, no approval: what came in goes on
             record.status, record.output, record.finished_at = NodeStatus.COMPLETED, node_input, now

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app import clock
 from app.engine.mapping import render_value
+from app.engine.model import AgentStep, Approval
 
 __all__ = [
     "AgentContext",
@@ -29,8 +30,11 @@ __all__ = [
     "Credential",
     "CredentialResolver",
     "Group",
+    "Journal",
     "Kinds",
+    "McpClient",
     "SessionMemory",
+    "ToolCatalog",
     "WorkflowRunner",
     "build",
     "config_errors",
@@ -57,6 +61,12 @@ class AgentResult:
     wait_for_approval: bool = False
     """When true the node waits for a human, with `output` as the proposal."""
     usage: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
+    """What the approval is about beyond the proposal (`Approval.extra`): with "resume" true, a decision sends
+    the step back to work instead of ending it (an agent's tool call)."""
+    approval_deadline_seconds: float | None = None
+    """The approval's own deadline (and `on_deadline`), instead of the step's."""
+    on_deadline: Literal["wait", "approve", "reject"] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +93,12 @@ class CredentialResolver(Protocol):
 class SessionMemory(Protocol):
     """Conversation memory shared by the llm steps of runs with the same session id."""
 
-    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, str]]:
-        """The last `limit` messages ({"role", "content"}), oldest first; None: the configured window."""
+    async def history(self, session_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The last `limit` messages ({"role", "content"}, and an agent's "tool_calls" / "tool_call_id" as the
+        chat API has them), oldest first; None: the configured window."""
         ...
 
-    async def append(self, session_id: str, messages: list[dict[str, str]], *, run_id: str, node_key: str) -> None: ...
+    async def append(self, session_id: str, messages: list[dict[str, Any]], *, run_id: str, node_key: str) -> None: ...
 
 
 class WorkflowRunner(Protocol):
@@ -103,6 +114,54 @@ class WorkflowRunner(Protocol):
         ...
 
 
+class Journal(Protocol):
+    """An agent step's stored loop (`app.engine.journal.StepJournal`): its entries and its decided approvals."""
+
+    entries: list[AgentStep]
+    approvals: list[Approval]
+
+    async def save(self, *entries: AgentStep) -> None:
+        """Store `entries` (new or changed) before going on; LeaseLost when the run moved to another process."""
+        ...
+
+
+class McpClient(Protocol):
+    """The MCP servers Flowyard knows (`app.services.mcp`), as an agent calls them.
+
+    `server` is a server's id (mcp-…) or its name. Connections are pooled and reconnect; every failure is an
+    AgentError naming the server (and the tool): retryable when the server could not be reached, died or timed
+    out, not when the server answered that the tool failed or does not exist.
+    """
+
+    async def tools(self, server: str) -> list[dict[str, Any]]:
+        """The tools `server` offers now: {"name", "description", "inputSchema"} each, as the server lists them."""
+        ...
+
+    async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None) -> Any:
+        """Call `tool` with `arguments` and return its result as JSON: the structured content when the tool gives
+        one, else its text content (one text: that text; several: a list). A result the server marks as an error
+        raises AgentError (not retryable) with the server's text."""
+        ...
+
+
+class ToolCatalog(Protocol):
+    """Saved agents and workflows as the tools of an agent step (`app.services.agent_tools`)."""
+
+    async def describe_agent(self, agent_id: str) -> dict[str, Any]:
+        """{"name", "description", "parameters"} of a saved agent as a tool: its kind's input schema, or the
+        fields its templates read from `input`. AgentError (not retryable) naming it when there is none."""
+        ...
+
+    async def describe_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """{"name", "description", "parameters"} of a workflow as a tool: its entry step's input schema."""
+        ...
+
+    async def run_agent(self, agent_id: str, input: Any, *, ctx: AgentContext, call_key: str) -> Any:
+        """Run a saved agent once on `input` and return its output; AgentError when it fails. `call_key` is the
+        tool call's stable key within the step (its idempotency key is the step's plus it)."""
+        ...
+
+
 @dataclass(frozen=True)
 class AgentServices:
     """What the application lends agents; each is None where the application has none (tests, previews)."""
@@ -110,6 +169,8 @@ class AgentServices:
     credentials: CredentialResolver | None = None
     sessions: SessionMemory | None = None
     workflows: WorkflowRunner | None = None
+    mcp: McpClient | None = None
+    tools: ToolCatalog | None = None
 
 
 @dataclass
@@ -135,6 +196,8 @@ class AgentContext:
     """Tokens the run's other nodes used before this node started (for a per-run token budget)."""
     sleep: clock.Sleep = clock.sleep
     """How the agent waits before trying again within one attempt (the executor's: tests replace it)."""
+    journal: Journal | None = None
+    """For kinds that keep a journal (`AgentKind.journals`): the step's stored loop entries, to go on from."""
 
     @property
     def idempotency_key(self) -> str:
@@ -165,6 +228,11 @@ class AgentKind(BaseModel):
     output_from: ClassVar[Literal["input", "action", ""]] = ""
     """What the output is, as far as the editor can tell before running: "input" (passed on unchanged),
     "action" (the rendered action, or the input without one); "" when only running tells."""
+    journals: ClassVar[bool] = False
+    """True for kinds whose work is a loop of stored entries (the agent kind): they get `ctx.journal`."""
+    usage_is_total: ClassVar[bool] = False
+    """True when the usage a run reports is the step's whole usage so far (every attempt, every resume), not
+    only this attempt's: the step's record takes it as it is and the run's tally adds the difference."""
     holds_slot: ClassVar[bool] = True
     """False for kinds that mostly wait on other runs (workflow): they run outside the process's execution
     slots, or runs waiting on nested runs could take every slot and leave none for the runs they wait on."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from app.engine.exceptions import Conflict, LeaseLost, NotFound
 from app.engine.model import (
+    AgentStep,
+    AgentStepStatus,
     Approval,
     ApprovalStatus,
     CallbackDelivery,
@@ -37,6 +39,7 @@ class InMemoryRunStore:
         self.leases: dict[str, tuple[str, datetime]] = {}
         self.nodes: dict[str, dict[str, NodeRunRecord]] = {}
         self.approvals: dict[str, list[Approval]] = {}
+        self.agent_steps: dict[tuple[str, str, int], AgentStep] = {}
         self.definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         self.agents: dict[str, AgentRecord] = {}
         self.callback_claims: dict[str, tuple[str, datetime]] = {}
@@ -68,6 +71,14 @@ class InMemoryRunStore:
 
     async def get_approvals(self, run_id: str) -> list[Approval]:
         return [copy.deepcopy(a) for a in self.approvals.get(run_id, [])]
+
+    async def get_agent_steps(self, run_id: str, node_key: str | None = None) -> list[AgentStep]:
+        steps = [
+            step
+            for (run, key, _), step in self.agent_steps.items()
+            if run == run_id and (node_key is None or key == node_key)
+        ]
+        return [copy.deepcopy(s) for s in sorted(steps, key=lambda s: (s.node_key, s.seq))]
 
     async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
         due = [
@@ -126,6 +137,8 @@ class InMemoryRunStore:
         else:
             approval.status = ApprovalStatus.REJECTED
             node.status, node.error = NodeStatus.FAILED, f"rejected: {reason or 'no reason given'}"
+        if approval.resumes:  # the step runs again and reads the decision
+            node.status, node.output, node.error, node.finished_at = NodeStatus.PENDING, None, None, None
         run.status, run.updated_at = RunStatus.QUEUED, now
         return copy.deepcopy(approval)
 
@@ -158,6 +171,8 @@ class InMemoryRunStore:
         nodes = self.nodes.setdefault(run_id, {})
         for key in [k for k, n in nodes.items() if n.status is not NodeStatus.COMPLETED]:
             del nodes[key]
+            for entry in [e for e in self.agent_steps if e[0] == run_id and e[1] == key]:
+                del self.agent_steps[entry]
         run.status, run.error, run.output, run.finished_at, run.updated_at = RunStatus.QUEUED, None, None, None, now
         run.cancel_requested = False
         run.callback_state, run.callback_attempts, run.callback_due_at = None, 0, None
@@ -223,6 +238,15 @@ class InMemoryRunStore:
         existing = nodes.get(node.node_key)
         if existing is None or existing.status is not NodeStatus.COMPLETED:
             nodes[node.node_key] = copy.deepcopy(node)
+
+    async def save_agent_steps(self, owner: str, steps: Sequence[AgentStep], *, now: datetime) -> None:
+        for step in steps:
+            self._fence(step.run_id, owner)
+        for step in steps:
+            key = (step.run_id, step.node_key, step.seq)
+            existing = self.agent_steps.get(key)
+            if existing is None or existing.status is not AgentStepStatus.COMPLETED:
+                self.agent_steps[key] = copy.deepcopy(step)
 
     async def save_waiting_node(self, owner: str, node: NodeRunRecord, approval: Approval, *, now: datetime) -> None:
         await self.save_nodes(owner, [node], approvals=[approval], now=now)

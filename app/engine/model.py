@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "AgentStep",
+    "AgentStepStatus",
     "Approval",
     "CallbackDelivery",
     "CallbackState",
@@ -101,6 +103,8 @@ class Trigger(enum.StrEnum):
     BATCH = "batch"
     WORKFLOW = "workflow"
     """Started by a `workflow` step of another run (a sub-workflow)."""
+    MCP = "mcp"
+    """Started by an MCP client calling the workflow as a tool at `/mcp`."""
 
 
 class Position(BaseModel):
@@ -267,5 +271,52 @@ class Approval:
     created_at: datetime | None = None
     decided_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    """What the approval is about beyond a step's proposal. With ``{"resume": true}`` (a tool call an agent step
+    wants to make, ``"tool_call"``; a token budget it reached, ``"budget"``) a decision does not end the step:
+    it queues the step to run again, and the step reads the decision."""
     deadline_at: datetime | None = None
     on_deadline: OnDeadline = "wait"
+
+    @property
+    def resumes(self) -> bool:
+        """True when deciding this approval sends its step back to work instead of ending it."""
+        return bool(self.extra.get("resume"))
+
+
+class AgentStepStatus(enum.StrEnum):
+    """Where one entry of an agent loop stands."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    WAITING_APPROVAL = "WAITING_APPROVAL"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass
+class AgentStep:
+    """One entry of an agent step's loop, stored before the next one starts: a model turn or a tool call.
+
+    A turn's `result` is the assistant message the model answered ({"content", "tool_calls"}), `text` its text
+    and `usage` its tokens; a tool call's `result` is what the tool answered (or `error` why it did not).
+    Entries are ordered by `seq` within (run, step); `turn` is the loop's iteration they belong to.
+    """
+
+    run_id: str
+    node_key: str
+    seq: int
+    kind: Literal["turn", "tool"]
+    status: AgentStepStatus
+    turn: int = 0
+    call_id: str | None = None
+    tool: str | None = None
+    arguments: Any = None
+    result: Any = None
+    text: str | None = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    approval_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

@@ -33,11 +33,15 @@ class RunState:
         self.handles: dict[str, list[str] | None] = {}
         self.attempts: dict[str, int] = dict.fromkeys(plan.nodes, 0)
         self.errors: dict[str, str] = {}
+        self.usage: dict[str, dict[str, Any]] = {}
+        """Token usage stored for steps that have not ended (in flight at a crash, sent back by a decision)."""
         self._candidates: set[str] = set(plan.nodes)
         for record in records:
             if record.node_key not in self.status:
                 continue
             self.attempts[record.node_key] = record.attempt
+            if record.usage and not record.status.is_terminal:
+                self.usage[record.node_key] = record.usage
             if record.status is NodeStatus.RUNNING:
                 continue  # was in flight when its process died: it runs again
             self.status[record.node_key] = record.status

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.engine.model import (
+    AgentStep,
     Approval,
     CallbackDelivery,
     CallbackState,
@@ -69,6 +70,10 @@ class RunStore(Protocol):
 
     async def get_approvals(self, run_id: str) -> list[Approval]: ...
 
+    async def get_agent_steps(self, run_id: str, node_key: str | None = None) -> list[AgentStep]:
+        """The run's agent-loop entries (of one step when `node_key` is given), by step key then `seq`."""
+        ...
+
     async def due_approvals(self, *, now: datetime, limit: int) -> list[Approval]:
         """Pending approvals whose deadline passed by `now` and whose policy acts on it (approve or reject),
         earliest deadline first: what the deadline sweep decides (`app.engine.deadlines`)."""
@@ -90,7 +95,9 @@ class RunStore(Protocol):
     ) -> Approval:
         """Decide the pending approval of a PAUSED run (the earliest one when `node_key` is None).
 
-        Approving completes the node with `output` and queues the run; rejecting fails the node.
+        Approving completes the node with `output` and queues the run; rejecting fails the node. An approval
+        that `resumes` (an agent's tool call) leaves the node PENDING either way, so it runs again and reads
+        the decision.
         Raises NotFound for an unknown run, Conflict when the run is not paused or nothing waits.
         """
         ...
@@ -106,7 +113,8 @@ class RunStore(Protocol):
     async def reset_for_rerun(self, run_id: str, *, now: datetime) -> RunRecord:
         """Queue a FAILED or CANCELLED run again, keeping its completed nodes. Raises NotFound/Conflict.
 
-        A callback not yet delivered is dropped: the run's next end makes a new one due.
+        A callback not yet delivered is dropped: the run's next end makes a new one due. The loops of the steps
+        that had not completed are dropped too: an agent step that runs again starts its loop afresh.
         """
         ...
 
@@ -136,6 +144,12 @@ class RunStore(Protocol):
         self, owner: str, nodes: Sequence[NodeRunRecord], *, approvals: Sequence[Approval] = (), now: datetime
     ) -> None:
         """Write several nodes' states (and new approvals) in one transaction, as `save_node` would each."""
+        ...
+
+    async def save_agent_steps(self, owner: str, steps: Sequence[AgentStep], *, now: datetime) -> None:
+        """Write agent-loop entries (insert or replace by run, step and seq) while `owner` holds their runs.
+
+        A COMPLETED entry is never overwritten. Raises LeaseLost when the lease is gone."""
         ...
 
     async def save_waiting_node(

@@ -30,6 +30,8 @@ class ApprovalItem:
     deadline_at: datetime | None
     on_deadline: str
     """What happens when the deadline passes: "wait", "approve" or "reject"."""
+    details: dict[str, Any] | None = None
+    """What an agent step's approval is about: {"tool_call": {...}} or {"budget": {...}}; None for a proposal."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,7 @@ class ApprovalContext:
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
+    details: dict[str, Any] | None = None
+    """What an agent step's approval is about: {"tool_call": {"tool", "description", "parameters" (its JSON
+    schema), "conversation", …}} (the proposal is the call's arguments) or {"budget": {"used", "budget", "more"}};
+    None for a step's proposal."""

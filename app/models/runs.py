@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, FieldSerializationInfo, field_serializer, model_validator
+from pydantic.alias_generators import to_camel
 from sqlmodel import Field, SQLModel
 
 from app import clock
@@ -17,6 +18,7 @@ from app.models.base import CallbackUrl, Input, Public
 __all__ = [
     "ActiveCounts",
     "Activity",
+    "AgentStepPublic",
     "ApprovalBase",
     "ApprovalPublic",
     "NodeRunBase",
@@ -99,6 +101,27 @@ class NodeRunBase(SQLModel):
     )
 
 
+class AgentStepPublic(Public):
+    """One entry of an agent step's loop: a model turn (its text and tokens) or a tool call (its arguments,
+    result or error, and the approval that decided it)."""
+
+    seq: int
+    kind: str = Field(description="turn: the model answered; tool: a tool call.")
+    status: str
+    turn: int = Field(description="The loop's iteration the entry belongs to.")
+    call_id: str | None = None
+    tool: str | None = None
+    arguments: Any = None
+    result: Any = None
+    text: str | None = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    approval_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+
+
 class NodeRunPublic(NodeRunBase, Public):
     """One step of a run: what it got, what it gave, how long it took."""
 
@@ -107,6 +130,9 @@ class NodeRunPublic(NodeRunBase, Public):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    loop: list[AgentStepPublic] | None = Field(
+        None, description="An agent step's loop: every model turn and tool call, in order (other steps: null)."
+    )
 
 
 class ApprovalBase(SQLModel):
@@ -119,9 +145,30 @@ class ApprovalBase(SQLModel):
 
 
 class ApprovalPublic(ApprovalBase, Public):
+    @classmethod
+    def of(cls, approval: Any) -> ApprovalPublic:
+        """The API's shape of an engine `Approval` (its `extra` shown as `details`, without the engine's flags)."""
+        details = {k: v for k, v in (approval.extra or {}).items() if k != "resume"}
+        return cls.model_validate(approval).model_copy(update={"details": details or None})
+
+    @field_serializer("*", when_used="json")
+    def _times(self, value: Any, info: FieldSerializationInfo) -> Any:  # type: ignore[override]
+        """ISO times, as every shape; `details` with camelCase names on the wire (the chat messages as they are)."""
+        if info.field_name == "details" and isinstance(value, dict):
+            return {
+                to_camel(k): {to_camel(n): v for n, v in item.items()} if isinstance(item, dict) else item
+                for k, item in value.items()
+            }
+        return clock.iso(value) if isinstance(value, datetime) else value
+
     id: str
     created_at: datetime | None
     decided_at: datetime | None
+    details: dict[str, Any] | None = Field(
+        None,
+        description="What an agent step's approval is about: toolCall (the tool, its schema, the conversation so "
+        "far; the proposal is its arguments) or budget (tokens used and allowed); null for a step's approval.",
+    )
 
 
 class RunDetail(RunPublic):

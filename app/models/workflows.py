@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.engine.exceptions import InvalidInput
@@ -88,6 +88,9 @@ class WorkflowUpdate(Input):
     name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS, description="Replaces its tags; omit to keep them.")
+    offer_as_tool: StrictBool | None = Field(
+        None, description="Offer it to MCP clients as a tool at /mcp (true or false); omit to keep it as it is."
+    )
 
 
 class WorkflowPublic(WorkflowBase, Public):
@@ -96,6 +99,12 @@ class WorkflowPublic(WorkflowBase, Public):
     created_at: datetime
     updated_at: datetime
     tags: list[str] = Field(default_factory=list, description="Words it is filed under.")
+    offer_as_tool: bool = Field(False, description="Whether MCP clients find it as a tool at /mcp.")
+    for_agent: str | None = Field(
+        None,
+        description="The saved agent it runs when that agent is called directly (POST /api/v2/agents/{agentId}/run):"
+        " it follows the agent, is listed nowhere and is not edited. None for the workflows people make.",
+    )
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -228,6 +237,7 @@ class WorkflowDocument(BaseModel):
     name: Name = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    offer_as_tool: bool = False
     definition: WorkflowDefinition
     agents: list[AgentDocument] = Field(default_factory=list)
     samples: list[SampleInput] = Field(default_factory=list, max_length=MAX_SAMPLES)

@@ -15,6 +15,7 @@ def register_pages() -> None:
         home,
         inbox,
         login,
+        mcp_servers,
         run_detail,
         runs,
         schedules,
@@ -33,6 +34,7 @@ def register_pages() -> None:
     inbox.register()
     agents.register()
     credentials.register()
+    mcp_servers.register()
     schedules.register()
     webhooks.register()
     batches.register()

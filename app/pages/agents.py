@@ -21,6 +21,8 @@ from app.pages.context import services
 from app.pages.credentials import credential_choices
 from app.pages.dialogs import actions, dialog, error_label, show
 from app.pages.layout import frame
+from app.pages.tool_choices import tool_choices
+from components.agent_tools import ToolChoices
 from components.json_view import JsonView
 from components.schema_form import CredentialChoices, SchemaForm
 from components.template_editor import TemplateEditor
@@ -49,7 +51,8 @@ def register() -> None:
             return
         with frame(agent.name or agent.id):
             summaries = {s.id: s for s in await services().agents.summaries()}
-            AgentPage(summaries[agent.id], credentials=await credential_choices()).build()
+            tools = (await tool_choices()).without(agent=agent.id)  # (an agent is not a tool of its own)
+            AgentPage(summaries[agent.id], credentials=await credential_choices(), tools=tools).build()
 
 
 def _kind_title(kind: str) -> str:
@@ -136,10 +139,22 @@ class AgentsPage:
     def open_create(self) -> None:
         if not access.allowed(Permission.EDIT):
             return
-        kinds = {kind.kind: kind.title for kind in sorted(services().agents.kinds(), key=lambda k: k.title)}
+        known = {kind.kind: kind for kind in sorted(services().agents.kinds(), key=lambda k: k.title)}
+        kinds = {name: kind.title for name, kind in known.items()}
         with self.host, dialog("New agent") as box:
             kind = ui.select(kinds, label="Kind", value=next(iter(kinds))).props("outlined").classes("w-full")
             kind.mark("kind")
+            with ui.row().classes("w-full items-start gap-3 no-wrap").mark("kind-about"):
+                with ui.element("div").classes("fy-example__icon fy-agent__icon"):
+                    kind_icon = ui.icon(known[kind.value].icon)
+                kind_about = ui.label(known[kind.value].description).classes("fy-muted text-sm")
+
+            def about(chosen: str | None) -> None:  # what the chosen kind is, before it is created
+                if chosen in known:
+                    kind_icon.set_name(known[chosen].icon)
+                    kind_about.set_text(known[chosen].description)
+
+            kind.on_value_change(lambda e: about(e.value))
             name = ui.input("Name").props("outlined autofocus").classes("w-full").mark("name")
             agent_id = ui.input("Id (used in workflows and the API)").props("outlined").classes("w-full font-mono")
             agent_id.mark("agent-id")
@@ -225,9 +240,16 @@ class AgentsPage:
 
 
 class AgentPage:
-    def __init__(self, agent: AgentSummary, *, credentials: CredentialChoices | None = None) -> None:
+    def __init__(
+        self,
+        agent: AgentSummary,
+        *,
+        credentials: CredentialChoices | None = None,
+        tools: ToolChoices | None = None,
+    ) -> None:
         self.agent = agent
         self.credentials = credentials  # what its credential field offers
+        self.tools = tools  # what its tools field (an agent kind's) offers
         self.may_edit = access.principal().can(Permission.EDIT)
 
     def build(self) -> None:
@@ -251,7 +273,11 @@ class AgentPage:
                     name = ui.input("Name", value=agent.name).props("outlined dense").classes("w-full").mark("name")
                     description = ui.textarea("Description", value=agent.description).props("outlined dense autogrow")
                     description.classes("w-full").mark("description")
-                    form = SchemaForm(kind.config_schema, agent.config, credentials=self.credentials) if kind else None
+                    form = (
+                        SchemaForm(kind.config_schema, agent.config, credentials=self.credentials, tools=self.tools)
+                        if kind
+                        else None
+                    )
                 error = error_label()
 
                 async def save() -> None:
@@ -266,15 +292,15 @@ class AgentPage:
                             config=config,
                         )
                     except InvalidInput as exc:
-                        show(error, exc.message)
-                        if form is not None:
-                            form.show_errors(
-                                {
-                                    e.split(":", 1)[0]: e.split(":", 1)[1].strip()
-                                    for e in exc.message.split("; ")
-                                    if ":" in e
-                                }
-                            )
+                        marked = {
+                            e.split(":", 1)[0]: e.split(":", 1)[1].strip() for e in exc.message.split("; ") if ":" in e
+                        }
+                        fields = form.schema.get("properties", {}) if form is not None else {}
+                        if form is not None and marked and all(k.split(".")[0] in fields for k in marked):
+                            form.show_errors(marked)
+                            show(error, "Not saved: fix the settings marked above.")
+                        else:
+                            show(error, exc.message)
                         return
                     except FlowyardError as exc:
                         show(error, str(exc))

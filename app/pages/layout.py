@@ -59,6 +59,8 @@ NAVIGATION = (
     Section("Agents", "/agents", "smart_toy", "The saved, configured agents your workflows use, each with a test.",
             P.VIEW_WORKFLOWS),
     Section("Credentials", "/credentials", "key", "Secrets your agents use, stored write-only.", P.MANAGE),
+    Section("MCP servers", "/mcp-servers", "hub", "Servers whose tools your steps and agents call.",
+            P.VIEW_WORKFLOWS),
     Section("Settings", "/settings", "settings",
             "Your account and API tokens; for admins, people, the audit log and the instance's settings."),
 )  # fmt: skip

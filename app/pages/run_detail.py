@@ -27,6 +27,7 @@ from app.pages.layout import frame
 from app.pages.live import Throttle, follow, on_reconnect
 from app.pages.runs import TRIGGER_OPTIONS
 from app.services.graph import definition_to_graph
+from components.agent_loop import AgentLoop, totals_text
 from components.graph_editor import GraphEditor
 from components.json_view import JsonView
 from components.timeline import Timeline, duration_text
@@ -63,9 +64,11 @@ class RunView:
         self.deliveries: list[CallbackDelivery] = []
         self.definition: WorkflowDefinition | None = None
         self.workflow_name = ""
+        self.workflow_href = ""
         self._ticks = 0
         self.streams: dict[str, str] = {}  # output streamed so far by running nodes (an llm's tokens)
         self.stream_label: ui.label | None = None
+        self.loop_views: dict[str, AgentLoop] = {}  # the loops of agent steps, under the timeline
         self.duration_label: ui.label | None = None
         self._header_shown: tuple[object, ...] = ()
         self.may_run = access.principal().can(Permission.RUN)  # cancel and re-run are offered only then
@@ -81,9 +84,13 @@ class RunView:
         self._take(run, definition)
         self.deliveries = await services().runs.callback_deliveries(self.run_id)
         try:
-            self.workflow_name = (await services().workflows.get(run.workflow_id)).name
+            workflow = await services().workflows.get(run.workflow_id)
+            self.workflow_name = workflow.name
+            # An agent called directly has a workflow of its own that is not edited: its crumb leads to the agents.
+            self.workflow_href = "/agents" if workflow.for_agent else f"/workflows/{run.workflow_id}"
         except NotFound:
             self.workflow_name = f"{run.workflow_id} (deleted)"
+            self.workflow_href = f"/workflows/{run.workflow_id}"
         self.header()
         with ui.row().classes("w-full no-wrap gap-4 items-stretch fy-run-body"):
             with ui.element("div").classes("fy-card fy-run-graph grow"):
@@ -101,13 +108,15 @@ class RunView:
             with ui.column().classes("fy-card fy-run-panel gap-2"):
                 self.panel()
         with ui.tabs().props("dense no-caps inline-label align=left").classes("w-full fy-run-tabs") as tabs:
-            timeline_tab = ui.tab("Timeline", icon="view_timeline")
+            self.timeline_tab = ui.tab("Timeline", icon="view_timeline")
             data_tab = ui.tab("Input and output", icon="data_object")
             approvals_tab = ui.tab("Approvals", icon="how_to_reg")
             callbacks_tab = ui.tab("Callbacks", icon="send")
-        with ui.tab_panels(tabs, value=timeline_tab).classes("w-full fy-card").props("animated=false"):
-            with ui.tab_panel(timeline_tab):
+        self.tabs = tabs
+        with ui.tab_panels(tabs, value=self.timeline_tab).classes("w-full fy-card").props("animated=false"):
+            with ui.tab_panel(self.timeline_tab):
                 self.timeline = Timeline(status_key=theme.status_key, on_click=self._focus)
+                self.loops_box = ui.column().classes("w-full gap-4")
                 self._draw_timeline()
             with ui.tab_panel(data_tab):
                 self.data()
@@ -123,7 +132,13 @@ class RunView:
                 self.streams[event.node_key] = self.streams.get(event.node_key, "") + delta
                 if self.selected == event.node_key and self.stream_label is not None:
                     self.stream_label.set_text(self.streams[event.node_key])
+                if event.node_key in self.loop_views:  # an agent's turn: its text streams into the loop
+                    self.loop_views[event.node_key].stream(self.streams[event.node_key])
                 return
+            if event.node_key is not None and "loop" in event.data:  # loop entries saved: a turn starts or ends
+                self.streams[event.node_key] = ""
+                if event.node_key in self.loop_views:
+                    self.loop_views[event.node_key].restart()
             if event.node_key is not None and self.canvas is not None:
                 self.canvas.set_statuses({event.node_key: event.status})  # at once: this is what people watch
             throttle.poke()
@@ -227,9 +242,7 @@ class RunView:
                     ui.link("Runs", "/runs").classes("fy-crumb")
                     ui.icon("chevron_right").classes("text-base")
                     if access.principal().can(Permission.VIEW_WORKFLOWS):
-                        ui.link(self.workflow_name, f"/workflows/{run.workflow_id}").classes("fy-crumb").mark(
-                            "workflow-link"
-                        )
+                        ui.link(self.workflow_name, self.workflow_href).classes("fy-crumb").mark("workflow-link")
                     else:  # (an approver sees runs, not how workflows are built)
                         ui.label(self.workflow_name).classes("fy-crumb")
                 with ui.row().classes("items-center gap-3"):
@@ -378,6 +391,8 @@ class RunView:
                 _fact("Duration", duration_text((end - node.started_at).total_seconds()))
             if node.usage:
                 _fact("Tokens", str(node.usage.get("total_tokens", node.usage)))
+            if node.loop is not None:
+                _fact("Loop", totals_text([entry.model_dump() for entry in node.loop], tokens=False))
         pending = next((a for a in self.approvals if a.node_key == key and a.status == ApprovalStatus.PENDING), None)
         if pending is not None and access.principal().can(Permission.APPROVE):
             ui.button(
@@ -385,8 +400,12 @@ class RunView:
                 icon="how_to_reg",
                 on_click=lambda: ui.navigate.to(f"/inbox?approval={pending.id}"),
             ).props("unelevated no-caps").mark("review-approval")
+        if node.loop is not None:
+            ui.button("Show the loop", icon="all_inclusive", on_click=lambda: self._show_loop(key)).props(
+                "outline no-caps"
+            ).mark("show-loop").tooltip("Every model turn and tool call, under the timeline")
         self.stream_label = None
-        if node.status == "RUNNING" and (key in self.streams or node.output is None):
+        if node.status == "RUNNING" and node.loop is None and (key in self.streams or node.output is None):
             ui.label("Output so far").classes("fy-section-label")
             self.stream_label = (
                 ui.label(self.streams.get(key, "")).classes("fy-stream whitespace-pre-wrap text-sm").mark("node-stream")
@@ -425,6 +444,61 @@ class RunView:
             items.append({"key": key, "title": self.title_of(key), "status": status, "start": start, "end": end})
             items[-1]["label"] = label  # shown instead of a bar by a step that did not start
         self.timeline.set(items, now=clock.now())
+        self._draw_loops()
+
+    def _draw_loops(self) -> None:
+        """Each agent step's loop under the timeline: its turns and tool calls, nested under the step's name."""
+        keys = [key for key in dict.fromkeys([*self._keys(), *self.nodes]) if self._loop(key) is not None]
+        if keys != list(self.loop_views):
+            self.loops_box.clear()
+            self.loop_views = {}
+            with self.loops_box:
+                for key in keys:
+                    with ui.column().classes("fy-loop-step w-full gap-1").mark("agent-loop", key) as section:
+                        section.props(f'id="loop-{key}"')
+                        with ui.row().classes("w-full items-center gap-2"):
+                            ui.icon("smart_toy").classes("text-lg fy-muted")
+                            ui.label(self.title_of(key)).classes("font-medium")
+                            ui.label("· agent loop").classes("fy-muted text-sm")
+                        view = AgentLoop(inbox_href=lambda approval_id: f"/inbox?approval={approval_id}")
+                        view.stream(self.streams.get(key, ""))
+                        self.loop_views[key] = view
+        now = clock.now()
+        for key, view in self.loop_views.items():
+            entries = [entry.model_dump() for entry in self._loop(key) or []]
+            view.set(entries, approvals=self._loop_approvals(key), now=now)
+
+    def _loop(self, key: str) -> list[Any] | None:
+        node = self.nodes.get(key)
+        return node.loop if node is not None else None
+
+    def _loop_approvals(self, key: str) -> list[dict[str, Any]]:
+        """The approvals of an agent step's tool calls and token budget, as its loop shows them."""
+        shown = []
+        for approval in self.approvals:
+            details = approval.details or {}
+            if approval.node_key != key or not details:
+                continue
+            call = details.get("tool_call") or {}
+            shown.append(
+                {
+                    "id": approval.id,
+                    "status": approval.status,
+                    "decided_by": approval.decided_by,
+                    "reason": approval.reason,
+                    "edited": approval.status == ApprovalStatus.APPROVED and approval.output != approval.proposal,
+                    "seq": call.get("seq"),
+                    "budget": details.get("budget"),
+                    "created_at": approval.created_at,
+                }
+            )
+        return shown
+
+    def _show_loop(self, key: str) -> None:
+        self.tabs.set_value(self.timeline_tab)
+        ui.run_javascript(
+            f"document.getElementById({json.dumps('loop-' + key)})?.scrollIntoView({{behavior: 'smooth'}})"
+        )
 
     @ui.refreshable_method
     def data(self) -> None:
@@ -446,6 +520,11 @@ class RunView:
             with ui.column().classes("w-full gap-1 fy-approval-record").mark("approval-record"):
                 with ui.row().classes("items-center gap-2"):
                     ui.label(self.title_of(approval.node_key)).classes("font-medium")
+                    about = approval.details or {}
+                    if "tool_call" in about:  # an agent step's call of one tool, or its token budget
+                        ui.label(f"calls {about['tool_call'].get('tool')}").classes("font-mono text-sm")
+                    elif "budget" in about:
+                        ui.label("token budget").classes("text-sm")
                     ui.label(_decision_text(approval)).classes("text-sm fy-muted").mark("approval-decision")
                     if approval.status == ApprovalStatus.PENDING:
                         ui.button(

@@ -40,7 +40,9 @@ RANGES: dict[str, tuple[str, timedelta | None]] = {
     "all": ("Any time", None),
 }
 STATUS_OPTIONS = {s.value: s.value.capitalize() for s in RunStatus}
-TRIGGER_OPTIONS = {t.value: t.value.upper() if t.value in ("ui", "api") else t.value.capitalize() for t in Trigger}
+TRIGGER_OPTIONS = {
+    t.value: t.value.upper() if t.value in ("ui", "api", "mcp") else t.value.capitalize() for t in Trigger
+}
 
 
 def register() -> None:

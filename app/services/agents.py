@@ -18,6 +18,7 @@ from app.engine.store import AgentRecord
 from app.engine.trial import Trial, try_node
 from app.models.agents import AgentPublic, AgentSummary, KindPublic
 from app.models.base import Page, check_name
+from app.services.agent_runs import drop_agent_step, rename_agent_workflow
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AgentRow
@@ -168,6 +169,7 @@ class AgentService:
                 agent.config = config
             if name is not None:
                 agent.name = name
+                rename_agent_workflow(session, agent=agent)
             if description is not None:
                 agent.description = description
             agent.updated_at = self._now()
@@ -189,6 +191,7 @@ class AgentService:
                 raise Conflict(
                     f"agent '{agent_id}' is used by active run(s) {listed}; let them finish or cancel them first"
                 )
+            drop_agent_step(session, agent_id=agent_id, now=self._now())  # (its runs of direct calls stay)
             session.delete(agent)
 
         await self._db.tx(delete)

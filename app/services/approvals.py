@@ -83,6 +83,7 @@ class ApprovalService:
             decided_by=record.decided_by,
             decided_at=record.decided_at,
             reason=record.reason,
+            details=record.details,
         )
 
     async def decide(

@@ -21,7 +21,7 @@ from app.engine.exceptions import InputInvalid, InvalidInput, NotFound, Workflow
 from app.engine.executor import Executor
 from app.engine.inputs import input_problems, workflow_input_schemas
 from app.engine.kinds import Kinds
-from app.engine.model import Approval, CallbackDelivery, RunRecord, RunStatus, Trigger, WorkflowDefinition
+from app.engine.model import AgentStep, Approval, CallbackDelivery, RunRecord, RunStatus, Trigger, WorkflowDefinition
 from app.engine.plan import Plan, agents_fingerprint, validate
 from app.engine.store import AgentRecord, RunStore
 from app.models.base import Page
@@ -29,6 +29,7 @@ from app.models.people import Principal
 from app.models.runs import (
     ActiveCounts,
     Activity,
+    AgentStepPublic,
     ApprovalPublic,
     NodeRunPublic,
     PruneResult,
@@ -213,6 +214,9 @@ class RunService:
         run = await self._row(run_id)
         nodes = await self._db.tx(lambda s: repo.list_node_runs(s, run_id=run_id))
         approvals = await self._store.get_approvals(run_id)
+        loops: dict[str, builtins.list[AgentStepPublic]] = {}
+        for step in await self._store.get_agent_steps(run_id):
+            loops.setdefault(step.node_key, []).append(_agent_step_public(step))
         definition = await self._store.get_definition(run.workflow_id, run.workflow_version)
         agent_of = {n.key: n.agent_id for n in definition.nodes} if definition else {}
         order = {n.key: i for i, n in enumerate(definition.nodes)} if definition else {}
@@ -227,8 +231,8 @@ class RunService:
             callback_url=run.callback_url,
             started_at=run.started_at,
             finished_at=run.finished_at,
-            nodes=[_node_public(n, agent_of.get(n.node_key)) for n in ordered],
-            approvals=[ApprovalPublic.model_validate(a) for a in approvals],
+            nodes=[_node_public(n, agent_of.get(n.node_key), loops.get(n.node_key)) for n in ordered],
+            approvals=[ApprovalPublic.of(a) for a in approvals],
         )
         return detail, definition
 
@@ -353,8 +357,31 @@ def up_to(definition: WorkflowDefinition, key: str) -> WorkflowDefinition:
     )
 
 
-def _node_public(row: NodeRunRow, agent_id: str | None) -> NodeRunPublic:
+def _agent_step_public(step: AgentStep) -> AgentStepPublic:
+    return AgentStepPublic(
+        seq=step.seq,
+        kind=step.kind,
+        status=step.status.value,
+        turn=step.turn,
+        call_id=step.call_id,
+        tool=step.tool,
+        arguments=step.arguments,
+        result=step.result,
+        text=step.text,
+        error=step.error,
+        usage=step.usage,
+        approval_id=step.approval_id,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration_ms=duration_ms(step.started_at, step.finished_at),
+    )
+
+
+def _node_public(
+    row: NodeRunRow, agent_id: str | None, loop: builtins.list[AgentStepPublic] | None = None
+) -> NodeRunPublic:
     return NodeRunPublic(
+        loop=loop,
         key=row.node_key,
         step_order=row.step_order,
         agent_id=agent_id,

@@ -54,6 +54,18 @@ def find_workflow(session: Session, workflow_id: str) -> WorkflowRow:
     return workflow
 
 
+def _editable(session: Session, workflow_id: str) -> WorkflowRow:
+    """The workflow `workflow_id`, or NotFound; Conflict for an agent's own one-step workflow, which follows its
+    agent (`app.services.agent_runs`) and is neither edited, cloned, exported nor deleted as a workflow."""
+    workflow = find_workflow(session, workflow_id)
+    if workflow.for_agent is not None:
+        raise Conflict(
+            f"workflow '{workflow_id}' runs the agent '{workflow.for_agent}' when it is called directly"
+            f" (POST /api/v2/agents/{workflow.for_agent}/run); it changes with the agent: edit the agent instead"
+        )
+    return workflow
+
+
 def _public(row: WorkflowRow) -> WorkflowPublic:
     return WorkflowPublic.model_validate(row)
 
@@ -207,21 +219,25 @@ class WorkflowService:
         name: str | None = None,
         description: str | None = None,
         tags: builtins.list[str] | None = None,
+        offer_as_tool: bool | None = None,
         by: Principal = SYSTEM,
     ) -> WorkflowPublic:
-        """Change what is given (None keeps it): its name, description, tags (the list replaces the old one)."""
+        """Change what is given (None keeps it): its name, description, tags (the list replaces the old one),
+        whether it is offered to MCP clients as a tool."""
         if name is not None:
             check_name("name", name)
         filed = check_tags("tags", tags) if tags is not None else None
 
         def update(session: Session) -> WorkflowRow:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             if name is not None:
                 workflow.name = name
             if description is not None:
                 workflow.description = description
             if filed is not None:
                 workflow.tags = filed or None
+            if offer_as_tool is not None:
+                workflow.offer_as_tool = offer_as_tool
             workflow.updated_at = self._now()
             session.add(workflow)
             self._audit.add(session, by, "workflow.update", target=workflow_id, detail=workflow.name)
@@ -231,7 +247,7 @@ class WorkflowService:
 
     async def delete(self, workflow_id: str, *, by: Principal = SYSTEM) -> None:
         def delete(session: Session) -> None:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             active = repo.count_active_runs(session, workflow_id=workflow_id)
             if active:
                 raise Conflict(f"workflow '{workflow_id}' has {active} active run(s); cancel them before deleting it")
@@ -242,7 +258,7 @@ class WorkflowService:
 
     async def clone(self, workflow_id: str, *, by: Principal = SYSTEM) -> WorkflowPublic:
         def read(session: Session) -> tuple[WorkflowRow, WorkflowDefinition]:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             return workflow, repo.get_definition(session, workflow_id=workflow_id)
 
         original, definition = await self._db.tx(read)
@@ -277,7 +293,7 @@ class WorkflowService:
         _check_step_names(definition)
 
         def save(session: Session) -> WorkflowRow:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             keys = [n.key for n in definition.nodes]
             if len(keys) != len(set(keys)):
                 raise InvalidInput("nodes", "two steps share a key")
@@ -354,7 +370,7 @@ class WorkflowService:
         """Add a step. Without `after`, it joins the sequence at `stepOrder` (default: the end)."""
 
         def add(session: Session) -> NodeRow:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             agent = repo.get_agent(session, agent_id=step.agent_id)
             if agent is None:
                 raise InvalidInput("agentId", f"no agent with id '{step.agent_id}'; create it under /api/v1/agents")
@@ -376,7 +392,7 @@ class WorkflowService:
 
     async def delete_step(self, workflow_id: str, step_id: str, *, by: Principal = SYSTEM) -> None:
         def delete(session: Session) -> None:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             row = session.get(NodeRow, step_id)
             if row is None or row.workflow_id != workflow_id:
                 raise NotFound("step", step_id)
@@ -393,7 +409,7 @@ class WorkflowService:
 
     async def export(self, workflow_id: str) -> WorkflowDocument:
         def read(session: Session) -> WorkflowDocument:
-            workflow = find_workflow(session, workflow_id)
+            workflow = _editable(session, workflow_id)
             definition = repo.get_definition(session, workflow_id=workflow_id)
             agent_ids = sorted({n.agent_id for n in definition.nodes})
             agents = [repo.get_agent(session, agent_id=a) for a in agent_ids]
@@ -401,6 +417,7 @@ class WorkflowService:
                 name=workflow.name,
                 description=workflow.description,
                 tags=workflow.tags or [],
+                offer_as_tool=workflow.offer_as_tool,
                 definition=definition,
                 samples=workflow.samples or [],
                 agents=[
@@ -432,6 +449,7 @@ class WorkflowService:
                 description=doc.description,
                 tags=check_tags("tags", doc.tags) or None,
                 samples=[s.model_dump(mode="json") for s in check_samples(doc.samples)] or None,
+                offer_as_tool=doc.offer_as_tool,
                 version=0,
                 created_at=now,
                 updated_at=now,

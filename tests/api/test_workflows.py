@@ -50,7 +50,18 @@ async def test_create_workflow_answers_201_with_the_new_workflow(api: httpx.Asyn
 
     assert response.status_code == 201
     workflow = response.json()
-    assert set(workflow) == {"id", "name", "description", "version", "createdAt", "updatedAt", "tags"}
+    assert set(workflow) == {
+        "id",
+        "name",
+        "description",
+        "version",
+        "createdAt",
+        "updatedAt",
+        "tags",
+        "offerAsTool",
+        "forAgent",
+    }
+    assert workflow["forAgent"] is None
     assert workflow["tags"] == []
     assert workflow["id"].startswith("wf-")
     assert workflow["name"] == "Tech News Briefing"

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-__all__ = ["CHROMIUM", "SCREENSHOTS", "Shots", "browser", "free_port", "nicegui_app", "page"]
+__all__ = ["CHROMIUM", "SCREENSHOTS", "Shots", "browser", "free_port", "nicegui_app", "page", "settle"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,6 +119,37 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path, t
         if time.monotonic() > deadline:
             raise RuntimeError(f"the app did not answer within {timeout} s:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
+
+
+_SETTLE = """async () => {
+    const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    const shown = (target) => !target || !target.checkVisibility || target.checkVisibility({visibilityProperty: true});
+    const ending = () => document.getAnimations().filter(
+        (a) => a.playState === "running" && a.effect && a.effect.getComputedTiming().endTime !== Infinity
+            && shown(a.effect.target)
+    );
+    const deadline = performance.now() + 2000;
+    await frame();
+    await frame();
+    while (performance.now() < deadline) {
+        const running = ending();
+        if (!running.length) return;
+        const timeout = new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())));
+        await Promise.race([Promise.all(running.map((a) => a.finished.catch(() => null))), timeout]);
+        await frame();
+    }
+}"""
+
+
+def settle(tab: Page) -> None:
+    """Wait until the page's CSS transitions and animations that end have ended (dialogs, menus and tabs sliding
+    in, colours fading), instead of a fixed pause: what is drawn next (a screenshot, axe's colours) is final.
+
+    Endless ones (spinners, a running step's pulse) and those of hidden elements (NiceGUI's connection popup
+    fades its colour on every load) are not waited for. Two frames pass first, so that what the last action
+    started has started; a page that keeps starting new ones (a live progress bar) is waited for 2 s at most.
+    """
+    tab.evaluate(_SETTLE)
 
 
 class Shots:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ADMIN_TOKEN, AUTH
 from tests.databases import fresh_data_dir
@@ -74,6 +75,19 @@ def flowyard_server(
                 process.kill()
                 process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One `flowyard serve` (with the admin) for all the tests of a module that use it: its URL.
+
+    A server takes seconds to start. Tests that work only on workflows, runs and credentials they make themselves
+    share one; a test that asserts anything of the whole instance (no runs yet, an inbox of one, the people)
+    starts its own with `flowyard_server`.
+    """
+    port = free_port()
+    with flowyard_server(tmp_path_factory.mktemp("flowyard") / "data", port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _add_admin(url: str, token: str) -> None:

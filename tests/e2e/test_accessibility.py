@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.e2e.browser import ROOT, SCREENSHOTS, VIEWPORT, browser  # noqa: F401  (fixture)
+from tests.e2e.browser import ROOT, SCREENSHOTS, VIEWPORT, browser, settle  # noqa: F401  (fixture)
 from tests.e2e.conftest import _add_admin, api_post, flowyard_server, free_port, http, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -233,7 +233,7 @@ def check(page: Page, base: str, site: Site | None, item: Check, theme: str) -> 
     expect(page.locator(item.ready).first).to_be_visible()
     if item.then:
         item.then(page)
-    page.wait_for_timeout(450)  # transitions (dialogs, menus, tabs) end: axe measures the colours shown
+    settle(page)  # transitions (dialogs, menus, tabs) end: axe measures the colours shown
     dark = page.evaluate("document.body.classList.contains('body--dark')")
     assert dark == (theme == "dark"), f"{item.name} is not in the {theme} theme"
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -265,6 +265,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _context(browser: Browser, theme: str) -> BrowserContext:  # noqa: F811
     context = browser.new_context(viewport=VIEWPORT, color_scheme=theme)  # type: ignore[arg-type]
     context.set_default_timeout(10_000)
+    if AXE.exists():  # in every page as it loads: half the cost of adding it to each page afterwards
+        context.add_init_script(path=str(AXE))
     return context
 
 

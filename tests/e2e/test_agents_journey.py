@@ -75,7 +75,7 @@ def _create_llm_agent(tab: Page, server: str, chat: ChatServer, shot: Shots) -> 
     _field(tab, "Name").fill("Lead summary")
     dialog.get_by_role("button", name="Create").click()
     expect(tab).to_have_url(re.compile("/agents/lead_summary$"))
-    _field(tab, "Base Url").fill(chat.url)
+    _field(tab, "Base URL").fill(chat.url)
     _field(tab, "Model").fill("local-model")
     _field(tab, "Credential").click()  # a picker of the stored credentials
     tab.get_by_role("option", name=re.compile("^local-llm")).click()

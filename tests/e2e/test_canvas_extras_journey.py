@@ -10,15 +10,13 @@ Screenshots in light and dark: `.screenshots/canvas-extras-<nn>-<step>-<theme>.p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port, http, log_in
+from tests.e2e.conftest import api_post, http, log_in
 from tests.e2e.test_accessibility import axe_violations, describe
 
 pytestmark = pytest.mark.slow
@@ -31,12 +29,10 @@ NOTE = (
 
 
 @pytest.fixture
-def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    with flowyard_server(tmp_path / "data", port):
-        url = f"http://127.0.0.1:{port}"
-        log_in(page, url)
-        yield url
+def server(shared_server: str, page: Page) -> str:  # noqa: F811
+    """The module's server (`shared_server`: each test makes the workflows it works on), the page logged in."""
+    log_in(page, shared_server)
+    return shared_server
 
 
 def _chain(url: str, name: str, keys: list[str]) -> str:

@@ -7,15 +7,13 @@ Screenshots: `.screenshots/data-<nn>-<step>-<theme>.png` (light and dark), at 14
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port, http, log_in
+from tests.e2e.conftest import api_post, http, log_in
 from tests.e2e.test_inspector_journey import HUMAN_MS, Editor, _step, _workflow
 
 pytestmark = pytest.mark.slow
@@ -24,12 +22,10 @@ ENRICH = "{{ {'email': input.email, 'score': 7} }}"
 
 
 @pytest.fixture
-def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    with flowyard_server(tmp_path / "data", port):
-        url = f"http://127.0.0.1:{port}"
-        log_in(page, url)
-        yield url
+def server(shared_server: str, page: Page) -> str:  # noqa: F811
+    """The module's server (`shared_server`: each test makes the workflows it works on), the page logged in."""
+    log_in(page, shared_server)
+    return shared_server
 
 
 def _shot(page: Page, name: str, *, dark: bool = True) -> None:  # noqa: F811

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import ROOT, Shots, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port, log_in
+from tests.e2e.conftest import api_post, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +31,10 @@ LINK_OUTLIVES = 6_500
 
 
 @pytest.fixture
-def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    with flowyard_server(tmp_path / "data", port):
-        url = f"http://127.0.0.1:{port}"
-        log_in(page, url)
-        yield url
+def server(shared_server: str, page: Page) -> str:  # noqa: F811
+    """The module's server (`shared_server`: each test makes the workflows it works on), the page logged in."""
+    log_in(page, shared_server)
+    return shared_server
 
 
 def _use_lead_routing(tab: Page, server: str) -> str:

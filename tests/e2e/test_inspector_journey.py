@@ -9,15 +9,13 @@ Screenshots: `.screenshots/inspector-<nn>-<step>-<theme>.png` (light and dark).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.browser import SCREENSHOTS, browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import api_post, flowyard_server, free_port, http, log_in
+from tests.e2e.conftest import api_post, http, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +24,10 @@ ENRICH = "{{ {'name': input.name, 'domain': input.email.split('@')[1]} }}"
 
 
 @pytest.fixture
-def server(tmp_path: Path, page: Page) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    with flowyard_server(tmp_path / "data", port):
-        url = f"http://127.0.0.1:{port}"
-        log_in(page, url)
-        yield url
+def server(shared_server: str, page: Page) -> str:  # noqa: F811
+    """The module's server (`shared_server`: each test makes the workflows it works on), the page logged in."""
+    log_in(page, shared_server)
+    return shared_server
 
 
 def _workflow(url: str, name: str, steps: list[dict[str, Any]]) -> str:

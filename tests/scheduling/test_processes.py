@@ -59,6 +59,7 @@ async def test_an_interval_of_one_second_fires_every_second_on_the_real_clock(sc
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_two_processes_on_one_database_fire_each_due_time_once(
     tmp_path: Path, own_migrated_postgres_url: str
 ) -> None:

@@ -22,6 +22,7 @@ BUILT = {
     "/inbox": "Steps waiting for your approval",
     "/agents": "Saved, configured agents",
     "/credentials": "Secrets your agents use",
+    "/mcp-servers": "Servers whose tools your steps and agents call",
     "/schedules": "Workflows that run on a cron or an interval, in their own time zone.",
     "/settings": "API tokens",
 }

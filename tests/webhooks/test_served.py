@@ -15,6 +15,8 @@ from tests.e2e.conftest import flowyard_server, free_port
 TOKEN = "webhook-test-admin-token"
 ADMIN = {"authorization": f"Bearer {TOKEN}"}
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

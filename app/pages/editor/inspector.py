@@ -27,6 +27,7 @@ from app.pages.editor.draft import Draft
 from app.pages.editor.run_dialog import ask_run
 from app.pages.theme import STATUS_LABELS, status_key
 from app.services.graph import graph_to_definition, node_data
+from components.agent_tools import ToolChoices
 from components.json_view import JsonView
 from components.schema_form import CredentialChoices, SchemaForm
 from components.template_editor import TemplateEditor
@@ -65,10 +66,18 @@ _DATA_CSS = """
 class Inspector:
     """The right-hand panel of one editor, for the step selected on its canvas."""
 
-    def __init__(self, editor: Draft, container: ui.column, *, credentials: CredentialChoices | None = None) -> None:
+    def __init__(
+        self,
+        editor: Draft,
+        container: ui.column,
+        *,
+        credentials: CredentialChoices | None = None,
+        tools: ToolChoices | None = None,
+    ) -> None:
         self.editor = editor
         self.container = container
         self.credentials = credentials  # what credential fields offer (None: typed as text)
+        self.tools = tools  # what an agent's tools field offers
         self.selected: str | None = None
         self._inspected: str | None = None
         self._unapplied: list[tuple[Callable[[], bool], Callable[[], None]]] = []  # typed fields: (typed?, apply)
@@ -383,6 +392,7 @@ class Inspector:
             on_change=typed,
             on_commit=lambda value: self._update_spec(key, config=value),
             credentials=self.credentials,
+            tools=self.tools.without(agent=agent.id) if self.tools is not None else None,
         ).mark("kind-settings")
         self._unapplied.append((lambda: form.uncommitted, form.commit))
 

@@ -32,10 +32,13 @@ from app.pages.editor.callback_secret import show_callback_secret
 from app.pages.editor.history import show_history
 from app.pages.editor.inspector import Inspector
 from app.pages.editor.run_dialog import announce_run_end, ask_run
+from app.pages.editor.settings import show_workflow_settings
 from app.pages.layout import frame
+from app.pages.tool_choices import tool_choices
 from app.pages.workflow_tabs import shown_tabs
 from app.services.drafts import RunData
 from app.services.graph import definition_to_graph, graph_to_definition, palette_entries, problems_by_node
+from components.agent_tools import ToolChoices
 from components.graph_editor import GraphEditor
 from components.graph_editor.shortcuts import SHORTCUTS, VIEWING_SHORTCUTS
 from components.schema_form import CredentialChoices
@@ -82,14 +85,25 @@ def register() -> None:
                     ui.label(f"There is no workflow '{workflow_id}'.").classes("text-lg")
                     ui.link("Back to workflows", "/workflows")
             return
+        if workflow.for_agent is not None:  # an agent's own one-step workflow follows the agent: nothing to edit
+            with frame(workflow.name):
+                with ui.column().classes("w-full items-center gap-3 p-16"):
+                    ui.icon("smart_toy", size="48px").classes("text-gray-400")
+                    ui.label(
+                        f"This workflow runs the agent '{workflow.for_agent}' when it is called directly; "
+                        "it changes with the agent."
+                    ).classes("text-lg")
+                    ui.link("Open the agents", "/agents")
+            return
         definition = await services().workflows.definition(workflow_id)
         agents = await services().agents.by_id()
         last = await services().drafts.last_run(workflow_id)
         sample = await services().inputs.first_sample(workflow_id)
         credentials = await credential_choices()
+        tools = (await tool_choices()).without(workflow=workflow.id)
         with frame(workflow.name, full_width=True):
             shown = (workflow.id, workflow.name, workflow.version, definition, agents, last)
-            Editor(*shown, sample=sample, credentials=credentials)
+            Editor(*shown, sample=sample, credentials=credentials, tools=tools)
 
 
 class Editor:
@@ -106,6 +120,7 @@ class Editor:
         *,
         sample: Any = None,
         credentials: CredentialChoices | None = None,
+        tools: ToolChoices | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.name = name
@@ -151,7 +166,7 @@ class Editor:
                     ui.label("Inspector").classes("fy-side__title grow")
                     self._panel_button("inspector", show=False)
                 panel = ui.column().classes("fy-inspector-body w-96 overflow-y-auto px-3 pb-3 gap-2")
-        self.inspector = Inspector(self, panel, credentials=credentials)
+        self.inspector = Inspector(self, panel, credentials=credentials, tools=tools)
         self._saved, self._saved_name = _fingerprint(self.canvas.graph), name  # what "Saved" means
         self.revalidate(self.canvas.graph)
         if last:
@@ -212,6 +227,9 @@ class Editor:
                     ui.menu_item("Fit view", on_click=lambda: self.canvas.fit_view())  # noqa: PLW0108
                     ui.menu_item("Callback secret", on_click=lambda: show_callback_secret(self.workflow_id)).mark(
                         "callback-secret-menu"
+                    )
+                    ui.menu_item("Workflow settings", on_click=lambda: show_workflow_settings(self.workflow_id)).mark(
+                        "workflow-settings-menu"
                     )
                     ui.menu_item("Keyboard shortcuts", on_click=self._shortcuts)
         self._show_state(initial=True)
