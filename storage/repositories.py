@@ -346,6 +346,16 @@ def agents_in_use(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in session.exec(query).all()]
 
 
+def agents_calling(session: Session, *, agent_id: str) -> list[tuple[str, str]]:
+    """(agent id, agent name) of every agent whose tools include the saved agent `agent_id`."""
+    found = []
+    for row in session.exec(select(AgentRow).where(AgentRow.kind == "agent")).all():
+        tools = (row.config or {}).get("tools") or []
+        if any(isinstance(t, dict) and t.get("type") == "agent" and t.get("agent_id") == agent_id for t in tools):
+            found.append((row.id, row.name))
+    return found
+
+
 def workflows_by_agent(session: Session) -> dict[str, list[tuple[str, str]]]:
     """For every agent used by some workflow: (workflow id, workflow name) of those workflows, by name (agents' own
     one-step workflows aside)."""

@@ -455,14 +455,15 @@ class Executor(NodeAttempts):
             session_id=run.session_id,
             workflow_id=run.workflow_id,
         )
-        state.attempts[key] += 1
+        if key not in state.started:  # a step a decision sent back to work goes on in the same attempt
+            state.attempts[key] += 1
         record = NodeRunRecord(
             run.id,
             key,
             NodeStatus.RUNNING,
             attempt=state.attempts[key],
             input=node_input,
-            started_at=now,
+            started_at=state.started.pop(key, now),
             step_order=node.step_order if node.step_order is not None else plan.position(key),
             usage=state.usage.pop(key, None),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.engine.exceptions import MappingError
@@ -34,6 +35,8 @@ class RunState:
         self.attempts: dict[str, int] = dict.fromkeys(plan.nodes, 0)
         self.errors: dict[str, str] = {}
         self.usage: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, datetime] = {}
+        """When steps that a decision sent back to work (an agent's tool call) first started."""
         """Token usage stored for steps that have not ended (in flight at a crash, sent back by a decision)."""
         self._candidates: set[str] = set(plan.nodes)
         for record in records:
@@ -42,6 +45,8 @@ class RunState:
             self.attempts[record.node_key] = record.attempt
             if record.usage and not record.status.is_terminal:
                 self.usage[record.node_key] = record.usage
+            if record.started_at is not None and record.status is NodeStatus.PENDING:
+                self.started[record.node_key] = record.started_at  # sent back to work by a decision: one step
             if record.status is NodeStatus.RUNNING:
                 continue  # was in flight when its process died: it runs again
             self.status[record.node_key] = record.status

@@ -185,6 +185,10 @@ class AgentService:
             if users:
                 names = ", ".join(f"'{name}' ({wid})" for wid, name in users[:10])
                 raise Conflict(f"agent '{agent_id}' is used by workflow(s) {names}; remove those steps first")
+            callers = repo.agents_calling(session, agent_id=agent_id)
+            if callers:
+                names = ", ".join(f"'{name}' ({aid})" for aid, name in callers[:10])
+                raise Conflict(f"agent '{agent_id}' is a tool of agent(s) {names}; remove it from their tools first")
             runs = repo.active_runs_using_agent(session, agent_id=agent_id)
             if runs:
                 listed = ", ".join(runs)

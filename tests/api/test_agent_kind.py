@@ -128,3 +128,15 @@ async def test_an_mcp_tool_that_does_not_exist_names_the_server_and_its_tools(
 
     assert run["status"] == "FAILED"
     assert "MCP server 'Test tools' has no tool 'nope'" in run["error"] and "lookup_company" in run["error"]
+
+
+async def test_an_agent_used_as_a_tool_cannot_be_deleted_and_the_refusal_names_who_uses_it(
+    api: httpx.AsyncClient, chat: ChatServer, web: LocalServer, tmp_path: Path
+) -> None:
+    await _setup(api, chat, web, tmp_path / "count.txt")
+
+    refused = await api.delete(f"{V1}/agents/crm")
+
+    assert refused.status_code == 409
+    assert "tool of agent(s) 'Qualifier' (qualifier)" in refused.text
+    assert (await api.get(f"{V1}/agents/crm")).status_code == 200
